@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's test command: installs the Debian packages (as root, skipped when present),
+# configures, builds and runs the whole ctest suite. The exit code is the tests' result.
+# Options: MM_BUILD_DIR (default build), MM_JOBS, MM_CTEST_ARGS (extra ctest arguments).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+bash scripts/build.sh
+BUILD_DIR=${MM_BUILD_DIR:-build}
+cd "$BUILD_DIR"
+# OpenBLAS threads would fight ctest's parallel jobs on a small machine.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+ctest --output-on-failure -j "${MM_JOBS:-$(nproc)}" ${MM_CTEST_ARGS:-}

@@ -1,0 +1,126 @@
+// Typed configuration of the model zoo: one plain struct per component (no torch, no yaml).
+// Each struct lists its fields once in visit(); the config layer (config.h) uses that list to
+// read YAML, apply --set, validate, dump and hash. Defaults are the CPU `debug` preset's.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace mm {
+
+// CLIP-style ViT image encoder.
+struct VisionConfig {
+  int64_t image_size = 64;       // tile resolution the position embeddings were trained at
+  int64_t patch_size = 8;
+  int64_t width = 128;           // D
+  int64_t layers = 3;
+  int64_t heads = 4;
+  int64_t mlp_dim = 512;
+  bool class_token = false;      // CLIP has one; the connector never sees it
+  std::string act = "gelu";      // gelu | quick_gelu
+  int64_t feature_layer = -1;    // which block's output feeds the connector; -1 = last
+  bool pre_norm = true;          // CLIP's ln_pre before the blocks
+  double norm_eps = 1e-5;
+
+  template <class V>
+  void visit(V& v) {
+    v("image_size", image_size, "tile resolution (pixels) the position embeddings were trained at");
+    v("patch_size", patch_size, "patch side in pixels");
+    v("width", width, "embedding width D");
+    v("layers", layers, "transformer blocks");
+    v("heads", heads, "attention heads");
+    v("mlp_dim", mlp_dim, "MLP hidden width");
+    v("class_token", class_token, "prepend a class token (dropped before the connector)");
+    v("act", act, "MLP activation: gelu | quick_gelu");
+    v("feature_layer", feature_layer, "block whose output feeds the connector (-1 = last)");
+    v("pre_norm", pre_norm, "LayerNorm before the first block (CLIP's ln_pre)");
+    v("norm_eps", norm_eps, "LayerNorm epsilon");
+  }
+};
+
+// Vision-language connector: c_abstractor | avg_pool | mlp.
+struct ConnectorConfig {
+  std::string type = "c_abstractor";
+  int64_t num_tokens = 16;       // M tokens per tile (144 in the paper); a square for pooling types
+  int64_t hidden = 128;          // RegStage width (1024 in the paper)
+  int64_t depth = 3;             // RegNet blocks per RegStage
+  double se_ratio = 0.25;        // squeeze-excitation reduction
+
+  template <class V>
+  void visit(V& v) {
+    v("type", type, "connector: c_abstractor | avg_pool | mlp");
+    v("num_tokens", num_tokens, "image tokens per tile M (a perfect square for c_abstractor/avg_pool)");
+    v("hidden", hidden, "C-Abstractor RegStage width");
+    v("depth", depth, "RegNet bottleneck blocks per RegStage");
+    v("se_ratio", se_ratio, "squeeze-excitation ratio");
+  }
+};
+
+// Mixture-of-experts FFN settings; num_experts = 0 means a dense decoder.
+struct MoEConfig {
+  int64_t num_experts = 0;
+  int64_t top_k = 2;
+  int64_t every = 2;             // an MoE FFN every n-th layer (layers n-1, 2n-1, ...)
+  int64_t expert_hidden = 0;     // 0 = the dense ffn_hidden
+  double aux_loss_coef = 0.01;   // Switch load-balancing loss
+  double z_loss_coef = 0.001;    // router z-loss
+
+  template <class V>
+  void visit(V& v) {
+    v("num_experts", num_experts, "experts per MoE layer (0 = dense)");
+    v("top_k", top_k, "experts per token");
+    v("every", every, "MoE FFN every n-th layer");
+    v("expert_hidden", expert_hidden, "expert FFN hidden width (0 = llm.ffn_hidden)");
+    v("aux_loss_coef", aux_loss_coef, "load-balancing loss coefficient");
+    v("z_loss_coef", z_loss_coef, "router z-loss coefficient");
+  }
+};
+
+// Llama-style decoder.
+struct LLMConfig {
+  int64_t vocab_size = 2048;
+  int64_t dim = 192;
+  int64_t layers = 4;
+  int64_t heads = 6;
+  int64_t kv_heads = 2;          // grouped-query attention; = heads for plain MHA
+  int64_t ffn_hidden = 512;      // SwiGLU hidden width
+  double rope_theta = 10000.0;
+  double norm_eps = 1e-5;
+  bool tie_embeddings = true;
+  int64_t max_seq_len = 2048;
+  MoEConfig moe;
+
+  template <class V>
+  void visit(V& v) {
+    v("vocab_size", vocab_size, "vocabulary size (must cover the tokenizer)");
+    v("dim", dim, "model width");
+    v("layers", layers, "decoder blocks");
+    v("heads", heads, "query heads");
+    v("kv_heads", kv_heads, "key/value heads (GQA); must divide heads");
+    v("ffn_hidden", ffn_hidden, "SwiGLU hidden width");
+    v("rope_theta", rope_theta, "RoPE base");
+    v("norm_eps", norm_eps, "RMSNorm epsilon");
+    v("tie_embeddings", tie_embeddings, "share token embedding and output head");
+    v("max_seq_len", max_seq_len, "longest sequence (RoPE cache)");
+    v("moe", moe, "mixture-of-experts FFN");
+  }
+};
+
+// The multimodal model: encoder + connector + decoder.
+struct ModelConfig {
+  std::string name = "debug";
+  VisionConfig vision;
+  ConnectorConfig connector;
+  LLMConfig llm;
+  bool activation_checkpointing = false;  // recompute each block in backward
+
+  template <class V>
+  void visit(V& v) {
+    v("name", name, "preset or model name");
+    v("vision", vision, "image encoder");
+    v("connector", connector, "vision-language connector");
+    v("llm", llm, "language decoder");
+    v("activation_checkpointing", activation_checkpointing, "recompute blocks in backward to save memory");
+  }
+};
+
+}  // namespace mm

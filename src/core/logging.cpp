@@ -1,0 +1,84 @@
+#include "core/logging.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/dist_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+
+#include "core/check.h"
+
+namespace mm::log {
+namespace {
+
+std::mutex g_mu;
+Options g_opts;
+// Every logger writes to this one sink; init() swaps what is behind it, so loggers handed out
+// before init() (e.g. in static state) follow the new configuration.
+auto g_dist = std::make_shared<spdlog::sinks::dist_sink_mt>();
+std::unordered_map<std::string, std::shared_ptr<spdlog::logger>> g_loggers;
+bool g_initialised = false;
+
+spdlog::level::level_enum parse_level(const std::string& s) {
+  auto lvl = spdlog::level::from_str(s);
+  MM_CHECK(lvl != spdlog::level::off || s == "off",
+           "log level: expected trace|debug|info|warn|error|off, got '{}'", s);
+  return lvl;
+}
+
+void build_sinks_locked() {
+  std::vector<spdlog::sink_ptr> sinks;
+  if (g_opts.all_ranks || g_opts.rank == 0) {
+    sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    if (!g_opts.file.empty()) {
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(g_opts.file, false));
+    }
+  }
+  g_dist->set_sinks(std::move(sinks));
+}
+
+std::string pattern_for(const std::string& component) {
+  std::string rank = g_opts.all_ranks ? fmt::format("[rank {}] ", g_opts.rank) : "";
+  return fmt::format("%H:%M:%S %^%L%$ {}[{}] %v", rank, component);
+}
+
+void configure_locked(spdlog::logger& lg) {
+  lg.set_pattern(pattern_for(lg.name()));
+  lg.set_level(parse_level(g_opts.level));
+  lg.flush_on(spdlog::level::warn);
+}
+
+std::shared_ptr<spdlog::logger> make_locked(const std::string& component) {
+  auto lg = std::make_shared<spdlog::logger>(component, g_dist);
+  configure_locked(*lg);
+  return lg;
+}
+
+void init_locked(const Options& opts) {
+  g_opts = opts;
+  if (const char* env = std::getenv("MM_LOG_LEVEL"); env && *env) g_opts.level = env;
+  build_sinks_locked();
+  for (auto& [name, lg] : g_loggers) configure_locked(*lg);
+  g_initialised = true;
+}
+
+}  // namespace
+
+void init(const Options& opts) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  init_locked(opts);
+}
+
+std::shared_ptr<spdlog::logger> get(const std::string& component) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_initialised) init_locked(Options{});
+  auto it = g_loggers.find(component);
+  if (it != g_loggers.end()) return it->second;
+  auto lg = make_locked(component);
+  g_loggers.emplace(component, lg);
+  return lg;
+}
+
+}  // namespace mm::log
