@@ -28,6 +28,13 @@ spdlog::level::level_enum parse_level(const std::string& s) {
   return lvl;
 }
 
+// One pattern for the shared sink; %n is the logger's name, i.e. the component. (A per-logger
+// set_pattern would re-format the shared sink for every logger: the last one configured would win.)
+std::string pattern() {
+  std::string rank = g_opts.all_ranks ? fmt::format("[rank {}] ", g_opts.rank) : "";
+  return fmt::format("%H:%M:%S %^%L%$ {}[%n] %v", rank);
+}
+
 void build_sinks_locked() {
   std::vector<spdlog::sink_ptr> sinks;
   if (g_opts.all_ranks || g_opts.rank == 0) {
@@ -37,15 +44,10 @@ void build_sinks_locked() {
     }
   }
   g_dist->set_sinks(std::move(sinks));
-}
-
-std::string pattern_for(const std::string& component) {
-  std::string rank = g_opts.all_ranks ? fmt::format("[rank {}] ", g_opts.rank) : "";
-  return fmt::format("%H:%M:%S %^%L%$ {}[{}] %v", rank, component);
+  g_dist->set_pattern(pattern());
 }
 
 void configure_locked(spdlog::logger& lg) {
-  lg.set_pattern(pattern_for(lg.name()));
   lg.set_level(parse_level(g_opts.level));
   lg.flush_on(spdlog::level::warn);
 }

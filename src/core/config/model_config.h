@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/config/rules.h"
+
 namespace mm {
 
 // CLIP-style ViT image encoder.
@@ -23,17 +25,25 @@ struct VisionConfig {
 
   template <class V>
   void visit(V& v) {
-    v("image_size", image_size, "tile resolution (pixels) the position embeddings were trained at");
-    v("patch_size", patch_size, "patch side in pixels");
-    v("width", width, "embedding width D");
-    v("layers", layers, "transformer blocks");
-    v("heads", heads, "attention heads");
-    v("mlp_dim", mlp_dim, "MLP hidden width");
+    v("image_size", image_size, "tile resolution (pixels) the position embeddings were trained at",
+      cfg::positive());
+    v("patch_size", patch_size, "patch side in pixels", cfg::positive());
+    v("width", width, "embedding width D", cfg::positive());
+    v("layers", layers, "transformer blocks", cfg::positive());
+    v("heads", heads, "attention heads", cfg::positive());
+    v("mlp_dim", mlp_dim, "MLP hidden width", cfg::positive());
     v("class_token", class_token, "prepend a class token (dropped before the connector)");
-    v("act", act, "MLP activation: gelu | quick_gelu");
+    v("act", act, "MLP activation: gelu | quick_gelu", cfg::one_of({"gelu", "quick_gelu"}));
     v("feature_layer", feature_layer, "block whose output feeds the connector (-1 = last)");
     v("pre_norm", pre_norm, "LayerNorm before the first block (CLIP's ln_pre)");
-    v("norm_eps", norm_eps, "LayerNorm epsilon");
+    v("norm_eps", norm_eps, "LayerNorm epsilon", cfg::positive());
+  }
+
+  void validate(cfg::Problems& p) const {
+    if (image_size % patch_size != 0)
+      p.add("image_size", "must be a multiple of patch_size (" + std::to_string(patch_size) + "), got " + std::to_string(image_size));
+    if (width % heads != 0)
+      p.add("heads", "must divide width (" + std::to_string(width) + "), got " + std::to_string(heads));
   }
 };
 
@@ -47,11 +57,13 @@ struct ConnectorConfig {
 
   template <class V>
   void visit(V& v) {
-    v("type", type, "connector: c_abstractor | avg_pool | mlp");
-    v("num_tokens", num_tokens, "image tokens per tile M (a perfect square for c_abstractor/avg_pool)");
-    v("hidden", hidden, "C-Abstractor RegStage width");
-    v("depth", depth, "RegNet bottleneck blocks per RegStage");
-    v("se_ratio", se_ratio, "squeeze-excitation ratio");
+    v("type", type, "connector: c_abstractor | avg_pool | mlp",
+      cfg::one_of({"c_abstractor", "avg_pool", "mlp"}));
+    v("num_tokens", num_tokens, "image tokens per tile M (a perfect square for c_abstractor/avg_pool)",
+      cfg::positive());
+    v("hidden", hidden, "C-Abstractor RegStage width", cfg::positive());
+    v("depth", depth, "RegNet bottleneck blocks per RegStage", cfg::non_negative());
+    v("se_ratio", se_ratio, "squeeze-excitation ratio", cfg::probability());
   }
 };
 
@@ -66,12 +78,18 @@ struct MoEConfig {
 
   template <class V>
   void visit(V& v) {
-    v("num_experts", num_experts, "experts per MoE layer (0 = dense)");
-    v("top_k", top_k, "experts per token");
-    v("every", every, "MoE FFN every n-th layer");
-    v("expert_hidden", expert_hidden, "expert FFN hidden width (0 = llm.ffn_hidden)");
-    v("aux_loss_coef", aux_loss_coef, "load-balancing loss coefficient");
-    v("z_loss_coef", z_loss_coef, "router z-loss coefficient");
+    v("num_experts", num_experts, "experts per MoE layer (0 = dense)", cfg::non_negative());
+    v("top_k", top_k, "experts per token", cfg::positive());
+    v("every", every, "MoE FFN every n-th layer", cfg::positive());
+    v("expert_hidden", expert_hidden, "expert FFN hidden width (0 = llm.ffn_hidden)",
+      cfg::non_negative());
+    v("aux_loss_coef", aux_loss_coef, "load-balancing loss coefficient", cfg::non_negative());
+    v("z_loss_coef", z_loss_coef, "router z-loss coefficient", cfg::non_negative());
+  }
+
+  void validate(cfg::Problems& p) const {
+    if (num_experts > 0 && top_k > num_experts)
+      p.add("top_k", "must be <= num_experts (" + std::to_string(num_experts) + "), got " + std::to_string(top_k));
   }
 };
 
@@ -91,17 +109,24 @@ struct LLMConfig {
 
   template <class V>
   void visit(V& v) {
-    v("vocab_size", vocab_size, "vocabulary size (must cover the tokenizer)");
-    v("dim", dim, "model width");
-    v("layers", layers, "decoder blocks");
-    v("heads", heads, "query heads");
-    v("kv_heads", kv_heads, "key/value heads (GQA); must divide heads");
-    v("ffn_hidden", ffn_hidden, "SwiGLU hidden width");
-    v("rope_theta", rope_theta, "RoPE base");
-    v("norm_eps", norm_eps, "RMSNorm epsilon");
+    v("vocab_size", vocab_size, "vocabulary size (must cover the tokenizer)", cfg::positive());
+    v("dim", dim, "model width", cfg::positive());
+    v("layers", layers, "decoder blocks", cfg::positive());
+    v("heads", heads, "query heads", cfg::positive());
+    v("kv_heads", kv_heads, "key/value heads (GQA); must divide heads", cfg::positive());
+    v("ffn_hidden", ffn_hidden, "SwiGLU hidden width", cfg::positive());
+    v("rope_theta", rope_theta, "RoPE base", cfg::positive());
+    v("norm_eps", norm_eps, "RMSNorm epsilon", cfg::positive());
     v("tie_embeddings", tie_embeddings, "share token embedding and output head");
-    v("max_seq_len", max_seq_len, "longest sequence (RoPE cache)");
+    v("max_seq_len", max_seq_len, "longest sequence (RoPE cache)", cfg::positive());
     v("moe", moe, "mixture-of-experts FFN");
+  }
+
+  void validate(cfg::Problems& p) const {
+    if (dim % heads != 0)
+      p.add("heads", "must divide dim (" + std::to_string(dim) + "), got " + std::to_string(heads));
+    if (heads % kv_heads != 0)
+      p.add("kv_heads", "must divide heads (" + std::to_string(heads) + "), got " + std::to_string(kv_heads));
   }
 };
 
@@ -115,7 +140,7 @@ struct ModelConfig {
 
   template <class V>
   void visit(V& v) {
-    v("name", name, "preset or model name");
+    v("name", name, "preset or model name", cfg::non_empty());
     v("vision", vision, "image encoder");
     v("connector", connector, "vision-language connector");
     v("llm", llm, "language decoder");

@@ -1,0 +1,339 @@
+// YAML -> ConfigTree (with inherit and origins), --set overrides, deep merge. One of the two
+// files that include yaml-cpp (the other is yaml_emit.cpp).
+#include "core/config/config_tree.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace mm::cfg {
+namespace {
+
+namespace fs = std::filesystem;
+using Origins = std::map<std::string, std::string>;
+
+std::string join_key(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+bool is_under(const std::string& key, const std::string& path) {
+  if (path.empty()) return true;
+  if (key.compare(0, path.size(), path) != 0) return false;
+  return key.size() == path.size() || key[path.size()] == '.' || key[path.size()] == '[';
+}
+
+void erase_under(Origins& o, const std::string& path) {
+  for (auto it = o.lower_bound(path); it != o.end();) {
+    if (it->first.compare(0, path.size(), path) != 0) break;  // past the prefix range
+    if (is_under(it->first, path)) it = o.erase(it);
+    else ++it;
+  }
+}
+
+void copy_under(Origins& to, const Origins& from, const std::string& path) {
+  for (auto it = from.lower_bound(path); it != from.end(); ++it) {
+    if (it->first.compare(0, path.size(), path) != 0) break;
+    if (is_under(it->first, path)) to[it->first] = it->second;
+  }
+}
+
+// file:line (1-based) of a node, or just the source when the node has no position (--set).
+std::string mark_of(const std::string& source, const YAML::Mark& m, bool with_line) {
+  if (!with_line || m.line < 0) return source;
+  return source + ":" + std::to_string(m.line + 1);
+}
+
+// YAML node -> Json with scalars kept as text; records origins under `path`.
+void convert(const YAML::Node& n, const std::string& path, const std::string& source,
+             bool with_line, Json& out, Origins& origins) {
+  switch (n.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      out = nullptr;
+      return;
+    case YAML::NodeType::Scalar:
+      out = n.Scalar();
+      return;
+    case YAML::NodeType::Sequence: {
+      out = Json::array();
+      size_t i = 0;
+      for (const auto& item : n) {
+        std::string p = path + "[" + std::to_string(i++) + "]";
+        origins[p] = mark_of(source, item.Mark(), with_line);
+        Json j;
+        convert(item, p, source, with_line, j, origins);
+        out.push_back(std::move(j));
+      }
+      return;
+    }
+    case YAML::NodeType::Map: {
+      out = Json::object();
+      for (const auto& kv : n) {
+        if (!kv.first.IsScalar()) {
+          throw ConfigError(fmt::format("{}: keys must be plain names{}", mark_of(source, kv.first.Mark(), with_line),
+                                        path.empty() ? "" : " (under '" + path + "')"));
+        }
+        const std::string& key = kv.first.Scalar();
+        std::string p = join_key(path, key);
+        if (out.contains(key)) {
+          throw ConfigError(fmt::format("duplicate key '{}' in {}", p, mark_of(source, kv.first.Mark(), with_line)));
+        }
+        origins[p] = mark_of(source, kv.first.Mark(), with_line);
+        Json j;
+        convert(kv.second, p, source, with_line, j, origins);
+        out[key] = std::move(j);
+      }
+      return;
+    }
+  }
+}
+
+YAML::Node parse_yaml(const std::string& text, const std::string& source, bool with_line = true) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    if (e.mark.is_null() || !with_line) throw ConfigError(fmt::format("{}: invalid YAML: {}", source, e.msg));
+    throw ConfigError(fmt::format("{}:{}:{}: invalid YAML: {}", source, e.mark.line + 1,
+                                  e.mark.column + 1, e.msg));
+  }
+}
+
+void merge_node(Json& base, Origins& base_origins, const Json& over, const Origins& over_origins,
+                const std::string& path) {
+  if (base.is_object() && over.is_object()) {
+    for (auto it = over.begin(); it != over.end(); ++it) {
+      std::string p = join_key(path, it.key());
+      auto found = base.find(it.key());
+      if (found != base.end()) {
+        merge_node(*found, base_origins, it.value(), over_origins, p);
+      } else {
+        base[it.key()] = it.value();
+        copy_under(base_origins, over_origins, p);
+      }
+    }
+    if (auto o = over_origins.find(path); o != over_origins.end()) base_origins[path] = o->second;
+    return;
+  }
+  erase_under(base_origins, path);
+  base = over;
+  copy_under(base_origins, over_origins, path);
+}
+
+// The tree of one YAML document with its `inherit:` parents merged underneath it.
+ConfigTree tree_from_text(const std::string& text, const std::string& source, const fs::path& dir,
+                          std::vector<std::pair<std::string, std::string>>& chain);
+
+ConfigTree tree_from_file(const fs::path& shown,
+                          std::vector<std::pair<std::string, std::string>>& chain) {
+  std::string name = shown.lexically_normal().generic_string();
+  std::error_code ec;
+  std::string canon = fs::weakly_canonical(shown, ec).generic_string();
+  if (ec) canon = name;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    if (chain[i].second == canon) {
+      std::string cycle;
+      for (size_t j = i; j < chain.size(); ++j) cycle += chain[j].first + " -> ";
+      throw ConfigError(fmt::format("inherit cycle: {}{}", cycle, name));
+    }
+  }
+  std::ifstream in(shown, std::ios::binary);
+  if (!in || fs::is_directory(shown, ec)) {
+    throw ConfigError(fmt::format("cannot read config file '{}'{}", name,
+                                  chain.empty() ? "" : " (inherited by " + chain.back().first + ")"));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  chain.emplace_back(name, canon);
+  ConfigTree tree = tree_from_text(ss.str(), name, shown.parent_path(), chain);
+  chain.pop_back();
+  return tree;
+}
+
+ConfigTree tree_from_text(const std::string& text, const std::string& source, const fs::path& dir,
+                          std::vector<std::pair<std::string, std::string>>& chain) {
+  YAML::Node doc = parse_yaml(text, source);
+  ConfigTree self;
+  if (doc.IsNull() || !doc.IsDefined()) return self;
+  if (!doc.IsMap()) {
+    throw ConfigError(fmt::format("{}: expected a map of keys at the top level", source));
+  }
+  convert(doc, "", source, true, self.root, self.origins);
+
+  std::vector<std::string> parents;
+  if (auto it = self.root.find("inherit"); it != self.root.end()) {
+    const Json& inh = *it;
+    std::string where = self.origin_of("inherit");
+    if (inh.is_string()) {
+      parents.push_back(inh.get<std::string>());
+    } else if (inh.is_array()) {
+      for (const auto& p : inh) {
+        if (!p.is_string()) throw ConfigError(fmt::format("inherit: expected a list of file names ({})", where));
+        parents.push_back(p.get<std::string>());
+      }
+    } else if (!inh.is_null()) {
+      throw ConfigError(fmt::format("inherit: expected a file name or a list of file names ({})", where));
+    }
+    self.root.erase("inherit");
+    erase_under(self.origins, "inherit");
+  }
+  if (parents.empty()) return self;
+  ConfigTree merged;
+  for (const auto& p : parents) {
+    fs::path pp(p);
+    merge_into(merged, tree_from_file(pp.is_absolute() ? pp : dir / pp, chain));
+  }
+  merge_into(merged, self);
+  return merged;
+}
+
+// "a.b[2].c" -> {"a", "b", "[2]", "c"}; empty on a malformed path.
+std::vector<std::string> split_path(const std::string& key) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (size_t i = 0; i < key.size(); ++i) {
+    char c = key[i];
+    if (c == '.') {
+      if (cur.empty() && (parts.empty() || parts.back()[0] != '[')) return {};
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else if (c == '[') {
+      if (!cur.empty()) parts.push_back(cur);
+      else if (parts.empty()) return {};
+      cur.clear();
+      size_t close = key.find(']', i);
+      if (close == std::string::npos || close == i + 1) return {};
+      std::string idx = key.substr(i + 1, close - i - 1);
+      if (idx.find_first_not_of("0123456789") != std::string::npos) return {};
+      parts.push_back("[" + idx + "]");
+      i = close;
+      if (i + 1 < key.size() && key[i + 1] != '.' && key[i + 1] != '[') return {};
+    } else if (c == ']' || c == ' ' || c == '\t') {
+      return {};
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  else if (!key.empty() && key.back() == '.') return {};
+  return parts;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+std::string ConfigTree::origin_of(const std::string& path) const {
+  std::string p = path;
+  while (true) {
+    if (auto it = origins.find(p); it != origins.end()) return it->second;
+    if (p.empty()) return "";
+    size_t cut = p.find_last_of(".[");
+    p = cut == std::string::npos ? "" : p.substr(0, cut);
+  }
+}
+
+ConfigTree load_yaml_file(const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> chain;
+  return tree_from_file(fs::path(path), chain);
+}
+
+ConfigTree parse_yaml_text(const std::string& text, const std::string& source) {
+  std::vector<std::pair<std::string, std::string>> chain;
+  return tree_from_text(text, source, fs::current_path(), chain);
+}
+
+void merge_into(ConfigTree& base, const ConfigTree& over) {
+  merge_node(base.root, base.origins, over.root, over.origins, "");
+}
+
+void apply_set(ConfigTree& tree, const std::string& assignment) {
+  const std::string origin = "--set " + assignment;
+  size_t eq = assignment.find('=');
+  if (eq == std::string::npos) {
+    throw ConfigError(fmt::format("{}: expected key.path=value", origin));
+  }
+  std::string key = trim(assignment.substr(0, eq));
+  std::vector<std::string> parts = split_path(key);
+  if (parts.empty() || parts.front()[0] == '[') {
+    throw ConfigError(fmt::format("{}: '{}' is not a key path like model.llm.layers or data.sources[0].weight",
+                                  origin, key));
+  }
+  // Resolve the target node, creating maps on the way.
+  Json* cur = &tree.root;
+  std::string path;
+  for (const auto& part : parts) {
+    if (part[0] == '[') {
+      size_t idx = std::stoul(part.substr(1, part.size() - 2));
+      if (!cur->is_array() || idx >= cur->size()) {
+        throw ConfigError(fmt::format(
+            "{}: '{}' has no element {} in the config files (set the whole list: --set {}=[...])",
+            origin, path, part, path));
+      }
+      path += part;
+      cur = &(*cur)[idx];
+    } else {
+      if (cur->is_null()) *cur = Json::object();
+      if (!cur->is_object()) {
+        throw ConfigError(fmt::format("{}: '{}' is not a map, it holds {}", origin,
+                                      path.empty() ? "config" : path, cur->dump()));
+      }
+      path = join_key(path, part);
+      if (!cur->contains(part)) tree.origins[path] = origin;  // a map this --set creates
+      cur = &(*cur)[part];
+    }
+  }
+  // Parse the value as YAML (so lists and maps work) and merge it in like a file would.
+  YAML::Node value = parse_yaml(assignment.substr(eq + 1), origin, false);
+  Json parsed;
+  Origins value_origins;
+  value_origins[path] = origin;
+  convert(value, path, origin, false, parsed, value_origins);
+  merge_node(*cur, tree.origins, parsed, value_origins, path);
+  tree.origins[path] = origin;
+}
+
+std::string fnv1a_hex(const std::string& text) {
+  uint64_t h = 14695981039346656037ull;  // offset basis
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;  // FNV prime
+  }
+  return fmt::format("{:016x}", h);
+}
+
+std::string closest_key(const std::string& key, const std::vector<std::string>& candidates) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+  };
+  const std::string a = lower(key);
+  size_t best = std::string::npos;
+  std::string best_key;
+  for (const auto& cand : candidates) {
+    const std::string b = lower(cand);
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diag = up;
+      }
+    }
+    if (row[b.size()] < best) best = row[b.size()], best_key = cand;
+  }
+  size_t limit = std::max<size_t>(2, key.size() / 3);
+  return best <= limit && best < key.size() ? best_key : "";
+}
+
+}  // namespace mm::cfg

@@ -1,0 +1,196 @@
+#include "core/io.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "core/check.h"
+
+namespace mm::io {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Closes a descriptor on scope exit unless released.
+struct FdGuard {
+  int fd;
+  ~FdGuard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+void fsync_dir(const std::string& dir, const std::string& path) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  MM_CHECK(fd >= 0, "{}: cannot open folder '{}' to fsync it: {}", path, dir, errno_text(errno));
+  FdGuard guard{fd};
+  // Some filesystems do not support fsync on folders (EINVAL); the rename itself has happened.
+  if (::fsync(fd) != 0 && errno != EINVAL) {
+    MM_FAIL("{}: fsync of folder '{}' failed: {}", path, dir, errno_text(errno));
+  }
+}
+
+}  // namespace
+
+// ---- AtomicWriter ----------------------------------------------------------------------------
+
+AtomicWriter::AtomicWriter(std::string path) : path_(std::move(path)) {
+  MM_CHECK(!path_.empty() && path_.back() != '/', "'{}': not a file path", path_);
+  std::vector<char> tmpl(path_.begin(), path_.end());
+  const std::string suffix = ".tmp.XXXXXX";
+  tmpl.insert(tmpl.end(), suffix.begin(), suffix.end());
+  tmpl.push_back('\0');
+  fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  MM_CHECK(fd_ >= 0, "{}: cannot create a temporary file in '{}': {}", path_, parent_dir(path_),
+           errno_text(errno));
+  tmp_path_ = tmpl.data();
+  // mkstemp creates 0600; written files are ordinary, readable files.
+  if (::fchmod(fd_, 0644) != 0) {
+    const int err = errno;
+    discard();
+    MM_FAIL("{}: chmod of temporary file failed: {}", path_, errno_text(err));
+  }
+}
+
+AtomicWriter::~AtomicWriter() { discard(); }
+
+void AtomicWriter::discard() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!tmp_path_.empty()) {
+    ::unlink(tmp_path_.c_str());
+    tmp_path_.clear();
+  }
+}
+
+void AtomicWriter::write(const void* data, std::size_t size) {
+  MM_CHECK(fd_ >= 0, "{}: write after commit or failure", path_);
+  const auto* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const std::size_t chunk = size < (std::size_t{1} << 30) ? size : (std::size_t{1} << 30);
+    const ssize_t n = ::write(fd_, p, chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      discard();
+      MM_FAIL("{}: write failed after {} bytes: {}", path_, written_, errno_text(err));
+    }
+    p += n;
+    size -= static_cast<std::size_t>(n);
+    written_ += static_cast<std::uint64_t>(n);
+  }
+}
+
+void AtomicWriter::commit() {
+  MM_CHECK(fd_ >= 0, "{}: commit after commit or failure", path_);
+  if (::fsync(fd_) != 0) {
+    const int err = errno;
+    discard();
+    MM_FAIL("{}: fsync failed: {}", path_, errno_text(err));
+  }
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) {
+    const int err = errno;
+    discard();
+    MM_FAIL("{}: close failed: {}", path_, errno_text(err));
+  }
+  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    discard();
+    MM_FAIL("{}: rename from '{}' failed: {}", path_, tmp_path_, errno_text(err));
+  }
+  tmp_path_.clear();  // it is the real file now: never unlink it
+  fsync_dir(parent_dir(path_), path_);
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  AtomicWriter writer(path);
+  writer.write(bytes);
+  writer.commit();
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+std::string read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  MM_CHECK(fd >= 0, "{}: cannot open: {}", path, errno_text(errno));
+  FdGuard guard{fd};
+  struct stat st {};
+  MM_CHECK(::fstat(fd, &st) == 0, "{}: cannot stat: {}", path, errno_text(errno));
+  MM_CHECK(!S_ISDIR(st.st_mode), "{}: is a folder, expected a file", path);
+  std::string out;
+  if (S_ISREG(st.st_mode)) out.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    MM_CHECK(n >= 0, "{}: read failed after {} bytes: {}", path, out.size(), errno_text(errno));
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+// ---- MappedFile ------------------------------------------------------------------------------
+
+MappedFile::MappedFile(const std::string& path, Access access) : path_(path), access_(access) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  MM_CHECK(fd >= 0, "{}: cannot open: {}", path, errno_text(errno));
+  FdGuard guard{fd};
+  struct stat st {};
+  MM_CHECK(::fstat(fd, &st) == 0, "{}: cannot stat: {}", path, errno_text(errno));
+  MM_CHECK(S_ISREG(st.st_mode), "{}: not a regular file, cannot map it", path);
+  size_ = static_cast<std::size_t>(st.st_size);
+  if (size_ == 0) return;  // mmap of length 0 is invalid; an empty file maps to nothing
+  const int prot = access == Access::kReadOnly ? PROT_READ : (PROT_READ | PROT_WRITE);
+  void* p = ::mmap(nullptr, size_, prot, MAP_PRIVATE, fd, 0);
+  MM_CHECK(p != MAP_FAILED, "{}: mmap of {} bytes failed: {}", path, size_, errno_text(errno));
+  data_ = static_cast<std::uint8_t*>(p);
+}
+
+MappedFile::~MappedFile() { release(); }
+
+void MappedFile::release() noexcept {
+  if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      access_(other.access_) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    release();
+    path_ = std::move(other.path_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    access_ = other.access_;
+  }
+  return *this;
+}
+
+std::uint8_t* MappedFile::mutable_data() const {
+  MM_CHECK(access_ == Access::kCopyOnWrite, "{}: mapped read-only, no mutable access", path_);
+  return data_;
+}
+
+}  // namespace mm::io

@@ -1,0 +1,141 @@
+// RunConfig: precedence (defaults < files < --set), the debug preset, dump/load round trip,
+// hash stability and sensitivity, JSON, logging options.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "core/check.h"
+#include "core/config/run_config.h"
+#include "core/logging.h"
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kDir = std::string(MM_TEST_DATA_DIR) + "/config/";
+const std::string kDebug = std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const mm::Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = std::string(MM_BINARY_DIR) + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("precedence: struct defaults < YAML files (inherit) < --set", "[config]") {
+  mm::RunConfig defaults = mm::load_run_config("");
+  CHECK(defaults.model.llm.layers == mm::LLMConfig{}.layers);
+  CHECK(defaults.seed == 0);
+
+  mm::RunConfig c = mm::load_run_config(kDir + "child.yaml");
+  CHECK(c.model.llm.layers == 6);
+  CHECK(c.model.llm.dim == 128);
+  CHECK(c.model.llm.ffn_hidden == 256);
+  CHECK(c.model.vision.layers == 5);
+  CHECK(c.model.vision.width == mm::VisionConfig{}.width);  // untouched: the default
+  CHECK(c.model.connector.type == "avg_pool");
+  CHECK(c.name == "child");
+  CHECK(c.seed == 7);
+
+  mm::RunConfig s = mm::load_run_config(kDir + "child.yaml",
+                                        {"model.llm.layers=2", "seed=11", "model.llm.layers=8",
+                                         "model.connector={type: mlp, hidden: 64}"});
+  CHECK(s.model.llm.layers == 8);  // the last --set wins
+  CHECK(s.seed == 11);
+  CHECK(s.model.connector.type == "mlp");
+  CHECK(s.model.connector.hidden == 64);
+  CHECK(s.model.llm.dim == 128);   // the file's value where --set is silent
+}
+
+TEST_CASE("the debug preset resolves to the struct defaults", "[config]") {
+  mm::RunConfig d = mm::load_run_config(kDebug);
+  CHECK(mm::dump_yaml(d) == mm::dump_yaml(mm::RunConfig{}));
+}
+
+TEST_CASE("mmtrain info's errors: wrong type from --set, unknown key from a file", "[config]") {
+  CHECK(error_of([] { mm::load_run_config(kDebug, {"model.llm.layers=abc"}); }) ==
+        "model.llm.layers: expected integer, got 'abc' (--set model.llm.layers=abc)");
+  CHECK(error_of([] { mm::load_run_config(kDir + "bad_key.yaml"); }) ==
+        "unknown key 'model.llm.layerz' in " + kDir + "bad_key.yaml:4 (did you mean 'model.llm.layers'?)");
+  CHECK(error_of([] { mm::load_run_config(kDir + "bad_type.yaml"); }) ==
+        "model.vision.class_token: expected true or false, got 'maybe' (" + kDir + "bad_type.yaml:3)");
+  CHECK(error_of([] { mm::load_run_config(kDir + "bad_range.yaml"); }) ==
+        "model.connector.se_ratio: must be in [0, 1], got 1.5 (" + kDir + "bad_range.yaml:3)");
+  CHECK(error_of([] { mm::load_run_config("", {"model.llm.heads=5"}); }) ==
+        "model.llm.heads: must divide dim (192), got 5 (--set model.llm.heads=5)");
+  CHECK(error_of([] { mm::load_run_config("", {"model.llm.kv_heads=4"}); }) ==
+        "model.llm.kv_heads: must divide heads (6), got 4 (--set model.llm.kv_heads=4)");
+  CHECK(error_of([] { mm::load_run_config("", {"model.llm.layers=-2"}); }) ==
+        "model.llm.layers: must be > 0, got -2 (--set model.llm.layers=-2)");
+  CHECK(error_of([] { mm::load_run_config("", {"log.level=loud"}); }) ==
+        "log.level: expected one of trace | debug | info | warn | error | critical | off, got 'loud' "
+        "(--set log.level=loud)");
+  CHECK(error_of([] { mm::load_run_config("", {"modle.llm.layers=2"}); }) ==
+        "unknown key 'modle' in --set modle.llm.layers=2 (did you mean 'model'?)");
+}
+
+TEST_CASE("dump_yaml loads back to an identical config", "[config]") {
+  mm::RunConfig c = mm::load_run_config(kDir + "child.yaml",
+                                        {"model.llm.rope_theta=500000.5", "model.llm.norm_eps=1e-6",
+                                         "log.level=debug", "name='007'"});
+  std::string dumped = mm::dump_yaml(c);
+  mm::RunConfig back = mm::load_run_config(write_temp("config_roundtrip.yaml", dumped));
+  CHECK(mm::dump_yaml(back) == dumped);
+  CHECK(mm::to_json(back) == mm::to_json(c));
+  CHECK(back.name == "007");
+  CHECK(back.model.llm.norm_eps == 1e-6);
+  CHECK(back.model.llm.rope_theta == 500000.5);
+  CHECK(back.log.level == "debug");
+}
+
+TEST_CASE("config_hash: stable for equal configs, sensitive to any change", "[config]") {
+  mm::RunConfig a = mm::load_run_config(kDir + "child.yaml");
+  mm::RunConfig b = mm::load_run_config("", {"name=child", "seed=7", "run_dir=runs/other",
+                                             "model={name: base, llm: {layers: 6, dim: 128, heads: 4, "
+                                             "kv_heads: 2, ffn_hidden: 256}, vision: {layers: 5}, "
+                                             "connector: {type: avg_pool}}"});
+  CHECK(mm::config_hash(a).size() == 16);
+  CHECK(mm::config_hash(a) == mm::config_hash(b));  // same config by another route
+  CHECK(mm::config_hash(a) == mm::config_hash(mm::load_run_config(kDir + "child.yaml")));
+  for (const char* change : {"seed=8", "model.llm.norm_eps=1.0000001e-5", "log.all_ranks=true",
+                             "model.vision.act=quick_gelu", "model.llm.moe.num_experts=4"}) {
+    INFO(change);
+    CHECK(mm::config_hash(mm::load_run_config(kDir + "child.yaml", {change})) != mm::config_hash(a));
+  }
+}
+
+TEST_CASE("to_json holds every section with typed values", "[config]") {
+  nlohmann::json j = mm::to_json(mm::load_run_config(kDebug, {"model.llm.layers=3"}));
+  CHECK(j["model"]["llm"]["layers"] == 3);
+  CHECK(j["model"]["vision"]["class_token"] == false);
+  CHECK(j["model"]["connector"]["se_ratio"] == 0.25);
+  CHECK(j["log"]["level"] == "info");
+  CHECK(j.contains("seed"));
+}
+
+TEST_CASE("log options follow log.* and the run directory", "[config]") {
+  mm::RunConfig c = mm::load_run_config("", {"log={level: debug, all_ranks: true}", "run_dir=/tmp/r"});
+  mm::log::Options o = mm::log_options(c, 3, true);
+  CHECK(o.level == "debug");
+  CHECK(o.all_ranks);
+  CHECK(o.rank == 3);
+  CHECK(o.file == "/tmp/r/train.log");
+  CHECK(mm::log_options(c, 0, false).file.empty());
+  c.log.to_file = false;
+  CHECK(mm::log_options(c, 0, true).file.empty());
+}

@@ -1,0 +1,140 @@
+// The untyped config tree: inherit (relative paths, several parents, cycles), --set, origins.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <string>
+
+#include "core/config/config_tree.h"
+
+using mm::cfg::ConfigError;
+using mm::cfg::ConfigTree;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kDir = std::string(MM_TEST_DATA_DIR) + "/config/";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+}  // namespace
+
+TEST_CASE("inherit: relative paths, parents in order, the file overrides its parents", "[config]") {
+  ConfigTree t = mm::cfg::load_yaml_file(kDir + "child.yaml");
+  const auto& llm = t.root["model"]["llm"];
+  CHECK(llm["layers"] == "6");        // base 2 < nested/mid 3 < other 6 (later parent wins)
+  CHECK(llm["dim"] == "128");         // child overrides base's 96
+  CHECK(llm["heads"] == "4");         // only in base, reached through nested/../base.yaml
+  CHECK(llm["ffn_hidden"] == "256");  // only in other.yaml
+  CHECK(t.root["model"]["connector"]["type"] == "avg_pool");
+  CHECK(t.root["seed"] == "7");
+  CHECK(t.root["run_dir"] == "runs/other");
+  CHECK_FALSE(t.root.contains("inherit"));
+  // Origins name the file (normalised, as the user would find it) and line that won.
+  CHECK(t.origin_of("model.llm.layers") == kDir + "other.yaml:4");
+  CHECK(t.origin_of("model.llm.dim") == kDir + "child.yaml:6");
+  CHECK(t.origin_of("model.llm.heads") == kDir + "base.yaml:8");
+  CHECK(t.origin_of("model.connector.type") == kDir + "nested/mid.yaml:7");
+  CHECK(t.origin_of("model.llm.not_there") == t.origin_of("model.llm"));
+}
+
+TEST_CASE("inherit: a file reached twice is not a cycle; a real cycle names the chain", "[config]") {
+  ConfigTree d = mm::cfg::load_yaml_file(kDir + "diamond.yaml");
+  CHECK(d.root["model"]["llm"]["layers"] == "3");
+
+  std::string e = error_of([] { mm::cfg::load_yaml_file(kDir + "cycle_a.yaml"); });
+  CHECK_THAT(e, Contains("inherit cycle: " + kDir + "cycle_a.yaml -> " + kDir + "cycle_b.yaml -> " +
+                         kDir + "nested/cycle_c.yaml -> " + kDir + "cycle_a.yaml"));
+  e = error_of([] { mm::cfg::load_yaml_file(kDir + "self_cycle.yaml"); });
+  CHECK(e == "inherit cycle: " + kDir + "self_cycle.yaml -> " + kDir + "self_cycle.yaml");
+}
+
+TEST_CASE("missing files and broken YAML are one-line errors naming the file", "[config]") {
+  std::string e = error_of([] { mm::cfg::load_yaml_file(kDir + "missing_parent.yaml"); });
+  CHECK(e == "cannot read config file '" + kDir + "does_not_exist.yaml' (inherited by " + kDir +
+                 "missing_parent.yaml)");
+  e = error_of([] { mm::cfg::load_yaml_file(kDir + "nope.yaml"); });
+  CHECK(e == "cannot read config file '" + kDir + "nope.yaml'");
+  e = error_of([] { mm::cfg::load_yaml_file(kDir + "nested"); });
+  CHECK(e == "cannot read config file '" + kDir + "nested'");
+  e = error_of([] { mm::cfg::load_yaml_file(kDir + "bad_syntax.yaml"); });
+  CHECK_THAT(e, Contains(kDir + "bad_syntax.yaml:3:"));
+  CHECK_THAT(e, Contains("invalid YAML"));
+  CHECK(e.find('\n') == std::string::npos);
+  e = error_of([] { mm::cfg::parse_yaml_text("- 1\n- 2\n", "x.yaml"); });
+  CHECK(e == "x.yaml: expected a map of keys at the top level");
+  e = error_of([] { mm::cfg::parse_yaml_text("a: 1\nb: 2\na: 3\n", "x.yaml"); });
+  CHECK(e == "duplicate key 'a' in x.yaml:3");
+  e = error_of([] { mm::cfg::parse_yaml_text("inherit: {a: 1}\n", "x.yaml"); });
+  CHECK_THAT(e, Contains("inherit: expected a file name or a list of file names (x.yaml:1)"));
+}
+
+TEST_CASE("YAML scalars stay as written; null is null; an empty file is an empty map", "[config]") {
+  ConfigTree t = mm::cfg::parse_yaml_text("a: 1.50\nb: \"null\"\nc:\nd: ~\ne: [x, 2]\n", "t");
+  CHECK(t.root["a"] == "1.50");
+  CHECK(t.root["b"] == "null");
+  CHECK(t.root["c"].is_null());
+  CHECK(t.root["d"].is_null());
+  CHECK(t.root["e"] == mm::cfg::Json::array({"x", "2"}));
+  CHECK(mm::cfg::parse_yaml_text("", "t").root.empty());
+  CHECK(mm::cfg::parse_yaml_text("# only a comment\n", "t").root.empty());
+}
+
+TEST_CASE("set overrides: scalars, lists and maps parsed as YAML, deep-merged, later wins", "[config]") {
+  ConfigTree t = mm::cfg::parse_yaml_text("m:\n  a: 1\n  b: {x: 1, y: 2}\n  l: [1, 2, 3]\n", "f.yaml");
+  mm::cfg::apply_set(t, "m.a=5");
+  mm::cfg::apply_set(t, "m.l=[7, 8]");
+  mm::cfg::apply_set(t, "m.b={y: 9, z: 3}");
+  mm::cfg::apply_set(t, "new.deep.key = hello world");
+  mm::cfg::apply_set(t, "m.a=6");
+  CHECK(t.root["m"]["a"] == "6");
+  CHECK(t.root["m"]["l"] == mm::cfg::Json::array({"7", "8"}));  // lists replace
+  CHECK(t.root["m"]["b"]["x"] == "1");                          // maps merge
+  CHECK(t.root["m"]["b"]["y"] == "9");
+  CHECK(t.root["m"]["b"]["z"] == "3");
+  CHECK(t.root["new"]["deep"]["key"] == "hello world");
+  CHECK(t.origin_of("m.a") == "--set m.a=6");
+  CHECK(t.origin_of("m.b.z") == "--set m.b={y: 9, z: 3}");
+  CHECK(t.origin_of("m.b.x") == "f.yaml:3");
+  CHECK(t.origin_of("m.l[1]") == "--set m.l=[7, 8]");
+
+  ConfigTree s = mm::cfg::parse_yaml_text("src:\n  - {name: a, w: 1}\n  - {name: b, w: 2}\n", "g.yaml");
+  mm::cfg::apply_set(s, "src[1].w=0.5");
+  CHECK(s.root["src"][1]["w"] == "0.5");
+  CHECK(s.root["src"][0]["w"] == "1");
+  CHECK(s.origin_of("src[1].w") == "--set src[1].w=0.5");
+}
+
+TEST_CASE("set override errors name the assignment", "[config]") {
+  ConfigTree t = mm::cfg::parse_yaml_text("m:\n  a: 1\n  l: [1]\n", "f.yaml");
+  CHECK(error_of([&] { mm::cfg::apply_set(t, "m.a"); }) == "--set m.a: expected key.path=value");
+  CHECK(error_of([&] { mm::cfg::apply_set(t, "m..a=1"); }) ==
+        "--set m..a=1: 'm..a' is not a key path like model.llm.layers or data.sources[0].weight");
+  CHECK(error_of([&] { mm::cfg::apply_set(t, "=1"); }) ==
+        "--set =1: '' is not a key path like model.llm.layers or data.sources[0].weight");
+  CHECK(error_of([&] { mm::cfg::apply_set(t, "m.a.b=1"); }) == "--set m.a.b=1: 'm.a' is not a map, it holds \"1\"");
+  CHECK(error_of([&] { mm::cfg::apply_set(t, "m.l[3]=1"); }) ==
+        "--set m.l[3]=1: 'm.l' has no element [3] in the config files (set the whole list: --set m.l=[...])");
+  CHECK_THAT(error_of([&] { mm::cfg::apply_set(t, "m.a=[1, 2"); }), Contains("--set m.a=[1, 2: invalid YAML"));
+}
+
+TEST_CASE("FNV-1a 64 matches the published test vectors", "[config]") {
+  CHECK(mm::cfg::fnv1a_hex("") == "cbf29ce484222325");
+  CHECK(mm::cfg::fnv1a_hex("a") == "af63dc4c8601ec8c");
+  CHECK(mm::cfg::fnv1a_hex("foobar") == "85944171f73967e8");
+}
+
+TEST_CASE("closest_key suggests near misses only", "[config]") {
+  std::vector<std::string> keys = {"lr_max", "lr_min", "warmup_steps", "dim"};
+  CHECK(mm::cfg::closest_key("lr_maxx", keys) == "lr_max");
+  CHECK(mm::cfg::closest_key("LR_MIN", keys) == "lr_min");
+  CHECK(mm::cfg::closest_key("warmup_step", keys) == "warmup_steps");
+  CHECK(mm::cfg::closest_key("batch_size", keys) == "");
+  CHECK(mm::cfg::closest_key("x", keys) == "");
+}

@@ -1,0 +1,216 @@
+// Atomic writes, whole-file reads and the RAII mapping of src/core/io.h.
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/check.h"
+#include "core/io.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh folder under the system temp dir, removed with everything in it.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mm_io_test.XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(path, ec);
+  }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
+    return out;
+  }
+};
+
+std::string binary_payload() {
+  std::string s;
+  for (int i = 0; i < 3000; ++i) s.push_back(static_cast<char>((i * 37) & 0xff));  // includes NULs
+  return s;
+}
+
+std::string what_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const mm::Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("write_file_atomic writes, replaces, and read_file reads back", "[core][io]") {
+  TempDir dir;
+  const std::string path = (dir.path / "blob.bin").string();
+  const std::string payload = binary_payload();
+  mm::io::write_file_atomic(path, payload);
+  REQUIRE(mm::io::read_file(path) == payload);
+  REQUIRE(dir.entries() == std::vector<std::string>{"blob.bin"});  // no temporary left behind
+
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  REQUIRE((st.st_mode & 0777) == 0644);
+
+  mm::io::write_file_atomic(path, "short");
+  REQUIRE(mm::io::read_file(path) == "short");
+  mm::io::write_file_atomic(path, "");
+  REQUIRE(mm::io::read_file(path).empty());
+  REQUIRE(dir.entries().size() == 1);
+
+  // A relative path (no folder part) writes into the current folder.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir.path);
+  mm::io::write_file_atomic("plain.txt", "x");
+  fs::current_path(cwd);
+  REQUIRE(mm::io::read_file((dir.path / "plain.txt").string()) == "x");
+}
+
+TEST_CASE("AtomicWriter streams chunks and commits once", "[core][io]") {
+  TempDir dir;
+  const std::string path = (dir.path / "stream.bin").string();
+  mm::io::AtomicWriter w(path);
+  w.write("abc", 3);
+  w.write(std::string_view("defg"));
+  REQUIRE(w.bytes_written() == 7);
+  REQUIRE_FALSE(fs::exists(path));  // invisible until commit
+  w.commit();
+  REQUIRE(mm::io::read_file(path) == "abcdefg");
+  REQUIRE_THROWS_AS(w.write("x", 1), mm::Error);
+  REQUIRE_THROWS_AS(w.commit(), mm::Error);
+}
+
+TEST_CASE("An uncommitted AtomicWriter leaves the old file and no temporary", "[core][io]") {
+  TempDir dir;
+  const std::string path = (dir.path / "keep.txt").string();
+  mm::io::write_file_atomic(path, "old contents");
+  {
+    mm::io::AtomicWriter w(path);
+    w.write("new, partial");
+    REQUIRE(dir.entries().size() == 2);  // the temporary exists next to the target
+  }                                      // destroyed without commit, as when an exception unwinds
+  REQUIRE(mm::io::read_file(path) == "old contents");
+  REQUIRE(dir.entries() == std::vector<std::string>{"keep.txt"});
+}
+
+TEST_CASE("A write into an unwritable folder fails cleanly and leaves no file", "[core][io]") {
+  TempDir dir;
+  SECTION("missing folder") {
+    const std::string path = (dir.path / "no_such_dir" / "x.bin").string();
+    const std::string msg = what_of([&] { mm::io::write_file_atomic(path, "data"); });
+    REQUIRE(msg.find(path) != std::string::npos);
+    REQUIRE(msg.find("No such file or directory") != std::string::npos);
+    REQUIRE(dir.entries().empty());
+  }
+  SECTION("parent is a regular file") {
+    const std::string parent = (dir.path / "file").string();
+    mm::io::write_file_atomic(parent, "I am a file");
+    const std::string msg = what_of([&] { mm::io::write_file_atomic(parent + "/x.bin", "d"); });
+    REQUIRE(msg.find(parent + "/x.bin") != std::string::npos);
+    REQUIRE(dir.entries() == std::vector<std::string>{"file"});
+  }
+  SECTION("read-only folder") {
+    if (::geteuid() == 0) {
+      WARN("running as root: permission bits do not stop writes, read-only case skipped");
+      return;
+    }
+    const fs::path ro = dir.path / "ro";
+    fs::create_directory(ro);
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+    const std::string path = (ro / "x.bin").string();
+    const std::string msg = what_of([&] { mm::io::write_file_atomic(path, "data"); });
+    fs::permissions(ro, fs::perms::owner_all);
+    REQUIRE(msg.find("Permission denied") != std::string::npos);
+    REQUIRE(fs::is_empty(ro));
+  }
+}
+
+TEST_CASE("A write that fails midway (file size limit) keeps the old file intact", "[core][io]") {
+  TempDir dir;
+  const std::string path = (dir.path / "big.bin").string();
+  mm::io::write_file_atomic(path, "previous");
+
+  // RLIMIT_FSIZE makes write() fail with EFBIG past 4 KiB: a stand-in for a full disk.
+  rlimit old_limit{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old_limit;
+  small.rlim_cur = 4096;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const std::string msg =
+      what_of([&] { mm::io::write_file_atomic(path, std::string(1 << 20, 'z')); });
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  std::signal(SIGXFSZ, old_handler);
+
+  REQUIRE(msg.find(path) != std::string::npos);
+  REQUIRE(msg.find("write failed") != std::string::npos);
+  REQUIRE(mm::io::read_file(path) == "previous");
+  REQUIRE(dir.entries() == std::vector<std::string>{"big.bin"});
+}
+
+TEST_CASE("read_file names the path when it cannot read", "[core][io]") {
+  TempDir dir;
+  const std::string missing = (dir.path / "missing.txt").string();
+  std::string msg = what_of([&] { mm::io::read_file(missing); });
+  REQUIRE(msg.find(missing) != std::string::npos);
+  msg = what_of([&] { mm::io::read_file(dir.path.string()); });
+  REQUIRE(msg.find("is a folder") != std::string::npos);
+}
+
+TEST_CASE("MappedFile maps contents, moves, and unmaps", "[core][io]") {
+  TempDir dir;
+  const std::string path = (dir.path / "map.bin").string();
+  const std::string payload = binary_payload();
+  mm::io::write_file_atomic(path, payload);
+
+  mm::io::MappedFile m(path);
+  REQUIRE(m.size() == payload.size());
+  REQUIRE(std::string(reinterpret_cast<const char*>(m.data()), m.size()) == payload);
+  REQUIRE_THROWS_AS(m.mutable_data(), mm::Error);  // read-only mapping
+
+  mm::io::MappedFile moved(std::move(m));
+  REQUIRE(m.data() == nullptr);
+  REQUIRE(m.size() == 0);
+  REQUIRE(moved.size() == payload.size());
+  REQUIRE(moved.data()[1] == static_cast<std::uint8_t>(37));
+
+  mm::io::write_file_atomic((dir.path / "empty").string(), "");
+  mm::io::MappedFile empty((dir.path / "empty").string());
+  REQUIRE(empty.size() == 0);
+  REQUIRE(empty.data() == nullptr);
+  moved = std::move(empty);
+  REQUIRE(moved.size() == 0);
+
+  const std::string missing = (dir.path / "nope").string();
+  REQUIRE(what_of([&] { mm::io::MappedFile x(missing); }).find(missing) != std::string::npos);
+  REQUIRE(what_of([&] { mm::io::MappedFile x(dir.path.string()); }).find("not a regular file") !=
+          std::string::npos);
+}
+
+TEST_CASE("A copy-on-write mapping is writable and never changes the file", "[core][io]") {
+  TempDir dir;
+  const std::string path = (dir.path / "cow.bin").string();
+  mm::io::write_file_atomic(path, "abcdef");
+  {
+    mm::io::MappedFile m(path, mm::io::MappedFile::Access::kCopyOnWrite);
+    m.mutable_data()[0] = 'X';
+    REQUIRE(m.data()[0] == 'X');
+  }
+  REQUIRE(mm::io::read_file(path) == "abcdef");
+}
