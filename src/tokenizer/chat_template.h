@@ -1,0 +1,54 @@
+// The chat template: turns a RawSample's turns into token segments with loss flags and image
+// placeholders left in place (expanded later, once each image's tile layout is known).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/check.h"
+#include "data_pipeline/sample.h"
+#include "tokenizer/tokenizer.h"
+
+namespace mm::tok {
+
+// A sample the template cannot render (e.g. placeholder count != image count). what() is the
+// quarantine reason; the caller records it with the source and record id.
+class SampleError : public mm::Error {
+ public:
+  using mm::Error::Error;
+};
+
+// The role markers of a named template (tokenizer.chat_template):
+//   chat : the TokenizerConfig strings (default <|system|> <|user|> <|assistant|> ... <|end|>)
+//   plain: no markers at all; user text and assistant text follow each other directly
+struct ChatTemplate {
+  std::string system_prefix, user_prefix, assistant_prefix, turn_end;
+  bool add_bos = true, add_eos = true;
+};
+ChatTemplate resolve_chat_template(const TokenizerConfig& cfg);
+
+// A templated sample: text token runs (each with one loss flag) and image placeholders in order.
+struct TemplatePart {
+  std::vector<int32_t> ids;  // text tokens; empty for an image
+  bool loss = false;         // these tokens carry loss
+  int64_t image = -1;        // >= 0: placeholder of image number `image`
+};
+struct TemplatedSample {
+  std::vector<TemplatePart> parts;
+  int64_t num_images = 0;
+  int64_t text_tokens = 0;   // tokens outside images
+};
+
+// Renders `s` with the tokenizer's template (docs/tokenizer.md):
+//   [bos] then per turn
+//     Text      : text                          loss on text
+//     System    : system_prefix text turn_end   no loss
+//     User      : user_prefix text turn_end     no loss
+//     Assistant : assistant_prefix text turn_end  loss on text and turn_end
+//   [eos]  loss when the last turn is Text or Assistant
+// Every "<image>" placeholder becomes an image part (no loss). Each segment is encoded on its own,
+// so token boundaries coincide with the loss boundaries exactly.
+// Throws SampleError when the placeholder count differs from s.images.size() or there are no turns.
+TemplatedSample apply_chat_template(const Tokenizer& tok, const mm::data::RawSample& s);
+
+}  // namespace mm::tok
