@@ -1,0 +1,85 @@
+#include "models/llm/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/check.h"
+#include "core/torch_compat.h"
+
+namespace mm::llm {
+
+namespace nn = torch::nn;
+
+AttentionImpl::AttentionImpl(const LLMConfig& cfg)
+    : heads(cfg.heads), kv_heads(cfg.kv_heads), head_dim(cfg.dim / cfg.heads),
+      rope_theta(cfg.rope_theta) {
+  MM_CHECK(cfg.heads > 0 && cfg.dim % cfg.heads == 0, "llm.dim ({}) must be a multiple of llm.heads ({})",
+           cfg.dim, cfg.heads);
+  MM_CHECK(cfg.kv_heads > 0 && cfg.heads % cfg.kv_heads == 0,
+           "llm.kv_heads ({}) must divide llm.heads ({})", cfg.kv_heads, cfg.heads);
+  q_proj = register_module("q_proj", nn::Linear(nn::LinearOptions(cfg.dim, heads * head_dim).bias(false)));
+  k_proj = register_module("k_proj", nn::Linear(nn::LinearOptions(cfg.dim, kv_heads * head_dim).bias(false)));
+  v_proj = register_module("v_proj", nn::Linear(nn::LinearOptions(cfg.dim, kv_heads * head_dim).bias(false)));
+  o_proj = register_module("o_proj", nn::Linear(nn::LinearOptions(heads * head_dim, cfg.dim).bias(false)));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& rope,
+                                     const AttentionMask& mask, LayerKV* cache) {
+  const int64_t b = x.size(0), t = x.size(1);
+  auto q = apply_rope(q_proj(x).view({b, t, heads, head_dim}), rope).transpose(1, 2);     // (B, H, T, hd)
+  auto k = apply_rope(k_proj(x).view({b, t, kv_heads, head_dim}), rope).transpose(1, 2);  // (B, KV, T, hd)
+  auto v = v_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);                     // (B, KV, T, hd)
+  if (cache != nullptr) {
+    if (cache->k.defined()) {
+      k = torch::cat({cache->k, k}, 2);  // (B, KV, T_past + T, hd)
+      v = torch::cat({cache->v, v}, 2);
+    }
+    cache->k = k;
+    cache->v = v;
+  }
+  auto out = grouped_attention(q, k, v, mask);  // (B, H, T, hd)
+  return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& positions,
+                                     const torch::Tensor& doc_ids) {
+  auto rope = rope_tables(positions, head_dim, rope_theta, x.scalar_type());
+  auto mask = make_document_mask(doc_ids, doc_ids, x.scalar_type());
+  return forward(x, rope, mask, nullptr);
+}
+
+torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, const AttentionMask& mask) {
+  const int64_t b = q.size(0), h = q.size(1), t = q.size(2), hd = q.size(3);
+  const int64_t kvh = k.size(1), tk = k.size(2), g = h / kvh;
+#if MM_TORCH2
+  auto ke = k.unsqueeze(2).expand({b, kvh, g, tk, hd}).reshape({b, h, tk, hd});
+  auto ve = v.unsqueeze(2).expand({b, kvh, g, tk, hd}).reshape({b, h, tk, hd});
+  return at::scaled_dot_product_attention(q, ke, ve, mask.allowed);
+#else
+  // Causal block skipping: queries run in chunks of kChunk rows and chunk [t0, t1) reads only
+  // keys [0, past + t1) (every later key is masked anyway), ~(C+1)/2C of the full work for C
+  // chunks. Inside a chunk the G query heads sharing a kv head are stacked along the rows,
+  // (B*KV, G*Tc, hd) @ (B*KV, hd, Tkc): two bmm per chunk, no copies of k/v per query head.
+  constexpr int64_t kChunk = 128;
+  const int64_t past = tk - t;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  auto q5 = q.reshape({b, kvh, g, t, hd});
+  auto k3 = k.contiguous().view({b * kvh, tk, hd});  // chunks below are views (no copies)
+  auto v3 = v.contiguous().view({b * kvh, tk, hd});
+  std::vector<torch::Tensor> outs;
+  for (int64_t t0 = 0; t0 < t; t0 += kChunk) {
+    const int64_t tc = std::min(kChunk, t - t0), tkc = past + t0 + tc;
+    auto qc = (q5.narrow(3, t0, tc) * scale).reshape({b * kvh, g * tc, hd});
+    auto scores = torch::bmm(qc, k3.narrow(1, 0, tkc).transpose(1, 2));  // (B*KV, G*Tc, Tkc)
+    scores.view({b, kvh, g, tc, tkc}).add_(mask.additive.narrow(2, t0, tc).narrow(3, 0, tkc).unsqueeze(2));
+    auto probs = torch::softmax(scores, -1);
+    outs.push_back(torch::bmm(probs, v3.narrow(1, 0, tkc)).view({b, kvh, g, tc, hd}));
+  }
+  auto out = outs.size() == 1 ? outs[0] : torch::cat(outs, 3);  // (B, KV, G, T, hd)
+  return out.view({b, h, t, hd});
+#endif
+}
+
+}  // namespace mm::llm

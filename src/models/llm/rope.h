@@ -1,0 +1,22 @@
+// Rotary position embedding with HF Llama's rotate-half convention, driven by explicit position
+// ids so that packed documents restart at position 0.
+#pragma once
+#include <torch/torch.h>
+
+namespace mm::llm {
+
+// cos/sin tables for one forward, shared by every layer.
+struct RopeTables {
+  torch::Tensor cos;  // (B, T, 1, hd)
+  torch::Tensor sin;  // (B, T, 1, hd)
+};
+
+// positions (B, T) int64 -> tables in `dtype`; inv_freq_i = theta^(-2i/hd), angles duplicated
+// over both halves (HF: emb = cat(freqs, freqs)).
+RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double theta,
+                       torch::ScalarType dtype = torch::kFloat);
+
+// x (B, T, H, hd) -> x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1).
+torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope);
+
+}  // namespace mm::llm
