@@ -1,0 +1,231 @@
+#include "data_pipeline/image/image_probe.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "data_pipeline/image/image_error.h"
+
+namespace mm::data {
+namespace {
+
+using u8 = unsigned char;
+
+uint32_t be16(const u8* p) { return (uint32_t(p[0]) << 8) | p[1]; }
+uint32_t be32(const u8* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint32_t le16(const u8* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8); }
+uint32_t le24(const u8* p) { return le16(p) | (uint32_t(p[2]) << 16); }
+uint32_t le32(const u8* p) { return le16(p) | (le16(p + 2) << 16); }
+
+bool starts_with(std::string_view b, const char* magic, size_t n, size_t at = 0) {
+  return b.size() >= at + n && std::memcmp(b.data() + at, magic, n) == 0;
+}
+
+[[noreturn]] void truncated(const char* what) { throw ImageError(fmt::format("truncated {} header", what)); }
+
+ImageSize probe_png(std::string_view b) {
+  // signature(8) | IHDR length(4) "IHDR" width(4) height(4) depth(1) colour type(1) ...
+  if (b.size() < 26) truncated("PNG");
+  const u8* p = reinterpret_cast<const u8*>(b.data());
+  if (std::memcmp(p + 12, "IHDR", 4) != 0) throw ImageError("corrupt PNG: first chunk is not IHDR");
+  ImageSize s;
+  s.format = ImageFormat::Png;
+  s.width = be32(p + 16);
+  s.height = be32(p + 20);
+  const u8 colour = p[25];
+  s.has_alpha = colour == 4 || colour == 6;
+  return s;
+}
+
+// EXIF orientation from an APP1 payload ("Exif\0\0" + TIFF); 1 when absent or unreadable.
+int exif_orientation(const u8* p, size_t n) {
+  if (n < 14 || std::memcmp(p, "Exif\0\0", 6) != 0) return 1;
+  const u8* t = p + 6;
+  const size_t tn = n - 6;
+  const bool little = t[0] == 'I' && t[1] == 'I';
+  if (!little && !(t[0] == 'M' && t[1] == 'M')) return 1;
+  auto u16 = [&](size_t off) { return little ? le16(t + off) : be16(t + off); };
+  auto u32 = [&](size_t off) { return little ? le32(t + off) : be32(t + off); };
+  const size_t ifd = u32(4);
+  if (ifd + 2 > tn) return 1;
+  const size_t count = u16(ifd);
+  for (size_t e = 0; e < count; ++e) {
+    const size_t off = ifd + 2 + e * 12;
+    if (off + 12 > tn) return 1;
+    if (u16(off) == 0x0112) {
+      const int v = int(u16(off + 8));
+      return v >= 1 && v <= 8 ? v : 1;
+    }
+  }
+  return 1;
+}
+
+ImageSize probe_jpeg(std::string_view b) {
+  const u8* p = reinterpret_cast<const u8*>(b.data());
+  const size_t n = b.size();
+  int orientation = 1;
+  size_t i = 2;
+  while (true) {
+    // Markers: one or more 0xFF fill bytes then the marker code.
+    if (i >= n) truncated("JPEG");
+    if (p[i] != 0xFF) throw ImageError(fmt::format("corrupt JPEG: expected a marker at byte {}", i));
+    while (i < n && p[i] == 0xFF) ++i;
+    if (i >= n) truncated("JPEG");
+    const u8 m = p[i++];
+    if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length field
+    if (m == 0xD9 || m == 0xDA) throw ImageError("corrupt JPEG: no frame header (SOF) before the scan");
+    if (i + 2 > n) truncated("JPEG");
+    const size_t len = be16(p + i);
+    if (len < 2) throw ImageError("corrupt JPEG: bad segment length");
+    if (i + len > n) truncated("JPEG");
+    const bool sof = (m >= 0xC0 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC;
+    if (m == 0xE1 && orientation == 1) orientation = exif_orientation(p + i + 2, len - 2);
+    if (sof) {
+      if (len < 8) truncated("JPEG");
+      ImageSize s;
+      s.format = ImageFormat::Jpeg;
+      s.height = be16(p + i + 3);
+      s.width = be16(p + i + 5);
+      s.exif_orientation = orientation;
+      if (orientation >= 5) std::swap(s.height, s.width);  // 90/270 degree turns (transposed)
+      return s;
+    }
+    i += len;
+  }
+}
+
+ImageSize probe_bmp(std::string_view b) {
+  if (b.size() < 26) truncated("BMP");
+  const u8* p = reinterpret_cast<const u8*>(b.data());
+  ImageSize s;
+  s.format = ImageFormat::Bmp;
+  const uint32_t dib = le32(p + 14);
+  if (dib == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes
+    s.width = le16(p + 18);
+    s.height = le16(p + 20);
+  } else {
+    const int32_t w = int32_t(le32(p + 18));
+    const int32_t h = int32_t(le32(p + 22));
+    s.width = w;
+    s.height = h < 0 ? -int64_t(h) : h;  // negative height = top-down rows
+    if (w < 0) throw ImageError("corrupt BMP: negative width");
+    if (dib >= 40 && b.size() >= 30) s.has_alpha = le16(p + 28) == 32;
+  }
+  return s;
+}
+
+ImageSize probe_gif(std::string_view b) {
+  if (b.size() < 10) truncated("GIF");
+  const u8* p = reinterpret_cast<const u8*>(b.data());
+  ImageSize s;
+  s.format = ImageFormat::Gif;
+  s.width = le16(p + 6);
+  s.height = le16(p + 8);
+  return s;
+}
+
+ImageSize probe_webp(std::string_view b) {
+  if (b.size() < 30) truncated("WebP");
+  const u8* p = reinterpret_cast<const u8*>(b.data());
+  ImageSize s;
+  s.format = ImageFormat::Webp;
+  if (std::memcmp(p + 12, "VP8 ", 4) == 0) {  // lossy: frame tag(3) start code 9d 01 2a, 14-bit sizes
+    if (p[23] != 0x9d || p[24] != 0x01 || p[25] != 0x2a) throw ImageError("corrupt WebP: bad VP8 start code");
+    s.width = le16(p + 26) & 0x3fff;
+    s.height = le16(p + 28) & 0x3fff;
+  } else if (std::memcmp(p + 12, "VP8L", 4) == 0) {  // lossless: 0x2f, then 14+14 bits (size - 1), alpha bit
+    if (p[20] != 0x2f) throw ImageError("corrupt WebP: bad VP8L signature");
+    const uint32_t bits = le32(p + 21);
+    s.width = int64_t(bits & 0x3fff) + 1;
+    s.height = int64_t((bits >> 14) & 0x3fff) + 1;
+    s.has_alpha = (bits >> 28) & 1;
+  } else if (std::memcmp(p + 12, "VP8X", 4) == 0) {  // extended: flags(4), canvas (size - 1) 24-bit each
+    s.has_alpha = p[20] & 0x10;
+    s.width = int64_t(le24(p + 24)) + 1;
+    s.height = int64_t(le24(p + 27)) + 1;
+  } else {
+    throw ImageError("corrupt WebP: unknown first chunk");
+  }
+  return s;
+}
+
+}  // namespace
+
+const char* image_format_name(ImageFormat f) {
+  switch (f) {
+    case ImageFormat::Png: return "PNG";
+    case ImageFormat::Jpeg: return "JPEG";
+    case ImageFormat::Bmp: return "BMP";
+    case ImageFormat::Gif: return "GIF";
+    case ImageFormat::Webp: return "WebP";
+  }
+  return "?";
+}
+
+ImageSize probe_image_size(std::string_view b) {
+  if (b.empty()) throw ImageError("empty image data (0 bytes)");
+  ImageSize s;
+  if (starts_with(b, "\x89PNG\r\n\x1a\n", 8)) {
+    s = probe_png(b);
+  } else if (starts_with(b, "\xFF\xD8\xFF", 3)) {
+    s = probe_jpeg(b);
+  } else if (starts_with(b, "BM", 2)) {
+    s = probe_bmp(b);
+  } else if (starts_with(b, "GIF87a", 6) || starts_with(b, "GIF89a", 6)) {
+    s = probe_gif(b);
+  } else if (starts_with(b, "RIFF", 4) && starts_with(b, "WEBP", 4, 8)) {
+    s = probe_webp(b);
+  } else {
+    throw ImageError(fmt::format("not an image: unrecognised format ({} bytes; expected PNG, JPEG, BMP, GIF or WebP)",
+                                 b.size()));
+  }
+  if (s.height <= 0 || s.width <= 0) {
+    throw ImageError(fmt::format("zero-sized {} image ({}x{})", image_format_name(s.format), s.width, s.height));
+  }
+  return s;
+}
+
+void check_image_complete(std::string_view b, const ImageSize& s) {
+  const u8* p = reinterpret_cast<const u8*>(b.data());
+  const size_t n = b.size();
+  switch (s.format) {
+    case ImageFormat::Jpeg: {
+      // The entropy-coded scan never contains FF D9 (0xFF is stuffed as FF 00), so an EOI marker
+      // after the first SOS marks a complete stream. Trailing bytes after EOI are tolerated.
+      const size_t sos = b.find("\xFF\xDA");
+      const size_t eoi = b.rfind("\xFF\xD9");
+      if (sos == std::string_view::npos || eoi == std::string_view::npos || eoi < sos) {
+        throw ImageError(fmt::format("truncated JPEG: no end-of-image marker ({} bytes)", n));
+      }
+      return;
+    }
+    case ImageFormat::Png: {
+      const size_t tail = n > 64 ? n - 64 : 0;
+      if (b.find("IEND", tail) == std::string_view::npos) {
+        throw ImageError(fmt::format("truncated PNG: no IEND chunk ({} bytes)", n));
+      }
+      return;
+    }
+    case ImageFormat::Webp: {
+      const size_t riff = size_t(le32(p + 4)) + 8;
+      if (riff > n) throw ImageError(fmt::format("truncated WebP: {} of {} bytes", n, riff));
+      return;
+    }
+    case ImageFormat::Bmp: {
+      const size_t data = le32(p + 10);
+      const uint32_t dib = le32(p + 14);
+      const size_t bpp = dib == 12 ? (n >= 26 ? le16(p + 24) : 0) : (n >= 30 ? le16(p + 28) : 0);
+      const uint32_t compression = dib >= 40 && n >= 34 ? le32(p + 30) : 0;
+      if (compression == 0 && bpp > 0) {  // uncompressed: rows padded to 4 bytes
+        const size_t need = data + ((size_t(s.width) * bpp + 31) / 32) * 4 * size_t(s.height);
+        if (need > n) throw ImageError(fmt::format("truncated BMP: {} of {} bytes", n, need));
+      }
+      return;
+    }
+    case ImageFormat::Gif:
+      if (b.back() != 0x3B) throw ImageError(fmt::format("truncated GIF: no trailer ({} bytes)", n));
+      return;
+  }
+}
+
+}  // namespace mm::data
