@@ -1,0 +1,32 @@
+// A checkpoint's MANIFEST: the size and FNV-1a 64-bit hash of every file in the folder, written
+// last inside the temporary folder and verified before anything is loaded.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mm::train {
+
+// FNV-1a, 64 bit, of `bytes` (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
+uint64_t fnv1a64(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL);
+
+struct ManifestEntry {
+  std::string file;  // name inside the checkpoint folder
+  uint64_t size = 0;
+  uint64_t hash = 0;  // fnv1a64 of the bytes
+};
+
+// Text form: first line "mmtrain-manifest 1", then one "<file> <size> fnv1a64:<16 hex>" a line.
+std::string format_manifest(const std::vector<ManifestEntry>& entries);
+// Throws mm::Error naming `origin` and the line for anything malformed.
+std::vector<ManifestEntry> parse_manifest(std::string_view text, const std::string& origin);
+
+// The entry of the file at `path` (named `file` in the manifest), hashing the mapped bytes.
+ManifestEntry describe_file(const std::string& path, const std::string& file);
+
+// Empty when every entry of the folder's MANIFEST matches the files (and the MANIFEST lists
+// every file in `required`); otherwise one line saying what is wrong. Never throws.
+std::string verify_folder(const std::string& dir, const std::vector<std::string>& required);
+
+}  // namespace mm::train
