@@ -1,0 +1,84 @@
+// Evaluator: group by benchmark, predict in batches, score, aggregate.
+#include "eval/evaluator.h"
+
+#include <map>
+
+#include "core/check.h"
+#include "core/logging.h"
+#include "eval/metrics/perplexity.h"
+
+namespace mm::eval {
+
+Evaluator::Evaluator(EvalConfig config) : config_(std::move(config)) {
+  MM_CHECK(config_.batch_size > 0, "eval.batch_size must be > 0, got {}", config_.batch_size);
+}
+
+std::vector<EvalSet> Evaluator::load_sets() const {
+  MM_CHECK(!config_.sets.empty(), "eval.sets is empty: name at least one eval-set JSONL file");
+  std::vector<EvalSet> out;
+  for (const auto& path : config_.sets) out.push_back(read_eval_set(path, {config_.check_images}));
+  return out;
+}
+
+EvalReport Evaluator::run(const std::vector<EvalSet>& sets, const PredictFn& predict) const {
+  auto log = mm::log::get("eval");
+  // Benchmarks in first-appearance order, items in file order.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<EvalItem>> groups;
+  std::vector<std::string> skipped;
+  for (const auto& set : sets) {
+    for (const auto& s : set.skipped) skipped.push_back(s.message());
+    for (const auto& item : set.items) {
+      auto& g = groups[item.benchmark];
+      if (g.empty()) order.push_back(item.benchmark);
+      const EvalItem& first = g.empty() ? item : g.front();
+      MM_CHECK(first.category == item.category && first.metric == item.metric,
+               "{}: benchmark \"{}\" is {}/{} at {} but {}/{} here", item.source, item.benchmark,
+               category_name(first.category), metric_name(first.metric), first.source,
+               category_name(item.category), metric_name(item.metric));
+      if (config_.max_items == 0 || static_cast<int64_t>(g.size()) < config_.max_items) g.push_back(item);
+    }
+  }
+
+  std::vector<BenchmarkScore> scores;
+  for (const auto& name : order) {
+    const auto& items = groups[name];
+    std::vector<std::string> texts;
+    std::vector<double> item_scores;
+    std::vector<std::vector<double>> logprobs;
+    for (size_t start = 0; start < items.size(); start += config_.batch_size) {
+      const size_t end = std::min(items.size(), start + static_cast<size_t>(config_.batch_size));
+      std::vector<EvalItem> batch(items.begin() + start, items.begin() + end);
+      const auto preds = predict(batch);
+      MM_CHECK(preds.size() == batch.size(), "eval: the predictor returned {} predictions for a batch of {} ({})",
+               preds.size(), batch.size(), name);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        item_scores.push_back(score_item(batch[i], preds[i]));
+        texts.push_back(preds[i].text);
+        logprobs.push_back(preds[i].token_logprobs);
+      }
+    }
+    BenchmarkScore b;
+    b.name = name;
+    b.category = items.front().category;
+    b.metric = items.front().metric;
+    b.n = items.size();
+    if (b.metric == Metric::kPerplexity) {
+      b.score = corpus_perplexity(logprobs);
+    } else {
+      double sum = 0;
+      for (double s : item_scores) sum += s;
+      b.score = sum / items.size();
+    }
+    b.chance = chance_level(items);
+    b.examples = select_examples(items, texts, item_scores, static_cast<size_t>(config_.examples), b.metric);
+    log->info("{} ({}, {}): {:.4f} over {} items", name, category_name(b.category), metric_name(b.metric), b.score,
+              b.n);
+    scores.push_back(std::move(b));
+  }
+  EvalReport report = aggregate(std::move(scores), std::move(skipped));
+  if (report.mmbase) log->info("MMBase {:.4f}", *report.mmbase);
+  return report;
+}
+
+}  // namespace mm::eval

@@ -1,0 +1,39 @@
+// The evaluation harness: runs a predictor over eval sets in batches, scores every item with its
+// metric and builds the report. The predictor is a callback, so greedy decoding (or a fake, in
+// tests) plugs in from outside.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/config/eval_config.h"
+#include "eval/eval_set_reader.h"
+#include "eval/metrics/score.h"
+#include "eval/report.h"
+
+namespace mm::eval {
+
+// predict(batch) -> one Prediction per item, in order. A batch holds items of one benchmark, so
+// it is all generation (fill `text`) or all perplexity (fill `token_logprobs` of answers[0]).
+using PredictFn = std::function<std::vector<Prediction>(const std::vector<EvalItem>& batch)>;
+
+class Evaluator {
+ public:
+  explicit Evaluator(EvalConfig config);
+
+  // Reads config.sets (with config.check_images); malformed lines are skipped and listed.
+  std::vector<EvalSet> load_sets() const;
+
+  // Scores every benchmark of `sets` (at most config.max_items items each, in file order).
+  // Throws if a benchmark spans sets with a different category or metric, or if predict returns
+  // the wrong number of predictions.
+  EvalReport run(const std::vector<EvalSet>& sets, const PredictFn& predict) const;
+
+  const EvalConfig& config() const { return config_; }
+
+ private:
+  EvalConfig config_;
+};
+
+}  // namespace mm::eval

@@ -1,0 +1,64 @@
+// The evaluation report: per-benchmark scores, per-category means, MMBase, example predictions
+// and skipped items; written as JSON and as a Markdown table.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eval/eval_item.h"
+
+namespace mm::eval {
+
+struct Example {
+  std::string id, question, prediction;
+  std::vector<std::string> answers;
+  double score = 0;
+};
+
+struct BenchmarkScore {
+  std::string name;
+  Category category = Category::kGeneral;
+  Metric metric = Metric::kExactMatch;
+  size_t n = 0;
+  double score = 0;                // mean item score; corpus perplexity for perplexity benchmarks
+  std::optional<double> chance;    // expected score of guessing (accuracy metrics only)
+  std::vector<Example> examples;
+};
+
+struct EvalReport {
+  std::vector<BenchmarkScore> benchmarks;   // sorted by name
+  std::map<std::string, double> categories; // category -> plain mean of its accuracy benchmarks
+  std::map<std::string, double> chance;     // category -> mean chance of its benchmarks
+  std::optional<double> mmbase;             // mean(general, text-rich, knowledge) over those present
+  std::vector<std::string> skipped;         // "file:line: reason" of every skipped item
+};
+
+// Builds the category means and MMBase from per-benchmark scores. Perplexity benchmarks are
+// reported but enter no category mean (lower is better, not in [0, 1]). Throws if two entries
+// share a name.
+EvalReport aggregate(std::vector<BenchmarkScore> benchmarks, std::vector<std::string> skipped = {});
+
+// The expected score of an answer drawn at random, for the synthetic sets: multiple_choice ->
+// mean 1/#choices; exact_match or vqa_accuracy whose references are all yes/no -> 0.5;
+// otherwise 0 (open answers, boxes); nullopt for perplexity.
+std::optional<double> chance_level(const std::vector<EvalItem>& items);
+
+// Up to `k` examples, half right (score >= 0.5) and half wrong, in item order; when one kind runs
+// short the other fills the rest. Perplexity benchmarks: the first k items.
+std::vector<Example> select_examples(const std::vector<EvalItem>& items, const std::vector<std::string>& predictions,
+                                     const std::vector<double>& scores, size_t k, Metric metric);
+
+// {"categories": {name: score}, "benchmarks": {name: {"score", "n", "metric", "category", "chance"?}},
+//  "mmbase": x | null, "chance": {category: x}, "examples": {benchmark: [{"id", "question",
+//  "prediction", "answers", "score"}]}, "skipped": ["file:line: reason"]}
+std::string report_to_json(const EvalReport& report);
+
+// Two tables (categories with chance and MMBase; benchmarks) and the skipped count, scores in %.
+std::string report_to_markdown(const EvalReport& report);
+
+// Writes report_to_json to `json_path` and report_to_markdown beside it (".json" -> ".md"),
+// both atomically.
+void write_report(const EvalReport& report, const std::string& json_path);
+
+}  // namespace mm::eval
