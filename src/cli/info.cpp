@@ -1,21 +1,77 @@
-// mmtrain info: prints the resolved configuration (and the model summary once the zoo exists).
+// mmtrain info: prints the resolved configuration (YAML, or one JSON object with --json), its
+// hash, the model summary (parameters per component, image tokens) and the reference of every config
+// key (--keys).
+#include <fmt/format.h>
+
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/config/config.h"
+#include "core/config/run_config.h"
+#include "models/registry.h"  // model summary (mllm engineer)
 
 namespace mm::cli {
+namespace {
+
+struct InfoArgs {
+  std::string config;
+  std::vector<std::string> sets;
+  bool json = false;
+  bool keys = false;
+};
+
+// The key reference as a Markdown table (docs/configuration.md embeds this output).
+void print_keys() {
+  std::cout << "| key | type | default | constraint | meaning |\n|---|---|---|---|---|\n";
+  for (const auto& k : cfg::key_reference<RunConfig>()) {
+    std::string def = k.default_value;
+    for (size_t p = def.find('|'); p != std::string::npos; p = def.find('|', p + 2)) def.replace(p, 1, "\\|");
+    std::string rule = k.rule, doc = k.doc;
+    for (std::string* s : {&rule, &doc})
+      for (size_t p = s->find('|'); p != std::string::npos; p = s->find('|', p + 2)) s->replace(p, 1, "\\|");
+    std::cout << fmt::format("| `{}` | {} | {} | {} | {} |\n", k.path, k.section ? "section" : k.type,
+                             def.empty() ? "" : "`" + def + "`", rule, doc);
+  }
+}
+
+void run_info(const InfoArgs& a) {
+  if (a.keys) {
+    print_keys();
+    return;
+  }
+  MM_CHECK(!a.config.empty(), "info: --config FILE is required (or --keys for the key reference)");
+  RunConfig cfg = load_run_config(a.config, a.sets);
+  init_logging(cfg);  // log.level / MM_LOG_LEVEL; info writes no run directory
+  const std::string hash = config_hash(cfg);
+  if (a.json) {
+    cfg::Json out = cfg::Json::object();
+    out["config"] = cfg::to_ordered_json(cfg);
+    out["config_hash"] = hash;
+    // The model summary (models/registry.h): "params" per component, total and active (MoE).
+    const auto summary = model_summary_json(cfg.model);
+    out["params"] = summary["params"];
+    out["model_summary"] = summary;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "# resolved config of " << a.config << " (config_hash " << hash << ")\n"
+              << dump_yaml(cfg) << model_summary_text(cfg.model);
+  }
+}
+
+}  // namespace
 
 void add_info(CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Print the resolved configuration and the model summary");
-  auto config = std::make_shared<std::string>();
-  auto sets = std::make_shared<std::vector<std::string>>();
-  auto json = std::make_shared<bool>(false);
-  cmd->add_option("--config", *config, "YAML config file")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--set", *sets, "override a key: a.b.c=value (repeatable)");
-  cmd->add_flag("--json", *json, "print one JSON object");
-  cmd->callback([config, sets, json]() { std::cout << "config: " << *config << "\n"; });
+  auto* cmd = app.add_subcommand("info", "Print the resolved configuration (and the model summary)");
+  auto args = std::make_shared<InfoArgs>();
+  cmd->add_option("--config", args->config, "YAML config file (inherit: chains are followed)");
+  cmd->add_option("--set", args->sets, "override a key, value parsed as YAML: a.b.c=value, "
+                                       "a.list=[1,2], a.map={k: v} (repeatable, later wins)");
+  cmd->add_flag("--json", args->json, "print one JSON object {\"config\": ..., \"config_hash\": ...}");
+  cmd->add_flag("--keys", args->keys, "print the reference of every config key (Markdown table)");
+  cmd->callback([args]() { run_info(*args); });
 }
 
 }  // namespace mm::cli

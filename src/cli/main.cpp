@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "mmtrain 0.1.0");
   mm::cli::add_info(app);
+  mm::cli::add_data(app);
+  mm::cli::add_preprocess(app);
+  mm::cli::add_launch(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

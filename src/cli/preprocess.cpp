@@ -1,0 +1,190 @@
+// mmtrain preprocess: runs the image split on one file and explains it (grid, scale, canvas,
+// tiles, overview, image tokens, indicator layout, candidate grids); --dump writes the tiles.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/config/image_config.h"
+#include "data_pipeline/image/image_bytes.h"
+#include "data_pipeline/image/image_error.h"
+#include "data_pipeline/image/image_probe.h"
+#include "data_pipeline/image/split_plan.h"
+#include "data_pipeline/image/tile_layout.h"
+#ifdef MM_WITH_OPENCV
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "data_pipeline/image/image_decode.h"
+#include "data_pipeline/image/tiles.h"
+#endif
+
+namespace mm::cli {
+namespace {
+
+struct PreprocessArgs {
+  std::string image;
+  ImageConfig cfg;
+  int64_t tokens_per_tile = 144;
+  int64_t images_in_sample = 1;
+  bool json = false;
+  std::string dump;
+};
+
+std::vector<std::string> dump_tiles(const std::string& dir, const std::vector<std::string>& names,
+                                    const std::string& file, const data::SplitPlan& plan, const ImageConfig& cfg,
+                                    const std::string& bytes) {
+#ifdef MM_WITH_OPENCV
+  const cv::Mat rgb = data::decode_image(bytes, cfg);
+  const auto tiles = data::render_tiles(rgb, plan, cfg);
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> written;
+  for (size_t t = 0; t < tiles.size(); ++t) {
+    const std::string path = (std::filesystem::path(dir) / (names[t] + ".png")).string();
+    cv::Mat bgr;
+    cv::cvtColor(tiles[t], bgr, cv::COLOR_RGB2BGR);
+    MM_CHECK(cv::imwrite(path, bgr), "--dump: cannot write {}", path);
+    written.push_back(path);
+  }
+  return written;
+#else
+  (void)names, (void)plan, (void)cfg, (void)bytes;
+  MM_FAIL("{}: --dump {} needs image decoding, which this build lacks (MM_WITH_OPENCV=OFF)", file, dir);
+#endif
+}
+
+void run_preprocess(const PreprocessArgs& a) {
+  const ImageConfig& cfg = a.cfg;
+  data::validate_image_config(cfg);
+  const data::IndicatorMode ind = data::parse_indicator_mode(cfg.indicators);
+  MM_CHECK(a.tokens_per_tile > 0, "--tokens-per-tile: expected a positive count, got {}", a.tokens_per_tile);
+  data::ImageRef ref;
+  ref.path = a.image;
+  std::string bytes;
+  data::ImageSize size;
+  try {
+    bytes = data::read_image_bytes(ref);
+    size = data::probe_image_size(bytes);
+    if (size.pixels() > cfg.max_pixels) {
+      throw data::ImageError(fmt::format("image too large: {}x{} = {} pixels > --max-pixels {}", size.width,
+                                         size.height, size.pixels(), cfg.max_pixels));
+    }
+#ifdef MM_WITH_OPENCV
+    const cv::Mat rgb = data::decode_image(bytes, cfg);  // proves it decodes; dims as displayed
+    if (rgb.rows != size.height || rgb.cols != size.width) {
+      throw data::ImageError(fmt::format("decoded size {}x{} differs from the header's {}x{}", rgb.cols, rgb.rows,
+                                         size.width, size.height));
+    }
+#endif
+  } catch (const data::ImageError& e) {
+    throw mm::Error(fmt::format("{}: {}", a.image, e.what()));
+  }
+  const data::SplitPlan plan = data::plan_split(size.height, size.width, cfg, a.images_in_sample);
+  const data::ImageLayout layout = data::layout_image(plan, ind, 0);
+  const auto cands = data::parse_split_mode(cfg.mode) == data::SplitMode::Dynamic && plan.num_tiles() > 0
+                         ? data::candidate_grids(size.height, size.width, cfg.tile_size, cfg.nmin, cfg.nmax)
+                         : std::vector<data::GridCandidate>{};
+
+  std::vector<std::string> names;
+  for (const auto& p : layout.positions) {
+    names.push_back(p.i == 0 ? std::string("overview") : fmt::format("tile_r{}_c{}", p.i, p.j));
+  }
+  std::vector<std::string> dumped;
+  if (!a.dump.empty()) dumped = dump_tiles(a.dump, names, a.image, plan, cfg, bytes);
+
+  if (a.json) {
+    nlohmann::json j;
+    j["image"] = a.image;
+    j["format"] = data::image_format_name(size.format);
+    j["size"] = {size.height, size.width};
+    j["mode"] = cfg.mode;
+    j["tile"] = cfg.tile_size;
+    j["nmin"] = cfg.nmin;
+    j["nmax"] = cfg.nmax;
+    j["grid"] = {plan.rows, plan.cols};
+    j["tiles"] = plan.num_tiles();
+    j["overview"] = plan.overview;
+    j["images"] = plan.num_images();
+    j["scale"] = plan.scale;
+    j["fit_case"] = plan.fit_case;
+    j["scaled"] = {plan.scaled_h, plan.scaled_w};
+    j["canvas"] = {plan.canvas_h, plan.canvas_w};
+    j["padding"] = plan.padding();
+    j["tokens_per_tile"] = a.tokens_per_tile;
+    j["tokens"] = plan.tokens(a.tokens_per_tile);
+    j["indicators"] = cfg.indicators;
+    j["layout"] = layout.render("<tile>");
+    auto pos = nlohmann::json::array();
+    for (const auto& p : layout.positions) pos.push_back({p.k, p.i, p.j});
+    j["positions"] = pos;
+    auto cj = nlohmann::json::array();
+    for (const auto& c : cands) {
+      cj.push_back({{"grid", {c.rows, c.cols}}, {"scale", c.scale}, {"padding", c.padding}, {"case", c.fit_case}});
+    }
+    j["candidates"] = cj;
+    if (!a.dump.empty()) j["dump"] = dumped;
+    std::cout << j.dump() << "\n";
+    return;
+  }
+
+  std::cout << fmt::format("image     {} ({}, {} x {} h x w{})\n", a.image, data::image_format_name(size.format),
+                           size.height, size.width,
+                           size.exif_orientation != 1 ? fmt::format(", EXIF orientation {}", size.exif_orientation) : "");
+  std::cout << fmt::format("mode      {} (tile {}, nmin {}, nmax {}, {} image(s) in the sample)\n", cfg.mode,
+                           cfg.tile_size, cfg.nmin, cfg.nmax, a.images_in_sample);
+  if (plan.num_tiles() > 0) {
+    const char* why = plan.fit_case == 1   ? ", case 1: fits without downscaling, least padding"
+                      : plan.fit_case == 2 ? ", case 2: downscaled, largest scale"
+                                           : " (fixed)";
+    std::cout << fmt::format("grid      {} x {} (rows x cols){}\n", plan.rows, plan.cols, why);
+    std::cout << fmt::format("scale     {:.4f} -> image {} x {} at the top-left of canvas {} x {}\n", plan.scale,
+                             plan.scaled_h, plan.scaled_w, plan.canvas_h, plan.canvas_w);
+    std::cout << fmt::format("padding   {} px ({:.1f}% of the canvas, right/bottom)\n", plan.padding(),
+                             100.0 * double(plan.padding()) / double(plan.canvas_h * plan.canvas_w));
+  } else {
+    std::cout << "grid      none (one image: the whole image resized to the tile)\n";
+  }
+  std::cout << fmt::format("tiles     {} + {} = {} images x {} tokens = {} image tokens\n", plan.num_tiles(),
+                           plan.overview ? "overview" : "no overview", plan.num_images(), a.tokens_per_tile,
+                           plan.tokens(a.tokens_per_tile));
+  std::cout << fmt::format("layout    {} ({} indicators; one <tile> = {} tokens)\n", layout.render("<tile>"),
+                           cfg.indicators, a.tokens_per_tile);
+  if (!cands.empty()) {
+    std::cout << "candidates (rows x cols, scale, padding in tiles, case):\n";
+    for (const auto& c : cands) {
+      const bool chosen = c.rows == plan.rows && c.cols == plan.cols;
+      std::cout << fmt::format("  {} {} x {}  s={:.4f}  padding={:.3f}  case {}\n", chosen ? "*" : " ", c.rows, c.cols,
+                               c.scale, c.padding / double(cfg.tile_size * cfg.tile_size), c.fit_case);
+    }
+  }
+  for (const auto& d : dumped) std::cout << "wrote     " << d << "\n";
+}
+
+}  // namespace
+
+void add_preprocess(CLI::App& app) {
+  auto a = std::make_shared<PreprocessArgs>();
+  auto* cmd = app.add_subcommand("preprocess", "Run the image split on one image and explain it");
+  cmd->add_option("--image", a->image, "image file (PNG, JPEG, BMP, WebP)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--mode", a->cfg.mode, "single | static | dynamic")->capture_default_str();
+  cmd->add_option("--nmin", a->cfg.nmin, "fewest tiles of a candidate grid")->capture_default_str();
+  cmd->add_option("--nmax", a->cfg.nmax, "most tiles of a candidate grid")->capture_default_str();
+  cmd->add_option("--tile", a->cfg.tile_size, "tile side r in pixels")->capture_default_str();
+  cmd->add_option("--indicators", a->cfg.indicators, "none | index | seps")->capture_default_str();
+  cmd->add_option("--tokens-per-tile", a->tokens_per_tile, "image tokens per tile (connector num_tokens)")
+      ->capture_default_str();
+  cmd->add_option("--images-in-sample", a->images_in_sample, "images in the sample (splitting needs fewer than 3)")
+      ->capture_default_str();
+  cmd->add_option("--max-pixels", a->cfg.max_pixels, "largest accepted image")->capture_default_str();
+  cmd->add_flag("--no-overview", [a](int64_t) { a->cfg.overview = false; }, "no overview after the tiles");
+  cmd->add_flag("--json", a->json, "print one JSON object");
+  cmd->add_option("--dump", a->dump, "write the tiles (and overview) as PNG files into this folder");
+  cmd->callback([a]() { run_preprocess(*a); });
+}
+
+}  // namespace mm::cli
