@@ -7,8 +7,7 @@
 // with torch's default thread count.
 //
 //   bench_loader [--benchmark_filter=Loader/64]
-#include <archive.h>
-#include <archive_entry.h>
+#include "data_pipeline/synth/tar_writer.h"
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -53,19 +52,7 @@ std::string caption(std::mt19937& rng) {
 std::string write_shard(int64_t h, int64_t w, int n) {
   const std::string path = scratch() + "/caps_" + std::to_string(h) + "x" + std::to_string(w) + ".tar";
   std::mt19937 rng(h * 7919 + w);
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_open_filename(a, path.c_str());
-  auto add = [&](const std::string& name, const std::string& data) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_write_header(a, e);
-    archive_write_data(a, data.data(), data.size());
-    archive_entry_free(e);
-  };
+  mm::data::synth::TarWriter tar(path);
   for (int i = 0; i < n; ++i) {
     const int ih = static_cast<int>(h * (0.6 + 0.8 * (rng() % 1000) / 1000.0));
     const int iw = static_cast<int>(w * (0.6 + 0.8 * (rng() % 1000) / 1000.0));
@@ -76,11 +63,10 @@ std::string write_shard(int64_t h, int64_t w, int n) {
     std::vector<uchar> buf;
     cv::imencode(".jpg", m, buf, {cv::IMWRITE_JPEG_QUALITY, 90});
     const std::string key = "s" + std::to_string(i);
-    add(key + ".jpg", std::string(buf.begin(), buf.end()));
-    add(key + ".txt", caption(rng));
+    tar.add(key + ".jpg", std::string(buf.begin(), buf.end()));
+    tar.add(key + ".txt", caption(rng));
   }
-  archive_write_close(a);
-  archive_write_free(a);
+  tar.close();
   return path;
 }
 

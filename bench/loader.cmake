@@ -3,8 +3,7 @@
 # per second (tokens/s ~ measured 1024^3 GEMM FLOP/s / (6 x params)).
 if(MM_WITH_OPENCV)
   add_executable(bench_loader ${CMAKE_CURRENT_LIST_DIR}/bench_loader.cpp)
-  target_link_libraries(bench_loader PRIVATE mm_data mm_models benchmark::benchmark ${LibArchive_LIBRARIES})
+  target_link_libraries(bench_loader PRIVATE mm_data mm_models benchmark::benchmark)
   target_include_directories(bench_loader PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
-  target_include_directories(bench_loader SYSTEM PRIVATE ${LibArchive_INCLUDE_DIRS})
   mm_use_torch_pch(bench_loader)
 endif()
