@@ -302,7 +302,8 @@ void WorldWriter::write_eval_ppl(int64_t n) {
     CounterRng rng(cfg_.seed, stream_of("eval/text_ppl"), static_cast<uint64_t>(i));
     Item it;
     it.line = Json{{"id", fmt::format("text_ppl-{:06d}", i)}, {"benchmark", "text_ppl"}, {"category", "text-only"},
-                   {"metric", "perplexity"}, {"text", make_text_document(rng, eval_)}}
+                   {"metric", "perplexity"}, {"question", ""}, {"images", Json::array()},
+                   {"answers", Json::array({make_text_document(rng, eval_)})}}
                   .dump();
     return it;
   });
@@ -388,22 +389,24 @@ void WorldWriter::write_readme(const SynthSummary& summary) const {
       "  text_only (arithmetic and facts).\n"
       "- `eval/*.jsonl`: held-out benchmarks, one JSON per line: `id, benchmark, category, metric, task,\n"
       "  question` (with `<image>` placeholders), `images` (paths), `answers` (references), `choices` for\n"
-      "  multiple choice; `text_ppl` has `text` instead. Drawn from a different seed stream than training;\n"
+      "  multiple choice; `text_ppl` scores the perplexity of its answer (an empty question). Drawn from a different seed stream than training;\n"
       "  text-only arithmetic holds out an eighth of the operand pairs and facts use a phrasing never trained.\n"
       "- `tokenizer/corpus.txt`: every training text; `tokenizer/spm.model` (+ `.vocab`): SentencePiece trained\n"
       "  on it with the special tokens of the default tokenizer config (`<image>`, role markers, indicators).\n"
-      "- `sources.yaml`: the sources of each stage (name, format, path, category, weight) and the eval sets,\n"
-      "  with paths as given to `--out`, for training configs to inherit.\n";
+      "- `stages/{pretrain,ocr,sft}.yaml`: each stage's `data:` section (sources: name, format, path, category,\n"
+      "  weight; the mixture), and `common.yaml`: the tokenizer model and the eval sets; absolute paths,\n"
+      "  for recipes to inherit (configs/recipes/debug.yaml).\n";
   write_file(out_ / "README.md", md);
 }
 
 void WorldWriter::write_yaml(const SynthSummary& summary) const {
-  const std::string base = out_.generic_string();
+  // Config fragments a recipe inherits (configs/recipes/debug.yaml): stages/<stage>.yaml holds a
+  // RunConfig `data:` section (sources + mixture), common.yaml the tokenizer and the eval sets.
+  const std::string base = fs::absolute(out_).lexically_normal().generic_string();
   auto source_line = [&](const SynthSetSummary& s) {
     return fmt::format("    - {{name: {}, format: {}, path: \"{}/{}\", category: \"{}\", weight: 1.0}}\n", s.name,
                        s.format, base, s.path, s.category);
   };
-  std::string y = fmt::format("# Sources of the synthetic world (mmtrain data synth, seed {}).\n", cfg_.seed);
   // Each stage's mixture follows the paper's shape: pretraining caption : interleaved : text =
   // 50 : 10 : 40; the four OCR sources equally in every batch; SFT single-image 0.8 (alphas to
   // general; knowledge stands for math + code + science = 0.8), multi-image 0.1, text-only 0.1.
@@ -417,19 +420,22 @@ void WorldWriter::write_yaml(const SynthSummary& summary) const {
        "        categories:\n          - {name: general, alpha: 1.0}\n          - {name: text-rich, alpha: 3.3}\n"
        "          - {name: \"refer&ground\", alpha: 2.0}\n          - {name: knowledge, alpha: 0.8}\n"
        "      - {name: multi-image, weight: 0.1}\n      - {name: text-only, weight: 0.1}\n"}};
+  fs::create_directories(out_ / "stages");
   for (const std::string stage : {"pretrain", "ocr", "sft"}) {
-    y += stage + ":\n  sources:\n";
+    std::string y = fmt::format("# The {} stage's data in the synthetic world (mmtrain data synth, seed {}).\ndata:\n  sources:\n",
+                                stage, cfg_.seed);
     for (const auto& s : summary.sets)
       if (s.stage == stage) y += source_line(s);
     y += mixtures.at(stage);
+    write_file(out_ / "stages" / (stage + ".yaml"), y);
   }
-  y += "eval:\n  sets:\n";
+  std::string y = fmt::format("# Tokenizer and held-out eval sets of the synthetic world (seed {}).\neval:\n  sets:\n",
+                              cfg_.seed);
   for (const auto& s : summary.sets)
-    if (s.stage == "eval")
-      y += fmt::format("    - {{name: {}, path: \"{}/{}\", category: \"{}\", metric: \"{}\"}}\n", s.name, base, s.path,
-                       s.category, s.metric);
-  if (!summary.tokenizer_model.empty()) y += fmt::format("tokenizer:\n  model_path: \"{}/{}\"\n", base, summary.tokenizer_model);
-  write_file(out_ / "sources.yaml", y);
+    if (s.stage == "eval") y += fmt::format("    - \"{}/{}\"  # {}: {}, {}\n", base, s.path, s.name, s.category, s.metric);
+  if (!summary.tokenizer_model.empty())
+    y += fmt::format("tokenizer:\n  model_path: \"{}/{}\"\n", base, summary.tokenizer_model);
+  write_file(out_ / "common.yaml", y);
 }
 
 }  // namespace

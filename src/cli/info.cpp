@@ -1,6 +1,6 @@
 // mmtrain info: prints the resolved configuration (YAML, or one JSON object with --json), its
-// hash, the model summary (parameters per component, image tokens) and the reference of every config
-// key (--keys).
+// hash, the model summary (parameters per component, image tokens), the data mixture's effective shares
+// and the reference of every config key (--keys).
 #include <fmt/format.h>
 
 #include <iostream>
@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/config/config.h"
 #include "core/config/run_config.h"
+#include "data_pipeline/mixture/mixture_plan.h"  // effective mixture shares
 #include "models/registry.h"  // model summary (mllm engineer)
 
 namespace mm::cli {
@@ -54,10 +55,20 @@ void run_info(const InfoArgs& a) {
     const auto summary = model_summary_json(cfg.model);
     out["params"] = summary["params"];
     out["model_summary"] = summary;
+    if (!cfg.data.sources.empty()) out["mixture"] = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_json();
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "# resolved config of " << a.config << " (config_hash " << hash << ")\n"
               << dump_yaml(cfg) << model_summary_text(cfg.model);
+    if (!cfg.data.sources.empty()) {  // the mixture's effective shares, as comments (the output stays YAML)
+      std::cout << "# mixture: effective share of every group, category and source\n";
+      const std::string table = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_table();
+      for (size_t b = 0, e; b < table.size(); b = e + 1) {
+        e = table.find('\n', b);
+        if (e == std::string::npos) e = table.size();
+        std::cout << "#   " << table.substr(b, e - b) << "\n";
+      }
+    }
   }
 }
 

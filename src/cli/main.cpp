@@ -15,6 +15,12 @@ int main(int argc, char** argv) {
   mm::cli::add_data(app);
   mm::cli::add_preprocess(app);
   mm::cli::add_launch(app);
+  mm::cli::add_train(app);
+  mm::cli::add_bench(app);
+  mm::cli::add_export(app);
+  mm::cli::add_generate(app);
+  mm::cli::add_eval(app);
+  mm::cli::add_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -62,7 +62,7 @@ struct OptimizerConfig {
 struct ScheduleConfig {
   std::string kind = "cosine";  // cosine | constant | linear
   int64_t warmup_steps = 0;
-  int64_t total_steps = 1000;
+  int64_t total_steps = 0;      // 0 = the stage's train.steps
   double min_lr_ratio = 0.1;    // final lr as a fraction of the peak (0 allowed)
 
   template <class V>
@@ -70,12 +70,13 @@ struct ScheduleConfig {
     v("kind", kind, "schedule after warmup: cosine | constant | linear",
       cfg::one_of({"cosine", "constant", "linear"}));
     v("warmup_steps", warmup_steps, "linear warmup steps", cfg::non_negative());
-    v("total_steps", total_steps, "steps of the whole schedule, warmup included", cfg::positive());
+    v("total_steps", total_steps, "steps of the whole schedule, warmup included (0 = the stage's train.steps)",
+      cfg::non_negative());
     v("min_lr_ratio", min_lr_ratio, "final lr / peak lr", cfg::probability());
   }
 
   void validate(cfg::Problems& p) const {
-    if (warmup_steps > total_steps)
+    if (total_steps > 0 && warmup_steps > total_steps)
       p.add("warmup_steps", "must not exceed total_steps (" + std::to_string(total_steps) + ")");
   }
 };

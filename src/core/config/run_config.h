@@ -15,6 +15,7 @@
 #include "core/config/model_config.h"
 #include "core/config/optim_config.h"
 #include "core/config/tokenizer_config.h"
+#include "core/config/train_config.h"
 #include "core/config/rules.h"
 
 namespace mm::log {
@@ -28,7 +29,9 @@ namespace mm {
   X(ModelConfig, model, "the model: image encoder, connector, decoder") \
   X(ImageConfig, image, "image preprocessing: decode, dynamic splitting, normalisation") \
   X(TokenizerConfig, tokenizer, "SentencePiece model, special tokens, chat template") \
+  X(DataConfig, data, "the sources of this stage and their mixture") \
   X(LoaderConfig, loader, "sequence length, micro-batch, packing, prefetching workers") \
+  X(TrainConfig, train, "the stage: steps, accumulation, init_from, trainable modules, intervals") \
   X(OptimizerConfig, optimizer, "AdamW or Adafactor") \
   X(ScheduleConfig, schedule, "learning-rate schedule") \
   X(DistConfig, dist, "data parallel: backend, timeouts, buckets") \

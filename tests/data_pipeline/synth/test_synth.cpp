@@ -17,6 +17,7 @@
 
 #include "core/config/config.h"
 #include "core/config/mixture_config.h"
+#include "core/config/run_config.h"
 #include "core/config/tokenizer_config.h"
 #include "data_pipeline/mixture/mixture_plan.h"
 #include "data_pipeline/formats/registry.h"
@@ -141,7 +142,8 @@ TEST_CASE("counts per set and files on disk", "[synth]") {
   CHECK(shards == 3);  // 12 samples, 5 per shard
   CHECK(fs::exists(d / "README.md"));
   CHECK(read_all(d / "README.md").find("sft/refer_ground.jsonl") != std::string::npos);
-  CHECK(fs::exists(d / "sources.yaml"));
+  CHECK(fs::exists(d / "common.yaml"));
+  CHECK(fs::exists(d / "stages/sft.yaml"));
 }
 
 TEST_CASE("every source opens with the real readers, with no quarantined record", "[synth]") {
@@ -174,63 +176,28 @@ TEST_CASE("every source opens with the real readers, with no quarantined record"
   }
 }
 
-namespace {
-// The shape of sources.yaml: per stage, its sources and its mixture.
-struct StageSources {
-  std::vector<SourceConfig> sources;
-  MixtureConfig mixture;
-  template <class V>
-  void visit(V& v) {
-    v("sources", sources, "sources");
-    v("mixture", mixture, "mixture");
-  }
-};
-struct EvalSetEntry {
-  std::string name, path, category, metric;
-  template <class V>
-  void visit(V& v) {
-    v("name", name, "");
-    v("path", path, "");
-    v("category", category, "");
-    v("metric", metric, "");
-  }
-};
-struct SourcesFile {
-  StageSources pretrain, ocr, sft;
-  struct Eval {
-    std::vector<EvalSetEntry> sets;
-    template <class V>
-    void visit(V& v) { v("sets", sets, ""); }
-  } eval;
-  TokenizerConfig tokenizer;
-  template <class V>
-  void visit(V& v) {
-    v("pretrain", pretrain, "");
-    v("ocr", ocr, "");
-    v("sft", sft, "");
-    v("eval", eval, "");
-    v("tokenizer", tokenizer, "");
-  }
-};
-}  // namespace
-
-TEST_CASE("sources.yaml loads as typed configs whose mixtures have the paper's shape", "[synth]") {
+TEST_CASE("the stage fragments load as run configs whose mixtures have the paper's shape", "[synth]") {
   const fs::path& d = shared_world();
-  const auto f = cfg::load_config<SourcesFile>((d / "sources.yaml").string());
-  REQUIRE(f.pretrain.sources.size() == 3);
-  REQUIRE(f.ocr.sources.size() == 4);
-  REQUIRE(f.sft.sources.size() == 6);
-  CHECK(f.eval.sets.size() == 10);
-  for (const auto& s : f.sft.sources) CHECK(fs::exists(s.path));
-  const auto pre = compute_mixture_plan(f.pretrain.mixture, f.pretrain.sources);
+  const RunConfig pre_cfg = load_run_config((d / "stages/pretrain.yaml").string());
+  const RunConfig ocr_cfg = load_run_config((d / "stages/ocr.yaml").string());
+  const RunConfig sft_cfg = load_run_config((d / "stages/sft.yaml").string());
+  const RunConfig common = load_run_config((d / "common.yaml").string());
+  REQUIRE(pre_cfg.data.sources.size() == 3);
+  REQUIRE(ocr_cfg.data.sources.size() == 4);
+  REQUIRE(sft_cfg.data.sources.size() == 6);
+  CHECK(common.eval.sets.size() == 10);
+  for (const auto& p : common.eval.sets) CHECK(fs::exists(p));
+  CHECK(common.tokenizer.model_path.empty());  // tiny_config() trains no tokenizer
+  for (const auto& s : sft_cfg.data.sources) CHECK(fs::exists(s.path));
+  const auto pre = compute_mixture_plan(pre_cfg.data.mixture, pre_cfg.data.sources);
   CHECK(pre.category_share("caption") == Approx(0.5));
   CHECK(pre.category_share("text") == Approx(0.4));
-  const auto sft = compute_mixture_plan(f.sft.mixture, f.sft.sources);
+  const auto sft = compute_mixture_plan(sft_cfg.data.mixture, sft_cfg.data.sources);
   CHECK(sft.category_share("general") == Approx(0.8 / 7.1));
   CHECK(sft.category_share("text-rich") == Approx(0.8 * 3.3 / 7.1));
   CHECK(sft.category_share("multi-image") == Approx(0.1));
-  CHECK(f.ocr.mixture.sampling == "per_batch");
-  const auto ocr = compute_mixture_plan(f.ocr.mixture, f.ocr.sources);
+  CHECK(ocr_cfg.data.mixture.sampling == "per_batch");
+  const auto ocr = compute_mixture_plan(ocr_cfg.data.mixture, ocr_cfg.data.sources);
   for (const auto& s : ocr.sources) CHECK(s.share == Approx(0.25));
 }
 
@@ -270,7 +237,8 @@ TEST_CASE("every JSONL line has the fields of its format and every image decodes
       CHECK(metrics.count(rec.at("metric")));
       CHECK(!rec.at("category").get<std::string>().empty());
       if (rec["metric"] == "perplexity") {
-        CHECK(!rec.at("text").get<std::string>().empty());
+        CHECK(rec.at("question").get<std::string>().empty());  // the answer's own perplexity
+        CHECK(!rec.at("answers").at(0).get<std::string>().empty());
         continue;
       }
       CHECK(placeholders(rec.at("question")) == static_cast<int>(rec.at("images").size()));

@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""Independent check of an `mmtrain export` folder: HF Llama / Mixtral and CLIP vision, written here
+in plain torch from the definitions of HF transformers' modeling_llama.py, modeling_mixtral.py and
+modeling_clip.py (RMSNorm in float32, rotate_half RoPE with rope_theta, GQA by repeating kv heads,
+SwiGLU, Mixtral routing = softmax over all router logits, top-k, renormalise; CLIP pre-norm blocks,
+q scaled before q k^T). It reads only the exported folder (llm/ and vision/ config.json +
+model.safetensors) and compares with what the C++ test computed.
+
+Usage: /usr/bin/python3 check_hf_export.py EXPORT_DIR GOLDEN.safetensors
+GOLDEN holds input_ids (B, T) int64, logits (B, T, V), pixels (N, 3, r, r), features (N, P, D).
+Prints the errors and OK; exits 1 when a relative error (max |a-b| / max |b|) exceeds 1e-4.
+
+vision/config.json's mm_class_token / mm_pre_norm (mmtrain's deviations from CLIP) are honoured:
+without a class token the zero padding row 0 of the position table is skipped and no class token
+is prepended (stock HF CLIPVisionModel would prepend one)."""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
+
+TOL = 1e-4
+
+
+def load_tensors(path):
+    arrays, _ = safetensors_io.load(path)
+    out = {}
+    for name, a in arrays.items():
+        if a.dtype == np.uint16:  # BF16 raw bits
+            a = (a.astype(np.uint32) << 16).view(np.float32)
+        t = torch.from_numpy(np.array(a))
+        out[name] = t.float() if t.is_floating_point() else t
+    return out
+
+
+# ---- HF Llama / Mixtral ------------------------------------------------------------------------
+
+def rms_norm(x, w, eps):
+    xf = x.float()
+    xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)
+    return w * xf.to(x.dtype)
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def rope_cos_sin(positions, head_dim, theta):
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    freqs = positions.float()[..., None] * inv_freq  # (B, T, hd/2)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos(), emb.sin()  # (B, T, hd)
+
+
+def attention(x, W, p, cfg, cos, sin):
+    b, t, _ = x.shape
+    h, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // h
+    q = (x @ W[p + "q_proj.weight"].T).view(b, t, h, hd).transpose(1, 2)
+    k = (x @ W[p + "k_proj.weight"].T).view(b, t, kv, hd).transpose(1, 2)
+    v = (x @ W[p + "v_proj.weight"].T).view(b, t, kv, hd).transpose(1, 2)
+    c, s = cos[:, None], sin[:, None]  # unsqueeze_dim=1
+    q = q * c + rotate_half(q) * s
+    k = k * c + rotate_half(k) * s
+    k = k.repeat_interleave(h // kv, dim=1)  # repeat_kv
+    v = v.repeat_interleave(h // kv, dim=1)
+    scores = (q @ k.transpose(2, 3)) / math.sqrt(hd)
+    causal = torch.full((t, t), float("-inf")).triu(1)
+    probs = torch.softmax((scores + causal).float(), dim=-1).to(q.dtype)
+    out = (probs @ v).transpose(1, 2).reshape(b, t, h * hd)
+    return out @ W[p + "o_proj.weight"].T
+
+
+def swiglu(x, gate, up, down):
+    return (F.silu(x @ gate.T) * (x @ up.T)) @ down.T
+
+
+def mixtral_moe(x, W, p, cfg):
+    b, t, d = x.shape
+    xf = x.reshape(-1, d)
+    logits = xf @ W[p + "gate.weight"].T  # (N, E)
+    weights = torch.softmax(logits, dim=1, dtype=torch.float)
+    weights, experts = torch.topk(weights, cfg["num_experts_per_tok"], dim=-1)
+    weights = weights / weights.sum(dim=-1, keepdim=True)
+    out = torch.zeros_like(xf)
+    for e in range(cfg["num_local_experts"]):
+        tok, slot = torch.where(experts == e)
+        if tok.numel() == 0:
+            continue
+        q = p + f"experts.{e}."
+        y = swiglu(xf[tok], W[q + "w1.weight"], W[q + "w3.weight"], W[q + "w2.weight"])
+        out.index_add_(0, tok, y * weights[tok, slot, None].to(x.dtype))
+    return out.view(b, t, d)
+
+
+def llm_logits(folder, ids):
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    W = load_tensors(os.path.join(folder, "model.safetensors"))
+    mixtral = cfg["model_type"] == "mixtral"
+    assert cfg["model_type"] in ("llama", "mixtral"), cfg["model_type"]
+    h = cfg["num_attention_heads"]
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // h
+    b, t = ids.shape
+    positions = torch.arange(t).unsqueeze(0).expand(b, t)
+    cos, sin = rope_cos_sin(positions, hd, cfg["rope_theta"])
+    eps = cfg["rms_norm_eps"]
+    x = W["model.embed_tokens.weight"][ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        x = x + attention(rms_norm(x, W[p + "input_layernorm.weight"], eps), W, p + "self_attn.", cfg, cos, sin)
+        y = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+        if mixtral:
+            x = x + mixtral_moe(y, W, p + "block_sparse_moe.", cfg)
+        else:
+            x = x + swiglu(y, W[p + "mlp.gate_proj.weight"], W[p + "mlp.up_proj.weight"], W[p + "mlp.down_proj.weight"])
+    x = rms_norm(x, W["model.norm.weight"], eps)
+    head = W["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else W["lm_head.weight"]
+    expected = {"model.embed_tokens.weight", "model.norm.weight"} | (set() if cfg["tie_word_embeddings"] else {"lm_head.weight"})
+    missing = expected - set(W)
+    assert not missing, f"missing {missing}"
+    return x @ head.T
+
+
+# ---- HF CLIP vision ----------------------------------------------------------------------------
+
+def clip_features(folder, pixels):
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    W = load_tensors(os.path.join(folder, "model.safetensors"))
+    assert cfg["model_type"] == "clip_vision_model", cfg["model_type"]
+    cls = cfg.get("mm_class_token", True)
+    eps = cfg["layer_norm_eps"]
+    d, heads, p = cfg["hidden_size"], cfg["num_attention_heads"], cfg["patch_size"]
+    act = {"gelu": F.gelu, "quick_gelu": lambda v: v * torch.sigmoid(1.702 * v)}[cfg["hidden_act"]]
+    e = "vision_model.embeddings."
+    x = F.conv2d(pixels, W[e + "patch_embedding.weight"], stride=p).flatten(2).transpose(1, 2)  # (N, P, D)
+    pos = W[e + "position_embedding.weight"]  # (1 + P, D)
+    assert pos.shape[0] == x.shape[1] + 1, (pos.shape, x.shape)
+    if cls:
+        c = W[e + "class_embedding"].expand(x.shape[0], 1, -1)
+        x = torch.cat([c, x], dim=1) + pos
+    else:
+        x = x + pos[1:]
+    if cfg.get("mm_pre_norm", True):
+        x = F.layer_norm(x, (d,), W["vision_model.pre_layrnorm.weight"], W["vision_model.pre_layrnorm.bias"], eps)
+    n, t, _ = x.shape
+    hd = d // heads
+    for i in range(cfg["num_hidden_layers"]):
+        q_ = f"vision_model.encoder.layers.{i}."
+        lin = lambda v, name: v @ W[q_ + name + ".weight"].T + W[q_ + name + ".bias"]  # noqa: E731
+        r = x
+        y = F.layer_norm(x, (d,), W[q_ + "layer_norm1.weight"], W[q_ + "layer_norm1.bias"], eps)
+        q = (lin(y, "self_attn.q_proj") * hd ** -0.5).view(n, t, heads, hd).transpose(1, 2)
+        k = lin(y, "self_attn.k_proj").view(n, t, heads, hd).transpose(1, 2)
+        v = lin(y, "self_attn.v_proj").view(n, t, heads, hd).transpose(1, 2)
+        a = torch.softmax(q @ k.transpose(2, 3), dim=-1) @ v
+        x = r + lin(a.transpose(1, 2).reshape(n, t, d), "self_attn.out_proj")
+        y = F.layer_norm(x, (d,), W[q_ + "layer_norm2.weight"], W[q_ + "layer_norm2.bias"], eps)
+        x = x + lin(act(lin(y, "mlp.fc1")), "mlp.fc2")
+    return x[:, 1:] if cls else x  # last_hidden_state without the class token
+
+
+def rel_err(a, b):
+    return (a - b).abs().max().item() / max(b.abs().max().item(), 1e-30)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    out_dir, golden_path = sys.argv[1], sys.argv[2]
+    golden = load_tensors(golden_path)
+    torch.set_grad_enabled(False)
+    ok = True
+    logits = llm_logits(os.path.join(out_dir, "llm"), golden["input_ids"].long())
+    e = rel_err(logits, golden["logits"])
+    print(f"llm logits {tuple(logits.shape)}: relative error {e:.3g}")
+    ok &= logits.shape == golden["logits"].shape and e < TOL
+    feats = clip_features(os.path.join(out_dir, "vision"), golden["pixels"])
+    e = rel_err(feats, golden["features"])
+    print(f"vision features {tuple(feats.shape)}: relative error {e:.3g}")
+    ok &= feats.shape == golden["features"].shape and e < TOL
+    top = json.load(open(os.path.join(out_dir, "config.json")))
+    assert top["format"] == "mmtrain-export", top.get("format")
+    print("OK" if ok else "FAILED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+// `mmtrain bench`: full training steps (forward, loss, backward, clipping, optimizer) of the model
+// a RunConfig describes on synthetic batches shaped like the loader's (or the real loader with
+// real_data), warm-up steps excluded, against a large GEMM measured in the same process. Reports
+// tokens/s, images/s, model FLOP/s (flops.h) and MFU = model FLOP/s / GEMM FLOP/s, the mean step
+// time split into data wait / forward / backward / optimizer / communication, and peak memory.
+// decoder_only runs the decoder alone (the step scripts/bench/decoder_step_ref.py mirrors).
+#pragma once
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "core/config/run_config.h"
+#include "models/mllm.h"
+#include "trainers/bench/flops.h"
+
+namespace mm::bench {
+
+struct BenchOptions {
+  int64_t steps = 5;           // timed steps
+  int64_t warmup = 1;          // untimed steps before them
+  int64_t images_per_seq = 1;  // synthetic: single-tile images per sequence
+  int64_t docs_per_seq = 2;    // synthetic: packed documents per sequence (equal lengths)
+  bool decoder_only = false;   // decoder step only (no images, no vision/connector)
+  bool real_data = false;      // batches from make_loader(cfg.data...) instead of synthetic ones
+  int64_t gemm_size = 2048;    // n of the n x n x n fp32 GEMM that defines the peak
+  uint64_t seed = 0;
+  std::string trace;           // non-empty: chrome://tracing profile of the first timed step here
+};
+
+// Mean seconds per timed step; total is the whole step measured end to end.
+struct StepTimes {
+  double data_wait = 0, forward = 0, backward = 0, optimizer = 0, communication = 0, total = 0;
+};
+
+struct BenchResult {
+  std::string model;             // cfg.model.name
+  std::string device = "cpu";
+  bool decoder_only = false, real_data = false;
+  int64_t batch = 0, seq_len = 0, threads = 0, steps = 0, warmup = 0;
+  double tiles_per_step = 0, images_per_step = 0;  // means over the timed steps
+  StepTimes time;
+  StepFlops flops;               // per step (means over the timed steps with real data)
+  double tokens_per_s = 0;       // B x T per step time (image slots and padding included)
+  double images_per_s = 0, tiles_per_s = 0;
+  double model_flop_per_s = 0;
+  double gemm_flop_per_s = 0;    // best of the GEMM runs before and after the steps
+  double mfu = 0;                // model_flop_per_s / gemm_flop_per_s
+  // The same on process CPU time (all threads): model FLOPs per CPU-second of the steps over GEMM
+  // FLOPs per CPU-second. Robust to other processes sharing the cores (docs/bench.md).
+  double step_cpu_s = 0;         // mean process CPU seconds per step
+  double gemm_flop_per_cpu_s = 0;
+  double mfu_cpu = 0;
+  double loss_first = 0, loss_last = 0;
+  int64_t peak_rss_bytes = 0;    // VmHWM of the process
+  int64_t cuda_max_allocated_bytes = -1;  // -1: not measured (CPU build / CPU run)
+};
+
+// Synthetic batch shaped like the loader's: B x T fully packed with `docs_per_seq` documents of
+// equal length per row, positions restarting per document, `images_per_seq` single-tile images
+// (tiles (B*k, 3, r, r), r = model.vision.image_size) whose M slots follow each document's first
+// token (round-robin over the documents), labels = ids except -100 at image slots. Fails with one
+// line when the images do not fit.
+MultimodalBatch synthetic_batch(const ModelConfig& model, int64_t batch, int64_t seq_len, int64_t images_per_seq,
+                                int64_t docs_per_seq, uint64_t seed);
+
+// Best-of-`repeats` FLOP/s of an n^3 fp32 matmul on `device` (after one warm-up): per wall second
+// and per process-CPU second.
+struct GemmPeak {
+  double wall = 0, cpu = 0;
+};
+GemmPeak measure_gemm(int64_t n, int repeats = 3, const torch::Device& device = torch::kCPU);
+double measure_gemm_flops(int64_t n, int repeats = 3, const torch::Device& device = torch::kCPU);
+
+// CPU time of this process (all threads), seconds.
+double process_cpu_seconds();
+
+// Peak resident set size of this process (VmHWM), bytes; 0 when /proc is not available.
+int64_t peak_rss_bytes();
+
+// Runs the benchmark; threads from cfg.train.threads (0 = LibTorch's default), device from
+// cfg.train.device. Logs progress to the "bench" logger.
+BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt);
+
+nlohmann::ordered_json to_json(const BenchResult& r);
+std::string to_text(const BenchResult& r);  // a few aligned lines for people
+
+// Runs `script` (scripts/bench/decoder_step_ref.py) with /usr/bin/python3 (or $MM_PYTHON) on the
+// decoder of cfg at batch x seq_len, `threads` threads (OMP/OPENBLAS/MKL_NUM_THREADS set for the
+// child), and returns the JSON object it prints last. Fails with one line when the script cannot
+// run (python3-torch missing, MoE decoder, ...).
+nlohmann::json run_python_ref(const std::string& script, const RunConfig& cfg, const BenchOptions& opt,
+                              int64_t batch, int64_t seq_len, int64_t threads);
+
+// The script's default path (the source tree's scripts/bench/decoder_step_ref.py).
+std::string default_python_ref_script();
+
+}  // namespace mm::bench

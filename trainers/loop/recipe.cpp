@@ -1,0 +1,131 @@
+#include "trainers/loop/recipe.h"
+
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+#include "core/config/config.h"
+#include "core/config/config_tree.h"
+
+namespace fs = std::filesystem;
+
+namespace mm::train {
+
+size_t Recipe::index_of(const std::string& name) const {
+  std::string names;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (stages[i].train.stage == name) return i;
+    names += (i ? ", " : "") + stages[i].train.stage;
+  }
+  MM_FAIL("{}: no stage named '{}' (stages: {})", path, name, names);
+}
+
+namespace {
+
+// The sub-tree of `tree` under key path `prefix` (e.g. "stages[1]"), with its origins.
+cfg::ConfigTree subtree(const cfg::ConfigTree& tree, const cfg::Json& node, const std::string& prefix) {
+  cfg::ConfigTree out;
+  out.root = node;
+  for (const auto& [k, origin] : tree.origins) {
+    if (k == prefix) out.origins[""] = origin;
+    else if (k.rfind(prefix + ".", 0) == 0) out.origins[k.substr(prefix.size() + 1)] = origin;
+  }
+  if (!out.origins.count("")) out.origins[""] = tree.origin_of(prefix);
+  return out;
+}
+
+}  // namespace
+
+Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets) {
+  MM_CHECK(fs::exists(path), "{}: no such recipe file", path);
+  Recipe recipe;
+  recipe.path = path;
+  cfg::ConfigTree base = cfg::load_yaml_file(path);
+  cfg::Json stages = cfg::Json::array();
+  if (base.root.contains("stages")) {
+    stages = base.root["stages"];
+    base.root.erase("stages");
+    if (!stages.is_array() || stages.empty())
+      throw cfg::ConfigError(fmt::format("stages: expected a non-empty list of stage entries ({})",
+                                         base.origin_of("stages")));
+  }
+  // --set entries: "stages.NAME.key=value" apply to one stage, the rest to all.
+  std::vector<std::string> common;
+  std::vector<std::pair<std::string, std::string>> per_stage;  // (stage, "key=value")
+  for (const auto& s : sets) {
+    if (s.rfind("stages.", 0) == 0) {
+      auto dot = s.find('.', 7);
+      auto eq = s.find('=');
+      if (dot == std::string::npos || (eq != std::string::npos && dot > eq))
+        throw cfg::ConfigError(fmt::format("--set {}: expected stages.NAME.key=value", s));
+      per_stage.emplace_back(s.substr(7, dot - 7), s.substr(dot + 1));
+    } else {
+      common.push_back(s);
+    }
+  }
+
+  const size_t n = stages.empty() ? 1 : stages.size();
+  std::set<std::string> seen;
+  std::set<std::string> used_stage_sets;
+  for (size_t i = 0; i < n; ++i) {
+    cfg::ConfigTree tree = base;
+    std::string name;
+    const std::string where = fmt::format("stages[{}]", i);
+    if (!stages.empty()) {
+      cfg::Json entry = stages[i];
+      if (!entry.is_object())
+        throw cfg::ConfigError(fmt::format("{}: expected a map with `stage: NAME`, got {} ({})", where,
+                                           entry.dump(), base.origin_of(where)));
+      if (!entry.contains("stage") || !entry["stage"].is_string() || entry["stage"].get<std::string>().empty())
+        throw cfg::ConfigError(fmt::format("{}: missing `stage: NAME` ({})", where, base.origin_of(where)));
+      name = entry["stage"].get<std::string>();
+      entry.erase("stage");
+      // Stage-level inherit: files relative to the recipe, merged under the entry's own keys.
+      cfg::ConfigTree stage_tree;
+      if (entry.contains("inherit")) {
+        cfg::Json inh = entry["inherit"];
+        entry.erase("inherit");
+        if (inh.is_string()) inh = cfg::Json::array({inh});
+        if (!inh.is_array())
+          throw cfg::ConfigError(fmt::format("{}.inherit: expected a list of files ({})", where,
+                                             base.origin_of(where + ".inherit")));
+        for (const auto& f : inh) {
+          fs::path p = f.get<std::string>();
+          if (p.is_relative()) p = fs::path(path).parent_path() / p;
+          if (!fs::exists(p))
+            throw cfg::ConfigError(fmt::format("{}.inherit: no such file {} ({})", where, p.string(),
+                                               base.origin_of(where + ".inherit")));
+          cfg::merge_into(stage_tree, cfg::load_yaml_file(p.string()));
+        }
+      }
+      cfg::merge_into(stage_tree, subtree(base, entry, where));
+      cfg::merge_into(tree, stage_tree);
+    } else {
+      name = tree.root.contains("train") && tree.root["train"].contains("stage") &&
+                     tree.root["train"]["stage"].is_string()
+                 ? tree.root["train"]["stage"].get<std::string>()
+                 : TrainConfig{}.stage;
+    }
+    if (!seen.insert(name).second)
+      throw cfg::ConfigError(fmt::format("{}: duplicate stage name '{}'", where, name));
+    for (const auto& s : common) cfg::apply_set(tree, s);
+    for (const auto& [st, s] : per_stage)
+      if (st == name) cfg::apply_set(tree, s), used_stage_sets.insert(st);
+    cfg::apply_set(tree, "train.stage=" + name);
+    RunConfig rc = cfg::from_tree<RunConfig>(tree);
+    if (i == 0 && rc.train.init_from == "previous")
+      throw cfg::ConfigError(fmt::format("{}: stage '{}' is the first stage: train.init_from 'previous' has no "
+                                         "previous stage (use '' or a checkpoint path)",
+                                         path, name));
+    recipe.stages.push_back(std::move(rc));
+  }
+  for (const auto& [st, s] : per_stage)
+    if (!used_stage_sets.count(st)) recipe.index_of(st);  // throws naming the stages
+  return recipe;
+}
+
+std::string stage_dir(const RunConfig& stage) { return (fs::path(stage.run_dir) / stage.train.stage).string(); }
+
+}  // namespace mm::train
