@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "trainers/loop/recipe.h"
 #include "core/check.h"
 #include "core/config/run_config.h"
 #include "core/logging.h"
@@ -39,7 +40,8 @@ std::string default_report_path(const train::LoadedModel& loaded) {
 }
 
 void run_eval(const EvalArgs& a) {
-  const RunConfig eval_cfg = load_run_config(a.config, a.sets);
+  // A run config, or a recipe: its last stage's eval section (the shared one unless overridden).
+  const RunConfig eval_cfg = train::load_recipe(a.config, a.sets).stages.back();
   init_logging(eval_cfg);
   train::LoadedModel loaded = train::load_model_checkpoint(a.checkpoint);
   // The model and its preprocessing (image, tokenizer, seq_len) as trained; eval sets and
