@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "trainers/loop/recipe.h"
 #include "core/config/config.h"
 #include "core/config/run_config.h"
 #include "data_pipeline/mixture/mixture_plan.h"  // effective mixture shares
@@ -22,6 +23,7 @@ struct InfoArgs {
   std::vector<std::string> sets;
   bool json = false;
   bool keys = false;
+  std::string stage;
 };
 
 // The key reference as a Markdown table (docs/configuration.md embeds this output).
@@ -44,7 +46,9 @@ void run_info(const InfoArgs& a) {
     return;
   }
   MM_CHECK(!a.config.empty(), "info: --config FILE is required (or --keys for the key reference)");
-  RunConfig cfg = load_run_config(a.config, a.sets);
+  // A recipe shows one stage (--stage, default the first) and lists the others.
+  const train::Recipe recipe = train::load_recipe(a.config, a.sets);
+  const RunConfig cfg = recipe.stages[a.stage.empty() ? 0 : recipe.index_of(a.stage)];
   init_logging(cfg);  // log.level / MM_LOG_LEVEL; info writes no run directory
   const std::string hash = config_hash(cfg);
   if (a.json) {
@@ -58,7 +62,16 @@ void run_info(const InfoArgs& a) {
     if (!cfg.data.sources.empty()) out["mixture"] = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_json();
     std::cout << out.dump(2) << "\n";
   } else {
-    std::cout << "# resolved config of " << a.config << " (config_hash " << hash << ")\n"
+    if (recipe.stages.size() > 1) {
+      std::cout << "# recipe " << a.config << ": " << recipe.stages.size() << " stages (--stage NAME shows one)\n";
+      for (const auto& st : recipe.stages)
+        std::cout << fmt::format("#   {:<10} {:>7} steps  image {:<8} {} lr {:.2g}  {} source(s)  init_from '{}'\n",
+                                 st.train.stage, st.train.steps, st.image.mode, st.optimizer.name, st.optimizer.lr,
+                                 st.data.sources.size(), st.train.init_from);
+    }
+    std::cout << "# resolved config of " << a.config
+              << (recipe.stages.size() > 1 ? ", stage " + cfg.train.stage : std::string()) << " (config_hash " << hash
+              << ")\n"
               << dump_yaml(cfg) << model_summary_text(cfg.model);
     if (!cfg.data.sources.empty()) {  // the mixture's effective shares, as comments (the output stays YAML)
       std::cout << "# mixture: effective share of every group, category and source\n";
@@ -81,6 +94,7 @@ void add_info(CLI::App& app) {
   cmd->add_option("--set", args->sets, "override a key, value parsed as YAML: a.b.c=value, "
                                        "a.list=[1,2], a.map={k: v} (repeatable, later wins)");
   cmd->add_flag("--json", args->json, "print one JSON object {\"config\": ..., \"config_hash\": ...}");
+  cmd->add_option("--stage", args->stage, "stage of a recipe to show (default: the first)");
   cmd->add_flag("--keys", args->keys, "print the reference of every config key (Markdown table)");
   cmd->callback([args]() { run_info(*args); });
 }
