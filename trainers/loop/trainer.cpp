@@ -9,6 +9,8 @@
 #include <map>
 #include <sstream>
 
+#include <ATen/autocast_mode.h>
+
 #include "core/check.h"
 #include "core/io.h"
 #include "core/logging.h"
@@ -68,6 +70,35 @@ MultimodalBatch to_model_batch(const data::Batch& b, const torch::Device& dev) {
   m.tiles_per_sample = b.tiles_per_sample.to(dev, nb);
   return m;
 }
+
+// bf16 autocast around a forward (train.precision: bf16): matmuls and convolutions in bf16,
+// reductions and the loss in fp32, on CUDA or on the CPU; restores the previous state.
+class AutocastScope {
+ public:
+  AutocastScope(bool on, const torch::Device& dev) : on_(on), cuda_(dev.is_cuda()) {
+    if (!on_) return;
+    if (cuda_) {
+      prev_ = at::autocast::is_enabled();
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      prev_ = at::autocast::is_cpu_enabled();
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (cuda_) at::autocast::set_enabled(prev_);
+    else at::autocast::set_cpu_enabled(prev_);
+    at::autocast::clear_cache();
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool on_, cuda_, prev_ = false;
+};
 
 // Targets the loss counts (mllm.h causal_lm_loss_sum): labels[t+1] != -100 in the same document.
 torch::Tensor counted_targets(const torch::Tensor& labels, const torch::Tensor& doc_ids) {
@@ -394,7 +425,11 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
       const bool sync = m + 1 == tc.grad_accum;
       if (dp) dp->prepare_forward(sync);
       MultimodalBatch mb = to_model_batch(batches[static_cast<size_t>(m)], dev);
-      MultimodalOutput out = model->forward(mb);
+      MultimodalOutput out;
+      {
+        AutocastScope autocast(tc.precision == "bf16", dev);
+        out = model->forward(mb);
+      }
       torch::Tensor extra = (out.aux_loss + out.z_loss) / static_cast<double>(tc.grad_accum);
       torch::Tensor loss = out.loss_sum * (static_cast<double>(world) / global_targets) + extra;
       if (dp) dp->backward(loss);

@@ -13,7 +13,8 @@ LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
 }
 
 torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
-  auto y = x.permute({0, 2, 3, 1});                                          // (N, H, W, C)
+  // Normalised in the parameters' dtype (fp32): under bf16 autocast the conv before hands bf16 in.
+  auto y = x.permute({0, 2, 3, 1}).to(weight.scalar_type());                  // (N, H, W, C)
   y = torch::layer_norm(y, {weight.size(0)}, weight, bias, eps_);
   return y.permute({0, 3, 1, 2});                                            // (N, C, H, W)
 }
