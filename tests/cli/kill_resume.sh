@@ -48,6 +48,8 @@ for run in b c; do
     fi
   done
 done
+# The held-out source's loss is measured at the end of pretrain (data.heldout).
+grep -q '"heldout_loss":{"heldout_text":' "$TMP/a/pretrain/metrics.jsonl" || { echo "no heldout_loss record"; status=1; }
 # A fresh start over existing checkpoints is refused with one line.
 if (train --run-dir "$TMP/a") > "$TMP/again.log" 2>&1; then echo "expected a refusal"; status=1; fi
 grep -q "already holds checkpoints" "$TMP/again.log" || { cat "$TMP/again.log"; status=1; }

@@ -26,6 +26,7 @@ stages:
   - stage: pretrain
     inherit: [$DIR/world/stages/pretrain.yaml]
     image: {mode: single}
+    data: {heldout: [{name: heldout_text, format: text, path: $DIR/world/pretrain/text.jsonl}]}
     train: {steps: 12}
   - stage: sft
     inherit: [$DIR/world/stages/sft.yaml]

@@ -370,8 +370,45 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     return path;
   };
 
+  // Loss of every held-out source (data.heldout) on its first heldout_batches batches: the same
+  // batches at every eval, no update. Rank 0 only.
+  auto heldout_losses = [&]() {
+    nlohmann::json out = nlohmann::json::object();
+    torch::NoGradGuard ng;
+    model->eval();
+    for (const auto& src : cfg.data.heldout) {
+      data::Quarantine q;
+      MixtureConfig flat;
+      auto hl = data::make_loader({src}, flat, cfg.image, tokenizer, model->tokens_per_tile(), cfg.loader, &q);
+      double sum = 0, count = 0;
+      for (int64_t b = 0; b < cfg.data.heldout_batches; ++b) {
+        data::Batch batch = hl->next();
+        AutocastScope autocast(tc.precision == "bf16", dev);
+        MultimodalOutput o = model->forward(to_model_batch(batch, dev));
+        sum += o.loss_sum.item<double>();
+        count += o.loss_count.item<double>();
+      }
+      out[src.name] = sum / std::max(1.0, count);
+    }
+    model->train();
+    return out;
+  };
+
   auto run_eval = [&]() {
-    if (!opts.evaluate || cfg.eval.sets.empty()) return;
+    if (main && !cfg.data.heldout.empty()) {
+      const nlohmann::json hl = heldout_losses();
+      metrics->log(step, {{"stage", tc.stage}, {"heldout_loss", hl}});
+      std::vector<std::pair<std::string, float>> sc;
+      for (const auto& [k, v] : hl.items()) sc.emplace_back("heldout/" + k, v.get<float>());
+      tb->add_scalars(step, sc);
+      std::string line;
+      for (const auto& [k, v] : hl.items()) line += fmt::format("{}{} {:.4f}", line.empty() ? "" : ", ", k, v.get<double>());
+      log->info("held-out loss at step {}: {}", step, line);
+    }
+    if (!opts.evaluate || cfg.eval.sets.empty()) {
+      dist::barrier(group);
+      return;
+    }
     nlohmann::json res;
     if (main) {
       model->eval();

@@ -16,11 +16,16 @@ namespace mm {
 struct DataConfig {
   std::vector<SourceConfig> sources;
   MixtureConfig mixture;
+  std::vector<SourceConfig> heldout;  // validation sources: loss per source at every eval
+  int64_t heldout_batches = 2;        // batches read from each held-out source per eval
 
   template <class V>
   void visit(V& v) {
     v("sources", sources, "datasets of this stage (name, format, path, category, weight)");
     v("mixture", mixture, "how the sources mix: groups, categories, per-batch sampling");
+    v("heldout", heldout, "held-out sources (same fields): their loss is measured at every eval, never trained on");
+    v("heldout_batches", heldout_batches, "batches (loader.micro_batch sequences) per held-out source and eval",
+      cfg::positive());
   }
 };
 
