@@ -131,11 +131,9 @@ std::pair<torch::Tensor, torch::Tensor> causal_lm_loss_sum(const torch::Tensor& 
   MM_CHECK(logits.dim() == 3 && labels.sizes() == logits.sizes().slice(0, 2) && doc_ids.sizes() == labels.sizes(),
            "causal_lm_loss_sum: expected logits (B, T, V), labels and doc_ids (B, T)");
   const int64_t t = logits.size(1), v = logits.size(2);
-  auto lab = labels.to(torch::kLong), doc = doc_ids.to(torch::kLong);
   auto pred = logits.narrow(1, 0, t - 1).reshape({-1, v}).to(torch::kFloat);  // (B*(T-1), V)
-  auto target = lab.narrow(1, 1, t - 1);                                       // (B, T-1)
-  auto doc_now = doc.narrow(1, 0, t - 1), doc_next = doc.narrow(1, 1, t - 1);
-  auto keep = doc_now.eq(doc_next) & doc_now.ge(0) & target.ne(llm::kIgnoreIndex);  // (B, T-1)
+  auto target = labels.to(torch::kLong).narrow(1, 1, t - 1);                   // (B, T-1)
+  auto keep = llm::causal_lm_targets(labels, doc_ids);                         // (B, T-1)
   target = target.masked_fill(keep.logical_not(), llm::kIgnoreIndex).reshape({-1});
   auto sum = torch::nn::functional::cross_entropy(
       pred, target,

@@ -19,6 +19,7 @@
 #include "dist/collectives.h"
 #include "dist/data_parallel.h"
 #include "dist/process_group.h"
+#include "models/llm/lm_loss.h"
 #include "models/param_groups.h"
 #include "tokenizer/tokenizer.h"
 #include "trainers/checkpoint/checkpoint_manager.h"
@@ -100,15 +101,6 @@ class AutocastScope {
   bool on_, cuda_, prev_ = false;
 };
 
-// Targets the loss counts (mllm.h causal_lm_loss_sum): labels[t+1] != -100 in the same document.
-torch::Tensor counted_targets(const torch::Tensor& labels, const torch::Tensor& doc_ids) {
-  using torch::indexing::Slice;
-  auto next_labels = labels.index({Slice(), Slice(1, torch::indexing::None)});
-  auto next_docs = doc_ids.index({Slice(), Slice(1, torch::indexing::None)});
-  auto docs = doc_ids.index({Slice(), Slice(0, -1)});
-  return (next_labels != -100) & (next_docs == docs) & (next_docs >= 0);  // (B, T-1)
-}
-
 // Summed loss per source of one micro-batch from its logits (no grad).
 void add_source_losses(const torch::Tensor& logits, const data::Batch& b, std::map<std::string, double>& sum,
                        std::map<std::string, int64_t>& count) {
@@ -116,7 +108,7 @@ void add_source_losses(const torch::Tensor& logits, const data::Batch& b, std::m
   using torch::indexing::Slice;
   auto lg = logits.index({Slice(), Slice(0, -1)}).to(torch::kFloat32);
   auto tgt = b.labels.index({Slice(), Slice(1, torch::indexing::None)}).to(logits.device());
-  auto mask = counted_targets(b.labels, b.doc_ids).to(logits.device());
+  auto mask = llm::causal_lm_targets(b.labels, b.doc_ids).to(logits.device());
   auto nll = -torch::log_softmax(lg, -1).gather(-1, tgt.clamp_min(0).unsqueeze(-1)).squeeze(-1);
   nll = (nll * mask).to(torch::kCPU).contiguous();
   auto m = mask.to(torch::kCPU).contiguous();
@@ -447,7 +439,7 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     for (int64_t m = 0; m < tc.grad_accum; ++m) {
       batches.push_back(loader->next());
       wait += batches.back().data_wait_s;
-      local_targets += counted_targets(batches.back().labels, batches.back().doc_ids).sum().item<int64_t>();
+      local_targets += llm::causal_lm_targets(batches.back().labels, batches.back().doc_ids).sum().item<int64_t>();
       local_tokens += batches.back().real_tokens;
       local_samples += static_cast<int64_t>(batches.back().docs.size());
     }

@@ -4,6 +4,13 @@
 
 namespace mm::llm {
 
+torch::Tensor causal_lm_targets(const torch::Tensor& labels, const torch::Tensor& doc_ids) {
+  const int64_t t = labels.size(1);
+  auto lab = labels.to(torch::kLong), doc = doc_ids.to(torch::kLong);
+  auto doc_now = doc.narrow(1, 0, t - 1), doc_next = doc.narrow(1, 1, t - 1);
+  return doc_now.eq(doc_next) & doc_now.ge(0) & lab.narrow(1, 1, t - 1).ne(kIgnoreIndex);  // (B, T-1)
+}
+
 torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels,
                              const torch::Tensor& doc_ids) {
   MM_CHECK(logits.dim() == 3 && labels.sizes() == logits.sizes().slice(0, 2) &&
@@ -12,8 +19,7 @@ torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& l
   const int64_t t = logits.size(1), v = logits.size(2);
   auto pred = logits.narrow(1, 0, t - 1).reshape({-1, v}).to(torch::kFloat);  // (B*(T-1), V)
   auto target = labels.narrow(1, 1, t - 1);                                    // (B, T-1)
-  auto doc_now = doc_ids.narrow(1, 0, t - 1), doc_next = doc_ids.narrow(1, 1, t - 1);
-  auto keep = doc_now.eq(doc_next) & doc_now.ge(0) & target.ne(kIgnoreIndex);  // (B, T-1)
+  auto keep = causal_lm_targets(labels, doc_ids);                              // (B, T-1)
   target = target.masked_fill(keep.logical_not(), kIgnoreIndex).reshape({-1});
   auto count = keep.sum().clamp_min(1).to(torch::kFloat);
   auto nll = torch::nn::functional::cross_entropy(

@@ -8,6 +8,11 @@ namespace mm::llm {
 
 inline constexpr int64_t kIgnoreIndex = -100;
 
+// The targets the loss counts: labels (B, T), doc_ids (B, T) -> (B, T-1) bool, true where position
+// t predicts labels[t + 1] (labels[t + 1] != -100 and doc_ids[t] == doc_ids[t + 1] >= 0). Needs no
+// logits, so a trainer can count a batch's loss tokens before the forward.
+torch::Tensor causal_lm_targets(const torch::Tensor& labels, const torch::Tensor& doc_ids);
+
 // logits (B, T, V), labels (B, T), doc_ids (B, T) -> () mean over the counted targets (0 when
 // there are none). Position t predicts labels[t + 1] when doc_ids[t] == doc_ids[t + 1] >= 0.
 torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels,
