@@ -9,7 +9,10 @@
 
 #include "cli/commands.h"
 #include "cli/eval_hook.h"
+#include <nlohmann/json.hpp>
+
 #include "core/check.h"
+#include "core/io.h"
 #include "core/logging.h"
 #include "dist/dist_env.h"
 #include "dist/process_group.h"
@@ -32,10 +35,12 @@ struct TrainArgs {
   bool no_eval = false;
 };
 
-// The stage named in a checkpoint's state.json ("" when unreadable).
+// The stage named in a checkpoint's state.json ("" when unreadable); train_stage verifies the
+// whole checkpoint when it loads it, so only the small state file is read here.
 std::string stage_of_checkpoint(const std::string& folder) {
   try {
-    return train::CheckpointManager::load(folder).state.value("stage", std::string());
+    const auto st = nlohmann::json::parse(io::read_file((fs::path(folder) / "state.json").string()));
+    return st.value("stage", std::string());
   } catch (const std::exception&) {
     return {};
   }
