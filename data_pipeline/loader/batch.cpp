@@ -1,6 +1,7 @@
 #include "data_pipeline/loader/batch.h"
 
 #include "core/check.h"
+#include "data_pipeline/image/tile_buffers.h"
 
 namespace mm::data {
 
@@ -56,7 +57,14 @@ Batch collate_batch(const std::vector<PackedSequence>& seqs, const DocLookup& lo
       ++b.images;
     }
   }
-  b.tiles = tiles.empty() ? torch::empty({0, 3, tile_size, tile_size}, torch::kFloat32) : torch::cat(tiles, 0);
+  if (tiles.empty()) {
+    b.tiles = torch::empty({0, 3, tile_size, tile_size}, torch::kFloat32);
+  } else {
+    int64_t n = 0;
+    for (const auto& t : tiles) n += t.size(0);
+    b.tiles = pooled_float_tensor({n, 3, tiles[0].size(2), tiles[0].size(3)});  // (N, 3, r, r), recycled
+    torch::cat_out(b.tiles, tiles, 0);
+  }
   b.image_slots = torch::tensor(slots, torch::kInt64);  // (N * M)
   if (slots.empty()) b.image_slots = torch::empty({0}, torch::kInt64);
   return b;

@@ -2,6 +2,7 @@
 // tiles, overview, image tokens, indicator layout, candidate grids); --dump writes the tiles.
 #include <fmt/format.h>
 
+#include <array>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -11,11 +12,12 @@
 
 #include "cli/commands.h"
 #include "core/config/image_config.h"
+#include "core/config/tokenizer_config.h"
 #include "data_pipeline/image/image_bytes.h"
 #include "data_pipeline/image/image_error.h"
 #include "data_pipeline/image/image_probe.h"
 #include "data_pipeline/image/split_plan.h"
-#include "data_pipeline/image/tile_layout.h"
+#include "tokenizer/image_layout.h"
 #ifdef MM_WITH_OPENCV
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -61,7 +63,7 @@ std::vector<std::string> dump_tiles(const std::string& dir, const std::vector<st
 void run_preprocess(const PreprocessArgs& a) {
   const ImageConfig& cfg = a.cfg;
   data::validate_image_config(cfg);
-  const data::IndicatorMode ind = data::parse_indicator_mode(cfg.indicators);
+  const tok::Indicators ind = tok::parse_indicators(cfg.indicators);
   MM_CHECK(a.tokens_per_tile > 0, "--tokens-per-tile: expected a positive count, got {}", a.tokens_per_tile);
   data::ImageRef ref;
   ref.path = a.image;
@@ -85,14 +87,22 @@ void run_preprocess(const PreprocessArgs& a) {
     throw mm::Error(fmt::format("{}: {}", a.image, e.what()));
   }
   const data::SplitPlan plan = data::plan_split(size.height, size.width, cfg, a.images_in_sample);
-  const data::ImageLayout layout = data::layout_image(plan, ind, 0);
+  // The token run training uses: the tokenizer's layout with the default indicator symbols.
+  const tok::ImageLayout layout =
+      tok::make_image_layout(TokenizerConfig{}, ind, 0, plan.rows, plan.cols, plan.overview);
   const auto cands = data::parse_split_mode(cfg.mode) == data::SplitMode::Dynamic && plan.num_tiles() > 0
                          ? data::candidate_grids(size.height, size.width, cfg.tile_size, cfg.nmin, cfg.nmax)
                          : std::vector<data::GridCandidate>{};
 
+  // (k, i, j) of each image in the tile stack: tiles row-major from (0, 1, 1), the overview (0, 0, 0) last.
+  std::vector<std::array<int64_t, 3>> positions;
+  for (int64_t i = 1; i <= plan.rows; ++i) {
+    for (int64_t j = 1; j <= plan.cols; ++j) positions.push_back({0, i, j});
+  }
+  if (plan.overview) positions.push_back({0, 0, 0});
   std::vector<std::string> names;
-  for (const auto& p : layout.positions) {
-    names.push_back(p.i == 0 ? std::string("overview") : fmt::format("tile_r{}_c{}", p.i, p.j));
+  for (const auto& p : positions) {
+    names.push_back(p[1] == 0 ? std::string("overview") : fmt::format("tile_r{}_c{}", p[1], p[2]));
   }
   std::vector<std::string> dumped;
   if (!a.dump.empty()) dumped = dump_tiles(a.dump, names, a.image, plan, cfg, bytes);
@@ -120,7 +130,7 @@ void run_preprocess(const PreprocessArgs& a) {
     j["indicators"] = cfg.indicators;
     j["layout"] = layout.render("<tile>");
     auto pos = nlohmann::json::array();
-    for (const auto& p : layout.positions) pos.push_back({p.k, p.i, p.j});
+    for (const auto& p : positions) pos.push_back({p[0], p[1], p[2]});
     j["positions"] = pos;
     auto cj = nlohmann::json::array();
     for (const auto& c : cands) {

@@ -27,9 +27,17 @@ int64_t ImageLayout::tiles() const {
   return n;
 }
 
-std::string ImageLayout::describe() const {
+std::string ImageLayout::describe() const { return render("T"); }
+
+std::string ImageLayout::render(const std::string& tile_text, int64_t tokens_per_tile) const {
   std::string s;
-  for (const auto& it : items) s += it.tile ? std::string("T") : it.marker;
+  for (const auto& it : items) {
+    if (!it.tile) {
+      s += it.marker;
+      continue;
+    }
+    for (int64_t t = 0; t < tokens_per_tile; ++t) s += tile_text;
+  }
   return s;
 }
 

@@ -26,6 +26,9 @@ struct ImageLayout {
 
   int64_t tiles() const;                // sub-images, overview included
   std::string describe() const;         // "T,T<n>T,T:T" style, for logs and tests
+  // Markers as their text, each tile as `tile_text` repeated tokens_per_tile times (what the
+  // token run looks like; `mmtrain preprocess` prints it).
+  std::string render(const std::string& tile_text, int64_t tokens_per_tile = 1) const;
 };
 
 // The layout of image number `k` of a sample split into a rows x cols grid (row-major), plus the

@@ -1,4 +1,4 @@
-# Images: split plan, indicator layouts, header probe, decode and rejection, tiles/normalisation.
+# Images: split plan, header probe, decode and rejection, tiles/normalisation.
 set(_mm_image_tests test_image_split.cpp test_image_probe.cpp)
 if(MM_WITH_OPENCV)
   list(APPEND _mm_image_tests test_image_decode.cpp test_image_tiles.cpp test_image_golden.cpp)

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include "data_pipeline/image/split_plan.h"
-#include "data_pipeline/image/tile_layout.h"
 
 using namespace mm::data;
 
@@ -156,41 +155,4 @@ TEST_CASE("single mode and samples with >= 3 images give one tile per image", "[
   c.overview = false;
   CHECK(plan_split(2016, 2016, c, 5).num_images() == 1);
   CHECK(plan_split(2016, 2016, c, 1).num_images() == 9);
-}
-
-TEST_CASE("indicator layouts: none, index, seps", "[image][indicators]") {
-  const SplitPlan p = plan_grid(1000, 1000, 672, 2, 2, true);
-  const std::string T = "<T>";
-
-  const ImageLayout none = layout_image(p, IndicatorMode::None, 0);
-  CHECK(none.render(T) == "<T><T><T><T><T>");
-  CHECK(none.items.size() == 5);
-
-  const ImageLayout index = layout_image(p, IndicatorMode::Index, 1);
-  CHECK(index.render(T) == "(1,1,1)<T>(1,1,2)<T>(1,2,1)<T>(1,2,2)<T>(1,0,0)<T>");
-  REQUIRE(index.positions.size() == 5);
-  CHECK(index.positions[2] == TilePos{1, 2, 1});
-  CHECK(index.positions[4] == TilePos{1, 0, 0});
-  // Tile items point into the stack row-major, overview last.
-  std::vector<int64_t> order;
-  for (const auto& it : index.items) {
-    if (it.kind == LayoutItem::Kind::Tile) order.push_back(it.tile);
-  }
-  CHECK(order == std::vector<int64_t>{0, 1, 2, 3, 4});
-
-  const ImageLayout seps = layout_image(p, IndicatorMode::Seps, 0);
-  CHECK(seps.render(T) == "<T>,<T><n><T>,<T>:<T>");
-  CHECK(seps.render("x", 3) == "xxx,xxx<n>xxx,xxx:xxx");
-
-  // 1x3 without overview: no row or overview separators.
-  const SplitPlan q = plan_grid(100, 300, 672, 1, 3, false);
-  CHECK(layout_image(q, IndicatorMode::Seps, 0).render(T) == "<T>,<T>,<T>");
-  CHECK(layout_image(q, IndicatorMode::Index, 2).render(T) == "(2,1,1)<T>(2,1,2)<T>(2,1,3)<T>");
-
-  // Overview only (>= 3 images): index gives (k,0,0), seps nothing.
-  mm::ImageConfig c;
-  const SplitPlan o = plan_split(500, 500, c, 3);
-  CHECK(layout_image(o, IndicatorMode::Index, 3).render(T) == "(3,0,0)<T>");
-  CHECK(layout_image(o, IndicatorMode::Seps, 3).render(T) == "<T>");
-  CHECK_THROWS_WITH(parse_indicator_mode("tuple"), Catch::Contains("none | index | seps"));
 }

@@ -9,6 +9,7 @@
 #include "data_pipeline/image/image_error.h"
 #include "data_pipeline/image/image_pipeline.h"
 #include "data_pipeline/image/tiles.h"
+#include "data_pipeline/image/tile_buffers.h"
 
 using namespace mm::data;
 
@@ -109,7 +110,7 @@ TEST_CASE("resize filter: area when shrinking, bicubic when enlarging", "[image]
   CHECK(resize_filter(10, 10, 20, 20, lin) == cv::INTER_LINEAR);
 }
 
-TEST_CASE("process_image returns the (N,3,r,r) tensor, plan and layout", "[image][pipeline]") {
+TEST_CASE("process_image returns the (N,3,r,r) tensor and plan", "[image][pipeline]") {
   mm::ImageConfig cfg = small_cfg();
   const cv::Mat rgb = random_rgb(20, 30, 2);
   cv::Mat bgr;
@@ -118,23 +119,55 @@ TEST_CASE("process_image returns the (N,3,r,r) tensor, plan and layout", "[image
   REQUIRE(cv::imencode(".png", bgr, buf));
   const std::string bytes(buf.begin(), buf.end());
 
-  ProcessedImage img = process_image(bytes, cfg, 0, 1);
+  ProcessedImage img = process_image(bytes, cfg, 1);
   CHECK(img.plan.num_images() == img.tiles.size(0));
   CHECK(img.tiles.sizes() == torch::IntArrayRef({img.plan.num_images(), 3, 8, 8}));
   CHECK(img.tiles.dtype() == torch::kFloat32);
-  CHECK(img.layout.num_tiles() == img.plan.num_images());
   // Pixel (0, 0) of tile 0 after the same resize the plan asks for.
   const cv::Mat scaled = resize_rgb(rgb, img.plan.scaled_h, img.plan.scaled_w, cfg);
   CHECK(img.tiles[0][1][0][0].item<float>() == Approx(clip_norm(scaled.at<cv::Vec3b>(0, 0)[1], 1)).margin(1e-6));
 
-  img = process_image(bytes, cfg, 4, 3);  // third image of a sample: overview only
+  img = process_image(bytes, cfg, 3);  // an image of a 3-image sample: overview only
   CHECK(img.tiles.size(0) == 1);
-  CHECK(img.layout.render("<T>") == "(4,0,0)<T>");
+  CHECK(img.plan.num_tiles() == 0);
 
   ImageRef ref;
   ref.path = "/nonexistent/dir/cat.jpg";
-  CHECK_THROWS_WITH(process_image(ref, cfg, 0, 1), Catch::Contains("cat.jpg"));
+  CHECK_THROWS_WITH(process_image(ref, cfg, 1), Catch::Contains("cat.jpg"));
   ref = ImageRef{};
   ref.inline_bytes = bytes.substr(0, bytes.size() - 30);
-  CHECK_THROWS_AS(process_image(ref, cfg, 0, 1), ImageError);
+  CHECK_THROWS_AS(process_image(ref, cfg, 1), ImageError);
+}
+
+TEST_CASE("tile buffers are recycled: a freed tile tensor's memory serves the next one", "[image][pipeline]") {
+  using mm::data::pooled_float_tensor;
+  using mm::data::tile_buffer_stats;
+  const int64_t old_limit = mm::data::set_tile_buffer_cache_limit(int64_t(64) << 20);
+  const auto before = tile_buffer_stats();
+  void* first = nullptr;
+  {
+    torch::Tensor t = pooled_float_tensor({10, 3, 32, 32});
+    CHECK(t.sizes() == torch::IntArrayRef({10, 3, 32, 32}));
+    CHECK(t.dtype() == torch::kFloat32);
+    CHECK(reinterpret_cast<uintptr_t>(t.data_ptr()) % 64 == 0);
+    t.fill_(1.5f);
+    CHECK(t.sum().item<float>() == Approx(1.5 * 10 * 3 * 32 * 32));
+    first = t.data_ptr();
+  }
+  CHECK(tile_buffer_stats().cached_bytes >= before.cached_bytes + 10 * 3 * 32 * 32 * 4);
+  {
+    torch::Tensor u = pooled_float_tensor({9, 3, 32, 32});  // smaller: fits the freed buffer
+    CHECK(u.data_ptr() == first);
+    CHECK(tile_buffer_stats().reused == before.reused + 1);
+    torch::Tensor v = pooled_float_tensor({40, 3, 32, 32});  // larger than anything cached: new
+    CHECK(v.data_ptr() != first);
+    torch::Tensor w = pooled_float_tensor({1, 3, 8, 8});  // tiny: never takes a buffer > 2x its size
+    CHECK(w.data_ptr() != first);
+  }
+  // A limit of 0 empties the free list and turns recycling off.
+  mm::data::set_tile_buffer_cache_limit(0);
+  CHECK(tile_buffer_stats().cached_bytes == 0);
+  { torch::Tensor t = pooled_float_tensor({10, 3, 32, 32}); }
+  CHECK(tile_buffer_stats().cached_bytes == 0);
+  mm::data::set_tile_buffer_cache_limit(old_limit);
 }

@@ -154,6 +154,7 @@ TEST_CASE("seps indicators: ',' between columns, <n> between rows, ':' before th
   const mm::TokenizerConfig cfg;
   const auto grid = mm::tok::make_image_layout(cfg, Indicators::Seps, 0, 2, 3, true);
   CHECK(grid.describe() == "T,T,T<n>T,T,T:T");
+  CHECK(grid.render("x", 3) == "xxx,xxx,xxx<n>xxx,xxx,xxx:xxx");  // each tile = tokens_per_tile slots
   CHECK(mm::tok::make_image_layout(cfg, Indicators::Seps, 0, 0, 0, true).describe() == "T");
   CHECK(mm::tok::make_image_layout(cfg, Indicators::Seps, 0, 1, 2, false).describe() == "T,T");
   CHECK(mm::tok::make_image_layout(cfg, Indicators::None, 0, 2, 2, true).describe() == "TTTTT");
