@@ -1,6 +1,7 @@
 // Decoder forward+backward throughput vs the machine's large-GEMM peak, measured in the same run.
-// Set OPENBLAS_NUM_THREADS to the thread count of the run (the pthread OpenBLAS ignores
-// torch::set_num_threads). On a shared machine compare vs_gemm_cpu (FLOPs per process-CPU-second
+// Each benchmark sets both torch's and OpenBLAS's thread count to its Arg (Debian's pthread
+// OpenBLAS ignores torch::set_num_threads; openblas_set_num_threads is looked up at run time, as
+// `mmtrain bench` does). On a shared machine compare vs_gemm_cpu (FLOPs per process-CPU-second
 // of the decoder over the same for the GEMM) and vs_gemm_paired (each step against a GEMM timed
 // just before it); vs_gemm uses wall time against the best-of-3 GEMM.
 // MM_BENCH_TRACE=FILE writes a chrome://tracing profile of one step.
@@ -12,6 +13,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <dlfcn.h>
 #include <time.h>
 
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -41,6 +43,14 @@ double wall_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// torch intra-op threads and, when the BLAS is OpenBLAS, its own pool: the GEMM peak and the
+// decoder steps then run on the same number of threads.
+void set_threads(int n) {
+  torch::set_num_threads(n);
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+}
+
 struct Peak {
   double wall = 0.0;  // FLOP per wall second
   double cpu = 0.0;   // FLOP per process-CPU second
@@ -51,7 +61,7 @@ Peak gemm_peak(int threads) {
   static std::map<int, Peak> cache;
   auto it = cache.find(threads);
   if (it != cache.end()) return it->second;
-  torch::set_num_threads(threads);
+  set_threads(threads);
   auto a = torch::randn({kGemm, kGemm}), b = torch::randn({kGemm, kGemm}), c = torch::empty({kGemm, kGemm});
   torch::mm_out(c, a, b);  // warm-up
   Peak best;
@@ -67,7 +77,7 @@ Peak gemm_peak(int threads) {
 
 void BM_Gemm(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
-  torch::set_num_threads(threads);
+  set_threads(threads);
   auto a = torch::randn({kGemm, kGemm}), b = torch::randn({kGemm, kGemm}), c = torch::empty({kGemm, kGemm});
   for (auto _ : state) torch::mm_out(c, a, b);
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * kGemm * kGemm * kGemm * state.iterations(),
@@ -100,7 +110,7 @@ double step_flops(const mm::LLMConfig& cfg, int64_t batch, int64_t seq) {
 void run_decoder(benchmark::State& state, const mm::LLMConfig& cfg, int64_t batch, int64_t seq) {
   const int threads = static_cast<int>(state.range(0));
   const Peak peak = gemm_peak(threads);
-  torch::set_num_threads(threads);
+  set_threads(threads);
   torch::manual_seed(0);
   mm::llm::Decoder dec(cfg);
   dec->train();

@@ -128,17 +128,7 @@ MultimodalOutput MultimodalModelImpl::forward(const MultimodalBatch& batch) {
 
 std::pair<torch::Tensor, torch::Tensor> causal_lm_loss_sum(const torch::Tensor& logits, const torch::Tensor& labels,
                                                            const torch::Tensor& doc_ids) {
-  MM_CHECK(logits.dim() == 3 && labels.sizes() == logits.sizes().slice(0, 2) && doc_ids.sizes() == labels.sizes(),
-           "causal_lm_loss_sum: expected logits (B, T, V), labels and doc_ids (B, T)");
-  const int64_t t = logits.size(1), v = logits.size(2);
-  auto pred = logits.narrow(1, 0, t - 1).reshape({-1, v}).to(torch::kFloat);  // (B*(T-1), V)
-  auto target = labels.to(torch::kLong).narrow(1, 1, t - 1);                   // (B, T-1)
-  auto keep = llm::causal_lm_targets(labels, doc_ids);                         // (B, T-1)
-  target = target.masked_fill(keep.logical_not(), llm::kIgnoreIndex).reshape({-1});
-  auto sum = torch::nn::functional::cross_entropy(
-      pred, target,
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(llm::kIgnoreIndex).reduction(torch::kSum));
-  return {sum, keep.sum().to(torch::kLong)};
+  return llm::causal_lm_nll_sum(logits, labels, doc_ids);
 }
 
 torch::Tensor image_slots_from_mask(const torch::Tensor& mask) {

@@ -68,13 +68,18 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
   auto q5 = q.reshape({b, kvh, g, t, hd});
   auto k3 = k.contiguous().view({b * kvh, tk, hd});  // chunks below are views (no copies)
   auto v3 = v.contiguous().view({b * kvh, tk, hd});
+  // split, not narrow: the backward of the query chunks is one cat, not a zero fill + copy each.
+  const auto q_chunks = q5.split(kChunk, 3);
   std::vector<torch::Tensor> outs;
-  for (int64_t t0 = 0; t0 < t; t0 += kChunk) {
-    const int64_t tc = std::min(kChunk, t - t0), tkc = past + t0 + tc;
-    auto qc = (q5.narrow(3, t0, tc) * scale).reshape({b * kvh, g * tc, hd});
-    auto scores = torch::bmm(qc, k3.narrow(1, 0, tkc).transpose(1, 2));  // (B*KV, G*Tc, Tkc)
-    scores.view({b, kvh, g, tc, tkc}).add_(mask.additive.narrow(2, t0, tc).narrow(3, 0, tkc).unsqueeze(2));
-    auto probs = torch::softmax(scores, -1);
+  for (size_t c = 0; c < q_chunks.size(); ++c) {
+    const int64_t t0 = static_cast<int64_t>(c) * kChunk, tc = q_chunks[c].size(3), tkc = past + t0 + tc;
+    auto qc = q_chunks[c].reshape({b * kvh, g * tc, hd});
+    auto raw = torch::bmm(qc, k3.narrow(1, 0, tkc).transpose(1, 2));  // (B*KV, G*Tc, Tkc)
+    // mask + scale * raw in one out-of-place pass (an in-place add on the view would cost a
+    // CopySlices in backward; scaling here saves a pass over q).
+    auto m = mask.additive.narrow(2, t0, tc).narrow(3, 0, tkc).unsqueeze(2);  // (B, 1, 1, Tc, Tkc)
+    auto scores = torch::add(m, raw.view({b, kvh, g, tc, tkc}), scale);       // (B, KV, G, Tc, Tkc)
+    auto probs = torch::softmax(scores, -1).view({b * kvh, g * tc, tkc});
     outs.push_back(torch::bmm(probs, v3.narrow(1, 0, tkc)).view({b, kvh, g, tc, hd}));
   }
   auto out = outs.size() == 1 ? outs[0] : torch::cat(outs, 3);  // (B, KV, G, T, hd)

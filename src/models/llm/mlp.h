@@ -4,6 +4,11 @@
 
 namespace mm::llm {
 
+// silu(gate) * up for gate, up of the same shape. fp32 CPU tensors take a fused kernel: forward
+// one sigmoid + one pass, backward one pass (no exp recomputed, no intermediate products kept
+// besides the sigmoid); other devices and dtypes use torch ops. Dense FFN and MoE experts use it.
+torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);
+
 class SwiGLUImpl : public torch::nn::Module {
  public:
   SwiGLUImpl(int64_t dim, int64_t hidden);

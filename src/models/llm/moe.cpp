@@ -1,6 +1,7 @@
 #include "models/llm/moe.h"
 
 #include "core/check.h"
+#include "models/llm/mlp.h"
 
 namespace mm::llm {
 
@@ -13,7 +14,7 @@ ExpertImpl::ExpertImpl(int64_t dim, int64_t hidden) {
 }
 
 torch::Tensor ExpertImpl::forward(const torch::Tensor& x) {
-  return w2(torch::silu(w1(x)) * w3(x));
+  return w2(swiglu(w1(x), w3(x)));
 }
 
 MoEImpl::MoEImpl(int64_t dim, int64_t hidden, const MoEConfig& cfg_) : cfg(cfg_) {

@@ -1,8 +1,68 @@
 #include "models/llm/rope.h"
 
+#include <ATen/Parallel.h>
+
 #include "core/check.h"
 
 namespace mm::llm {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// out[i] = x[i] * c[i] + rot[i] * s[i], rot = (-x2, x1) over the two halves of head_dim. With
+// sign = -1 it applies the transpose (the backward): (g1*c1 + g2*s2, g2*c2 - g1*s1).
+// x, out: (B, T, H, hd) contiguous; cos, sin: (B, T, 1, hd) contiguous.
+void rope_kernel(const float* x, const float* cs, const float* sn, float* out, int64_t bt, int64_t h, int64_t hd,
+                 bool transpose) {
+  const int64_t half = hd / 2;
+  at::parallel_for(0, bt, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const float* c = cs + p * hd;
+      const float* s = sn + p * hd;
+      for (int64_t head = 0; head < h; ++head) {
+        const float* xi = x + (p * h + head) * hd;
+        float* o = out + (p * h + head) * hd;
+        if (!transpose) {
+          for (int64_t i = 0; i < half; ++i) o[i] = xi[i] * c[i] - xi[i + half] * s[i];
+          for (int64_t i = half; i < hd; ++i) o[i] = xi[i] * c[i] + xi[i - half] * s[i];
+        } else {
+          for (int64_t i = 0; i < half; ++i) o[i] = xi[i] * c[i] + xi[i + half] * s[i + half];
+          for (int64_t i = half; i < hd; ++i) o[i] = xi[i] * c[i] - xi[i - half] * s[i - half];
+        }
+      }
+    }
+  });
+}
+
+struct RopeFn : public torch::autograd::Function<RopeFn> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& cos,
+                               const torch::Tensor& sin) {
+    auto xc = x.contiguous();
+    auto c = cos.contiguous(), s = sin.contiguous();
+    auto out = torch::empty_like(xc);
+    rope_kernel(xc.data_ptr<float>(), c.data_ptr<float>(), s.data_ptr<float>(), out.data_ptr<float>(),
+                x.size(0) * x.size(1), x.size(2), x.size(3), false);
+    ctx->save_for_backward({c, s});
+    return out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto g = grads[0].contiguous();
+    auto dx = torch::empty_like(g);
+    rope_kernel(g.data_ptr<float>(), saved[0].data_ptr<float>(), saved[1].data_ptr<float>(), dx.data_ptr<float>(),
+                g.size(0) * g.size(1), g.size(2), g.size(3), true);
+    return {dx, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+torch::Tensor rope_composite(const torch::Tensor& x, const RopeTables& rope) {
+  auto halves = x.chunk(2, -1);  // split (not narrow): its backward is one cat, no zero fill
+  auto rotated = torch::cat({-halves[1], halves[0]}, -1);  // (B, T, H, hd)
+  return x * rope.cos + rotated * rope.sin;
+}
+
+}  // namespace
 
 RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double theta,
                        torch::ScalarType dtype) {
@@ -18,9 +78,14 @@ RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double 
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope) {
-  auto halves = x.chunk(2, -1);  // split (not narrow): its backward is one cat, no zero fill
-  auto rotated = torch::cat({-halves[1], halves[0]}, -1);  // (B, T, H, hd)
-  return x * rope.cos + rotated * rope.sin;
+  // The fused kernel needs fp32 CPU tensors and tables of exactly (B, T, 1, hd) (no broadcasting
+  // over B or T, and no gradient into the tables); anything else takes the composite.
+  const bool fused = x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+                     rope.cos.scalar_type() == torch::kFloat && rope.sin.scalar_type() == torch::kFloat &&
+                     rope.cos.sizes() == torch::IntArrayRef({x.size(0), x.size(1), 1, x.size(3)}) &&
+                     rope.sin.sizes() == rope.cos.sizes() && !rope.cos.requires_grad() &&
+                     !rope.sin.requires_grad() && x.numel() > 0;
+  return fused ? RopeFn::apply(x, rope.cos, rope.sin) : rope_composite(x, rope);
 }
 
 }  // namespace mm::llm

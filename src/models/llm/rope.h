@@ -16,7 +16,8 @@ struct RopeTables {
 RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double theta,
                        torch::ScalarType dtype = torch::kFloat);
 
-// x (B, T, H, hd) -> x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1).
+// x (B, T, H, hd) -> x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1). fp32 CPU
+// tensors take a fused one-pass kernel (forward and backward); otherwise torch ops.
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope);
 
 }  // namespace mm::llm
