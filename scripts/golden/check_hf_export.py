@@ -1,10 +1,14 @@
 #!/usr/bin/python3
-"""Independent check of an `mmtrain export` folder: HF Llama / Mixtral and CLIP vision, written here
-in plain torch from the definitions of HF transformers' modeling_llama.py, modeling_mixtral.py and
-modeling_clip.py (RMSNorm in float32, rotate_half RoPE with rope_theta, GQA by repeating kv heads,
-SwiGLU, Mixtral routing = softmax over all router logits, top-k, renormalise; CLIP pre-norm blocks,
-q scaled before q k^T). It reads only the exported folder (llm/ and vision/ config.json +
-model.safetensors) and compares with what the C++ test computed.
+"""Independent check of an `mmtrain export` folder: HF Llama / Mixtral / Qwen2-MoE and CLIP vision,
+written here in plain torch from the definitions of HF transformers' modeling_llama.py,
+modeling_mixtral.py, modeling_qwen2_moe.py and modeling_clip.py (RMSNorm in float32, rotate_half
+RoPE with rope_theta, GQA by repeating kv heads, SwiGLU, Mixtral routing = softmax over all router
+logits, top-k, renormalise; Qwen2-MoE: q/k/v biases, layer i sparse iff i not in mlp_only_layers
+and (i + 1) % decoder_sparse_step == 0, top-k weights renormalised only with norm_topk_prob, plus
+sigmoid(shared_expert_gate(x)) * shared_expert(x); CLIP pre-norm blocks, q scaled before q k^T).
+It reads only the exported folder (llm/ and vision/ config.json + model.safetensors), checks that
+the tensor names are exactly those the HF model builds from its config.json, and compares the
+outputs with what the C++ test computed.
 
 Usage: /usr/bin/python3 check_hf_export.py EXPORT_DIR GOLDEN.safetensors
 GOLDEN holds input_ids (B, T) int64, logits (B, T, V), pixels (N, 3, r, r), features (N, P, D).
@@ -63,9 +67,13 @@ def attention(x, W, p, cfg, cos, sin):
     b, t, _ = x.shape
     h, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // h
-    q = (x @ W[p + "q_proj.weight"].T).view(b, t, h, hd).transpose(1, 2)
-    k = (x @ W[p + "k_proj.weight"].T).view(b, t, kv, hd).transpose(1, 2)
-    v = (x @ W[p + "v_proj.weight"].T).view(b, t, kv, hd).transpose(1, 2)
+    def proj(name):  # Qwen2-MoE: q/k/v have biases (qkv_bias); Llama / Mixtral: none
+        y = x @ W[p + name + ".weight"].T
+        return y + W[p + name + ".bias"] if qkv_bias(cfg) else y
+
+    q = proj("q_proj").view(b, t, h, hd).transpose(1, 2)
+    k = proj("k_proj").view(b, t, kv, hd).transpose(1, 2)
+    v = proj("v_proj").view(b, t, kv, hd).transpose(1, 2)
     c, s = cos[:, None], sin[:, None]  # unsqueeze_dim=1
     q = q * c + rotate_half(q) * s
     k = k * c + rotate_half(k) * s
@@ -100,11 +108,90 @@ def mixtral_moe(x, W, p, cfg):
     return out.view(b, t, d)
 
 
+def qwen2_moe_block(x, W, p, cfg):
+    """Qwen2MoeSparseMoeBlock: routed experts (mlp.experts.E.{gate,up,down}_proj) + shared expert."""
+    b, t, d = x.shape
+    xf = x.reshape(-1, d)
+    logits = xf @ W[p + "gate.weight"].T  # (N, E)
+    weights = torch.softmax(logits, dim=1, dtype=torch.float)
+    weights, experts = torch.topk(weights, cfg["num_experts_per_tok"], dim=-1)
+    if cfg.get("norm_topk_prob", False):
+        weights = weights / weights.sum(dim=-1, keepdim=True)
+    weights = weights.to(x.dtype)
+    out = torch.zeros_like(xf)
+    for e in range(cfg["num_experts"]):
+        tok, slot = torch.where(experts == e)
+        if tok.numel() == 0:
+            continue
+        q = p + f"experts.{e}."
+        y = swiglu(xf[tok], W[q + "gate_proj.weight"], W[q + "up_proj.weight"], W[q + "down_proj.weight"])
+        out.index_add_(0, tok, y * weights[tok, slot, None])
+    s = p + "shared_expert."
+    shared = swiglu(xf, W[s + "gate_proj.weight"], W[s + "up_proj.weight"], W[s + "down_proj.weight"])
+    out = out + torch.sigmoid(xf @ W[p + "shared_expert_gate.weight"].T) * shared
+    return out.view(b, t, d)
+
+
+def qkv_bias(cfg):
+    return cfg["model_type"] == "qwen2_moe" and cfg.get("qkv_bias", True)
+
+
+def qwen2_sparse_layer(cfg, i):
+    """Qwen2MoeDecoderLayer's choice between Qwen2MoeSparseMoeBlock and a dense Qwen2MoeMLP."""
+    return (i not in cfg.get("mlp_only_layers", [])) and cfg["num_experts"] > 0 and \
+        (i + 1) % cfg.get("decoder_sparse_step", 1) == 0
+
+
+def expected_llm_names(cfg):
+    """The parameter names (and shapes) the HF model builds from config.json."""
+    d, v, h = cfg["hidden_size"], cfg["vocab_size"], cfg["num_attention_heads"]
+    kv = cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or d // h
+    mt = cfg["model_type"]
+    names = {"model.embed_tokens.weight": (v, d), "model.norm.weight": (d,)}
+    if not cfg["tie_word_embeddings"]:
+        names["lm_head.weight"] = (v, d)
+
+    def mlp(prefix, f):
+        names.update({prefix + "gate_proj.weight": (f, d), prefix + "up_proj.weight": (f, d),
+                      prefix + "down_proj.weight": (d, f)})
+
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        names.update({p + "input_layernorm.weight": (d,), p + "post_attention_layernorm.weight": (d,),
+                      p + "self_attn.q_proj.weight": (h * hd, d), p + "self_attn.k_proj.weight": (kv * hd, d),
+                      p + "self_attn.v_proj.weight": (kv * hd, d), p + "self_attn.o_proj.weight": (d, h * hd)})
+        if qkv_bias(cfg):
+            names.update({p + "self_attn.q_proj.bias": (h * hd,), p + "self_attn.k_proj.bias": (kv * hd,),
+                          p + "self_attn.v_proj.bias": (kv * hd,)})
+        if mt == "mixtral":
+            f, e = cfg["intermediate_size"], cfg["num_local_experts"]
+            names[p + "block_sparse_moe.gate.weight"] = (e, d)
+            for j in range(e):
+                q = p + f"block_sparse_moe.experts.{j}."
+                names.update({q + "w1.weight": (f, d), q + "w3.weight": (f, d), q + "w2.weight": (d, f)})
+        elif mt == "qwen2_moe" and qwen2_sparse_layer(cfg, i):
+            e = cfg["num_experts"]
+            names[p + "mlp.gate.weight"] = (e, d)
+            for j in range(e):
+                mlp(p + f"mlp.experts.{j}.", cfg["moe_intermediate_size"])
+            mlp(p + "mlp.shared_expert.", cfg["shared_expert_intermediate_size"])
+            names[p + "mlp.shared_expert_gate.weight"] = (1, d)
+        else:
+            mlp(p + "mlp.", cfg["intermediate_size"])
+    return names
+
+
 def llm_logits(folder, ids):
     cfg = json.load(open(os.path.join(folder, "config.json")))
     W = load_tensors(os.path.join(folder, "model.safetensors"))
-    mixtral = cfg["model_type"] == "mixtral"
-    assert cfg["model_type"] in ("llama", "mixtral"), cfg["model_type"]
+    mt = cfg["model_type"]
+    assert mt in ("llama", "mixtral", "qwen2_moe"), mt
+    expected = expected_llm_names(cfg)
+    missing, unexpected = set(expected) - set(W), set(W) - set(expected)
+    assert not missing and not unexpected, f"missing {sorted(missing)}, unexpected {sorted(unexpected)}"
+    for name, shape in expected.items():
+        assert tuple(W[name].shape) == shape, f"{name}: shape {tuple(W[name].shape)}, expected {shape}"
     h = cfg["num_attention_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // h
     b, t = ids.shape
@@ -116,15 +203,14 @@ def llm_logits(folder, ids):
         p = f"model.layers.{i}."
         x = x + attention(rms_norm(x, W[p + "input_layernorm.weight"], eps), W, p + "self_attn.", cfg, cos, sin)
         y = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
-        if mixtral:
+        if mt == "mixtral":
             x = x + mixtral_moe(y, W, p + "block_sparse_moe.", cfg)
+        elif mt == "qwen2_moe" and qwen2_sparse_layer(cfg, i):
+            x = x + qwen2_moe_block(y, W, p + "mlp.", cfg)
         else:
             x = x + swiglu(y, W[p + "mlp.gate_proj.weight"], W[p + "mlp.up_proj.weight"], W[p + "mlp.down_proj.weight"])
     x = rms_norm(x, W["model.norm.weight"], eps)
     head = W["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else W["lm_head.weight"]
-    expected = {"model.embed_tokens.weight", "model.norm.weight"} | (set() if cfg["tie_word_embeddings"] else {"lm_head.weight"})
-    missing = expected - set(W)
-    assert not missing, f"missing {missing}"
     return x @ head.T
 
 
@@ -179,11 +265,13 @@ def main():
     ok = True
     logits = llm_logits(os.path.join(out_dir, "llm"), golden["input_ids"].long())
     e = rel_err(logits, golden["logits"])
-    print(f"llm logits {tuple(logits.shape)}: relative error {e:.3g}")
+    print(f"llm logits {tuple(logits.shape)}: max abs diff {(logits - golden['logits']).abs().max().item():.3g}, "
+          f"relative error {e:.3g}")
     ok &= logits.shape == golden["logits"].shape and e < TOL
     feats = clip_features(os.path.join(out_dir, "vision"), golden["pixels"])
     e = rel_err(feats, golden["features"])
-    print(f"vision features {tuple(feats.shape)}: relative error {e:.3g}")
+    print(f"vision features {tuple(feats.shape)}: max abs diff {(feats - golden['features']).abs().max().item():.3g}, "
+          f"relative error {e:.3g}")
     ok &= feats.shape == golden["features"].shape and e < TOL
     top = json.load(open(os.path.join(out_dir, "config.json")))
     assert top["format"] == "mmtrain-export", top.get("format")

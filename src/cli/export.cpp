@@ -1,4 +1,4 @@
-// mmtrain export: a checkpoint as HF Llama/Mixtral + CLIP vision folders, the connector, the
+// mmtrain export: a checkpoint as HF Llama/Mixtral/Qwen2-MoE + CLIP vision folders, the connector, the
 // tokenizer model and a top-level config.json (trainers/export/hf_export.h, docs/export.md).
 #include <fmt/format.h>
 
@@ -56,7 +56,7 @@ void add_export(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* sub = app.add_subcommand(
       "export",
-      "write a checkpoint as HF Llama/Mixtral (llm/) and CLIP vision (vision/) folders plus the "
+      "write a checkpoint as HF Llama, Mixtral or Qwen2-MoE (llm/) and CLIP vision (vision/) folders plus the "
       "connector, tokenizer and a joining config.json (docs/export.md)");
   sub->add_option("--checkpoint", args->checkpoint,
                   "a step_NNNNNN folder, a checkpoints/ folder or a run directory")

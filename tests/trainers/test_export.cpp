@@ -1,11 +1,13 @@
 // Checkpoint export (trainers/export/hf_export.h): a checkpoint of the debug model (dense, untied,
-// MoE) is exported; the HF-named files are read back, mapped to our names and must reproduce the
-// decoder's logits and the vision features bit for bit; scripts/golden/check_hf_export.py (an
-// independent python3-torch HF Llama/Mixtral + CLIP vision) must reproduce them within 1e-4
-// (skipped with a warning when /usr/bin/python3 lacks torch); error cases give one line.
+// MoE on every layer, MoE on every 2nd layer) is exported; the HF-named files are read back, mapped
+// to our names and must reproduce the decoder's logits and the vision features bit for bit;
+// scripts/golden/check_hf_export.py (an independent python3-torch HF Llama/Mixtral/Qwen2-MoE +
+// CLIP vision) must reproduce them within 1e-4 (skipped with a warning when /usr/bin/python3 lacks
+// torch); error cases give one line.
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 #include "core/config/run_config.h"
 #include "core/io.h"
 #include "core/safetensors.h"
+#include "models/llm/decoder_layer.h"
 #include "models/mllm.h"
 #include "tokenizer/train_tokenizer.h"
 #include "trainers/checkpoint/checkpoint_manager.h"
@@ -358,6 +361,148 @@ TEST_CASE("MoE export: Mixtral names and config, exact round trip, python Mixtra
   fs::remove_all(dir);
 }
 
+TEST_CASE(
+    "MoE every 2nd layer: Qwen2-MoE names and config, exact round trip, python Qwen2-MoE reference",
+    "[trainers][export]") {
+  const std::string dir = fresh_dir("qwen2moe");
+  Built b = make_checkpoint(dir, {"model.llm.moe.num_experts=4", "model.llm.moe.top_k=2",
+                                  "model.llm.moe.every=2", "model.llm.moe.expert_hidden=256"});
+  const std::string out = dir + "/out";
+  const auto s = mm::train::export_checkpoint(b.checkpoint, out);
+  CHECK(s.llm_architecture == "Qwen2MoeForCausalLM");
+
+  // llm/config.json: the Qwen2MoeConfig fields.
+  const json lc = read_json(out + "/llm/config.json");
+  CHECK(lc["architectures"] == json::array({"Qwen2MoeForCausalLM"}));
+  CHECK(lc["model_type"] == "qwen2_moe");
+  CHECK(lc["hidden_size"] == 192);
+  CHECK(lc["intermediate_size"] == 512);  // the dense layers' width
+  CHECK(lc["moe_intermediate_size"] == 256);
+  CHECK(lc["shared_expert_intermediate_size"] == 1);
+  CHECK(lc["num_experts"] == 4);
+  CHECK(lc["num_experts_per_tok"] == 2);
+  CHECK(lc["norm_topk_prob"] == true);
+  CHECK(lc["decoder_sparse_step"] == 1);
+  CHECK(lc["mlp_only_layers"] == json::array({0, 2}));
+  CHECK(lc["qkv_bias"] == true);
+  CHECK(lc["use_sliding_window"] == false);
+  CHECK(lc["num_attention_heads"] == 6);
+  CHECK(lc["num_key_value_heads"] == 2);
+  CHECK(lc["head_dim"] == 32);
+  CHECK(lc["num_hidden_layers"] == 4);
+  CHECK(lc["hidden_act"] == "silu");
+  CHECK(lc["vocab_size"] == 2048);
+  CHECK(lc["max_position_embeddings"] == 2048);
+  CHECK(lc["tie_word_embeddings"] == true);
+  CHECK(lc["rope_theta"].get<double>() == 10000.0);
+  CHECK(lc["rms_norm_eps"].get<double>() == 1e-5);
+  CHECK(lc["router_aux_loss_coef"].get<double>() == 0.01);
+  CHECK(lc["mm_moe_every"] == 2);
+  CHECK(lc.count("num_local_experts") == 0);  // Mixtral's key
+
+  // HF's rule (layer i sparse iff i not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0)
+  // selects exactly our MoE layers, here and for a pattern with a remainder (7 layers, every 3).
+  for (int64_t every : {2, 3, 4}) {
+    mm::LLMConfig c;
+    c.layers = 7;
+    c.moe.num_experts = 3;
+    c.moe.every = every;
+    const json j = mm::train::hf_llm_config(c, {}, "float32");
+    REQUIRE(j["model_type"] == "qwen2_moe");
+    const auto dense = j["mlp_only_layers"].get<std::vector<int64_t>>();
+    for (int64_t i = 0; i < c.layers; ++i) {
+      const bool hf_sparse = std::find(dense.begin(), dense.end(), i) == dense.end() &&
+                             (i + 1) % j["decoder_sparse_step"].get<int64_t>() == 0;
+      INFO("every " << every << " layer " << i);
+      CHECK(hf_sparse == mm::llm::is_moe_layer(c, i));
+    }
+    if (every == 3) CHECK(dense == std::vector<int64_t>({0, 1, 3, 4, 6}));
+  }
+
+  // HF names: dense layers 0, 2 (mlp.*_proj), MoE layers 1, 3 (mlp.gate, mlp.experts.E.*_proj,
+  // zero shared expert), zero q/k/v biases everywhere.
+  const auto llm = mm::safetensors::load(out + "/llm/model.safetensors");
+  const auto& T = llm.tensors;
+  for (const char* n :
+       {"model.layers.0.mlp.gate_proj.weight", "model.layers.2.mlp.down_proj.weight",
+        "model.layers.1.mlp.gate.weight", "model.layers.3.mlp.experts.3.up_proj.weight",
+        "model.layers.1.mlp.experts.0.gate_proj.weight",
+        "model.layers.3.mlp.shared_expert_gate.weight"}) {
+    INFO(n);
+    CHECK(T.count(n) == 1);
+  }
+  for (const char* n : {"model.layers.0.mlp.gate.weight", "model.layers.1.mlp.gate_proj.weight",
+                        "model.layers.0.mlp.shared_expert.up_proj.weight",
+                        "model.layers.1.block_sparse_moe.gate.weight"}) {
+    INFO(n);
+    CHECK(T.count(n) == 0);
+  }
+  // embed + norm + 4 x (2 norms + 4 attention weights + 3 biases) + 2 dense x 3
+  // + 2 MoE x (router + 4 experts x 3 + shared expert 3 + shared gate)
+  CHECK(T.size() == 2 + 4 * 9 + 2 * 3 + 2 * (1 + 4 * 3 + 3 + 1));
+  const auto& moe1 = b.model->llm->layer_list[1]->block_sparse_moe;
+  CHECK(torch::equal(T.at("model.layers.1.mlp.gate.weight"), moe1->gate->weight));
+  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.gate_proj.weight"),
+                     moe1->expert_list[2]->w1->weight));
+  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.up_proj.weight"),
+                     moe1->expert_list[2]->w3->weight));
+  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.down_proj.weight"),
+                     moe1->expert_list[2]->w2->weight));
+  CHECK(T.at("model.layers.3.mlp.experts.3.down_proj.weight").sizes() ==
+        torch::IntArrayRef({192, 256}));
+  CHECK(torch::equal(T.at("model.layers.2.mlp.up_proj.weight"),
+                     b.model->llm->layer_list[2]->mlp->up_proj->weight));
+  for (int layer : {1, 3}) {
+    const std::string p = "model.layers." + std::to_string(layer) + ".mlp.shared_expert";
+    CHECK(T.at(p + ".gate_proj.weight").sizes() == torch::IntArrayRef({1, 192}));
+    CHECK(T.at(p + ".up_proj.weight").sizes() == torch::IntArrayRef({1, 192}));
+    CHECK(T.at(p + ".down_proj.weight").sizes() == torch::IntArrayRef({192, 1}));
+    CHECK(T.at(p + "_gate.weight").sizes() == torch::IntArrayRef({1, 192}));
+    for (const char* w : {".gate_proj.weight", ".up_proj.weight", ".down_proj.weight"})
+      CHECK(torch::count_nonzero(T.at(p + w)).item<int64_t>() == 0);
+  }
+  for (int layer = 0; layer < 4; ++layer) {
+    const std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
+    CHECK(T.at(p + "q_proj.bias").sizes() == torch::IntArrayRef({192}));
+    CHECK(T.at(p + "k_proj.bias").sizes() == torch::IntArrayRef({64}));
+    CHECK(T.at(p + "v_proj.bias").sizes() == torch::IntArrayRef({64}));
+    CHECK(torch::count_nonzero(T.at(p + "q_proj.bias")).item<int64_t>() == 0);
+    CHECK(T.count(p + "o_proj.bias") == 0);
+  }
+
+  // Reloaded through llm_state_from_hf: bitwise the same logits.
+  const Inputs in = make_inputs(b.cfg);
+  const auto logits = logits_of(b.model, in);
+  auto fresh = reload(b.cfg, out);
+  CHECK(torch::equal(logits_of(fresh, in), logits));
+
+  // The inverse refuses what our decoder cannot hold: a non-zero bias or shared expert.
+  for (const char* n : {"model.layers.2.self_attn.v_proj.bias",
+                        "model.layers.3.mlp.shared_expert.down_proj.weight"}) {
+    TensorMap bad = T;
+    bad[n] = bad.at(n).clone();
+    bad[n].view(-1)[0].fill_(0.5);
+    const std::string e = error_of([&] { mm::train::llm_state_from_hf(bad, b.cfg.model.llm); });
+    CHECK_THAT(e, Catch::Contains(n) && Catch::Contains("non-zero"));
+    CHECK(e.find('\n') == std::string::npos);
+  }
+
+  check_with_python(out, dir, in, logits, features_of(b.model, in));
+
+  // Negative control: the reference must notice the routing weights when norm_topk_prob is off
+  // (HF's default; our router renormalises).
+  if (python_has_torch()) {
+    json changed = lc;
+    changed["norm_topk_prob"] = false;
+    mm::io::write_file_atomic(out + "/llm/config.json", changed.dump(2));
+    const auto [status, text] = run_python_check(out, dir, in, logits, features_of(b.model, in));
+    INFO(text);
+    CHECK(status != 0);
+    CHECK(text.find("FAILED") != std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("export errors are one line", "[trainers][export]") {
   const std::string dir = fresh_dir("errors");
   const std::string missing = dir + "/no_such_run";
@@ -366,13 +511,7 @@ TEST_CASE("export errors are one line", "[trainers][export]") {
   CHECK(e.find('\n') == std::string::npos);
   CHECK(!fs::exists(dir + "/out"));
 
-  // MoE on every 2nd layer has no Mixtral layout: refused before anything is written.
-  Built b = make_checkpoint(dir, {"model.llm.moe.num_experts=2", "model.llm.moe.every=2"});
-  e = error_of([&] { mm::train::export_checkpoint(b.checkpoint, dir + "/out"); });
-  CHECK_THAT(e, Catch::Contains("model.llm.moe.every = 2"));
-  CHECK(e.find('\n') == std::string::npos);
-  CHECK(!fs::exists(dir + "/out"));
-
+  Built b = make_checkpoint(dir, {});
   mm::train::ExportOptions opt;
   opt.dtype = "fp16";
   e = error_of([&] { mm::train::export_checkpoint(b.checkpoint, dir + "/out", opt); });

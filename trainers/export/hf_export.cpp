@@ -1,4 +1,5 @@
-// Checkpoint export to HF Llama/Mixtral + CLIP vision folders (see hf_export.h, docs/export.md).
+// Checkpoint export to HF Llama/Mixtral/Qwen2-MoE + CLIP vision folders (see hf_export.h,
+// docs/export.md).
 #include "trainers/export/hf_export.h"
 
 #include <filesystem>
@@ -59,21 +60,31 @@ TensorMap rename(const TensorMap& in, const std::vector<NamePair>& pairs, bool t
 
 // ---- decoder ------------------------------------------------------------------------------------
 
-void check_hf_expressible(const LLMConfig& c) {
-  MM_CHECK(
-      c.moe.num_experts == 0 || c.moe.every == 1,
-      "export: model.llm.moe.every = {} (MoE on every {}th layer only) has no HF Mixtral layout "
-      "(Mixtral's layers are all MoE); export supports dense decoders and MoE with every = 1",
-      c.moe.every, c.moe.every);
+// Which HF layout a decoder is written in: Llama (dense), Mixtral (MoE on every layer) or
+// Qwen2-MoE (MoE layers interleaved with dense ones, model.llm.moe.every > 1).
+enum class LlmLayout { kLlama, kMixtral, kQwen2Moe };
+
+LlmLayout llm_layout(const LLMConfig& c) {
+  if (c.moe.num_experts == 0) return LlmLayout::kLlama;
+  MM_CHECK(c.moe.every >= 1, "export: model.llm.moe.every must be >= 1, got {}", c.moe.every);
+  return c.moe.every == 1 ? LlmLayout::kMixtral : LlmLayout::kQwen2Moe;
+}
+
+int64_t expert_width(const LLMConfig& c) {
+  return c.moe.expert_hidden > 0 ? c.moe.expert_hidden : c.ffn_hidden;
 }
 
 std::vector<NamePair> llm_pairs(const LLMConfig& c) {
-  check_hf_expressible(c);
+  const LlmLayout layout = llm_layout(c);
   const int64_t d = c.dim, hd = c.dim / c.heads, h = c.heads, kv = c.kv_heads, f = c.ffn_hidden,
-                fe = c.moe.expert_hidden > 0 ? c.moe.expert_hidden : c.ffn_hidden, v = c.vocab_size;
+                fe = expert_width(c), v = c.vocab_size;
   std::vector<NamePair> out;
   auto add = [&](const std::string& n, std::vector<int64_t> shape) {
     out.push_back({"llm." + n, "model." + n, std::move(shape)});
+  };
+  auto add_as = [&](const std::string& ours, const std::string& theirs,
+                    std::vector<int64_t> shape) {
+    out.push_back({"llm." + ours, "model." + theirs, std::move(shape)});
   };
   add("embed_tokens.weight", {v, d});
   for (int64_t i = 0; i < c.layers; ++i) {
@@ -84,13 +95,22 @@ std::vector<NamePair> llm_pairs(const LLMConfig& c) {
     add(p + "self_attn.v_proj.weight", {kv * hd, d});
     add(p + "self_attn.o_proj.weight", {d, h * hd});
     add(p + "post_attention_layernorm.weight", {d});
-    if (llm::is_moe_layer(c, i)) {
+    if (llm::is_moe_layer(c, i) && layout == LlmLayout::kMixtral) {
       add(p + "block_sparse_moe.gate.weight", {c.moe.num_experts, d});
       for (int64_t e = 0; e < c.moe.num_experts; ++e) {
         const std::string q = p + "block_sparse_moe.experts." + std::to_string(e) + ".";
         add(q + "w1.weight", {fe, d});
         add(q + "w2.weight", {d, fe});
         add(q + "w3.weight", {fe, d});
+      }
+    } else if (llm::is_moe_layer(c, i)) {  // Qwen2-MoE: Qwen2MoeSparseMoeBlock under mlp.
+      add_as(p + "block_sparse_moe.gate.weight", p + "mlp.gate.weight", {c.moe.num_experts, d});
+      for (int64_t e = 0; e < c.moe.num_experts; ++e) {
+        const std::string q = p + "block_sparse_moe.experts." + std::to_string(e) + ".";
+        const std::string r = p + "mlp.experts." + std::to_string(e) + ".";
+        add_as(q + "w1.weight", r + "gate_proj.weight", {fe, d});
+        add_as(q + "w3.weight", r + "up_proj.weight", {fe, d});
+        add_as(q + "w2.weight", r + "down_proj.weight", {d, fe});
       }
     } else {
       add(p + "mlp.gate_proj.weight", {f, d});
@@ -100,6 +120,32 @@ std::vector<NamePair> llm_pairs(const LLMConfig& c) {
   }
   add("norm.weight", {d});
   if (!c.tie_embeddings) out.push_back({"llm.lm_head.weight", "lm_head.weight", {v, d}});
+  return out;
+}
+
+// Width of the Qwen2-MoE shared expert we write: HF always builds one (Qwen2MoeSparseMoeBlock adds
+// sigmoid(shared_expert_gate(x)) * shared_expert(x)), our MoE has none. It is written with width 1
+// and all-zero weights, so its output is exactly 0 (docs/export.md explains why not width 0).
+constexpr int64_t kSharedExpertWidth = 1;
+
+// The tensors Qwen2-MoE has and our decoder lacks, written as zeros (their `ours` is empty):
+// q/k/v biases of every layer (Qwen2 attention always has them) and the shared expert of every
+// MoE layer.
+std::vector<NamePair> qwen2_moe_zero_tensors(const LLMConfig& c) {
+  std::vector<NamePair> out;
+  if (llm_layout(c) != LlmLayout::kQwen2Moe) return out;
+  const int64_t d = c.dim, hd = c.dim / c.heads, s = kSharedExpertWidth;
+  for (int64_t i = 0; i < c.layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    out.push_back({"", p + "self_attn.q_proj.bias", {c.heads * hd}});
+    out.push_back({"", p + "self_attn.k_proj.bias", {c.kv_heads * hd}});
+    out.push_back({"", p + "self_attn.v_proj.bias", {c.kv_heads * hd}});
+    if (!llm::is_moe_layer(c, i)) continue;
+    out.push_back({"", p + "mlp.shared_expert.gate_proj.weight", {s, d}});
+    out.push_back({"", p + "mlp.shared_expert.up_proj.weight", {s, d}});
+    out.push_back({"", p + "mlp.shared_expert.down_proj.weight", {d, s}});
+    out.push_back({"", p + "mlp.shared_expert_gate.weight", {1, d}});
+  }
   return out;
 }
 
@@ -167,22 +213,52 @@ std::string torch_dtype_name(const std::string& dtype) {
 // ---- public mappings ----------------------------------------------------------------------------
 
 TensorMap hf_llm_state(const TensorMap& ours, const LLMConfig& cfg) {
-  return rename(ours, llm_pairs(cfg), true, "llm.", "export llm");
+  TensorMap out = rename(ours, llm_pairs(cfg), true, "llm.", "export llm");
+  const auto zeros = qwen2_moe_zero_tensors(cfg);
+  if (!zeros.empty()) {
+    const auto opts = out.at("model.embed_tokens.weight").options();
+    for (const auto& z : zeros) out[z.theirs] = torch::zeros(z.shape, opts);
+  }
+  return out;
 }
 
 TensorMap llm_state_from_hf(const TensorMap& hf, const LLMConfig& cfg) {
-  return rename(hf, llm_pairs(cfg), false, "", "import llm");
+  const std::string what = "import llm";
+  TensorMap in = hf;  // drop the zero tensors our decoder has no counterpart for (checked zero)
+  for (const auto& z : qwen2_moe_zero_tensors(cfg)) {
+    const auto& t = need(in, z.theirs, z.shape, what);
+    const int64_t nonzero = torch::count_nonzero(t).item<int64_t>();
+    MM_CHECK(nonzero == 0,
+             "{}: tensor '{}' has {} non-zero value(s), expected all zero (mmtrain's decoder has "
+             "no attention biases and no shared expert)",
+             what, z.theirs, nonzero);
+    in.erase(z.theirs);
+  }
+  return rename(in, llm_pairs(cfg), false, "", what);
 }
 
 json hf_llm_config(const LLMConfig& c, const TokenIds& ids, const std::string& torch_dtype) {
-  check_hf_expressible(c);
-  const bool moe = c.moe.num_experts > 0;
+  const LlmLayout layout = llm_layout(c);
   auto id = [](int64_t v) { return v >= 0 ? json(v) : json(nullptr); };
   json j;
-  j["architectures"] = json::array({moe ? "MixtralForCausalLM" : "LlamaForCausalLM"});
-  j["model_type"] = moe ? "mixtral" : "llama";
+  switch (layout) {
+    case LlmLayout::kLlama:
+      j["architectures"] = json::array({"LlamaForCausalLM"});
+      j["model_type"] = "llama";
+      break;
+    case LlmLayout::kMixtral:
+      j["architectures"] = json::array({"MixtralForCausalLM"});
+      j["model_type"] = "mixtral";
+      break;
+    case LlmLayout::kQwen2Moe:
+      j["architectures"] = json::array({"Qwen2MoeForCausalLM"});
+      j["model_type"] = "qwen2_moe";
+      break;
+  }
   j["hidden_size"] = c.dim;
-  j["intermediate_size"] = moe && c.moe.expert_hidden > 0 ? c.moe.expert_hidden : c.ffn_hidden;
+  // Mixtral: the expert width; Llama and Qwen2-MoE: the dense FFN width (Qwen2-MoE's experts use
+  // moe_intermediate_size).
+  j["intermediate_size"] = layout == LlmLayout::kMixtral ? expert_width(c) : c.ffn_hidden;
   j["num_attention_heads"] = c.heads;
   j["num_key_value_heads"] = c.kv_heads;
   j["head_dim"] = c.dim / c.heads;
@@ -201,7 +277,7 @@ json hf_llm_config(const LLMConfig& c, const TokenIds& ids, const std::string& t
   j["initializer_range"] = 0.02;
   j["use_cache"] = true;
   j["torch_dtype"] = torch_dtype;
-  if (moe) {
+  if (layout == LlmLayout::kMixtral) {
     j["num_local_experts"] = c.moe.num_experts;
     j["num_experts_per_tok"] = c.moe.top_k;
     j["router_aux_loss_coef"] = c.moe.aux_loss_coef;
@@ -210,6 +286,31 @@ json hf_llm_config(const LLMConfig& c, const TokenIds& ids, const std::string& t
     j["sliding_window"] = nullptr;
     // Not read by HF: our router z-loss and our aux-loss definition (docs/export.md).
     j["mm_router_z_loss_coef"] = c.moe.z_loss_coef;
+  } else if (layout == LlmLayout::kQwen2Moe) {
+    // Layer i is sparse in HF when i is not in mlp_only_layers and (i + 1) % decoder_sparse_step
+    // == 0: with step 1 the dense layers are exactly those listed (ours: llm::is_moe_layer).
+    json dense = json::array();
+    for (int64_t i = 0; i < c.layers; ++i)
+      if (!llm::is_moe_layer(c, i)) dense.push_back(i);
+    j["num_experts"] = c.moe.num_experts;
+    j["num_experts_per_tok"] = c.moe.top_k;
+    j["moe_intermediate_size"] = expert_width(c);
+    j["shared_expert_intermediate_size"] = kSharedExpertWidth;  // all-zero weights: output 0
+    j["norm_topk_prob"] = true;  // our router renormalises the top-k softmax weights
+    j["decoder_sparse_step"] = 1;
+    j["mlp_only_layers"] = dense;
+    j["qkv_bias"] = true;  // written as zeros (newer transformers read the flag, older always have
+                           // the biases)
+    j["use_sliding_window"] = false;
+    j["sliding_window"] = nullptr;
+    j["max_window_layers"] = c.layers;
+    j["router_aux_loss_coef"] = c.moe.aux_loss_coef;
+    j["output_router_logits"] = false;
+    j["mm_router_z_loss_coef"] = c.moe.z_loss_coef;
+    j["mm_moe_every"] = c.moe.every;
+    j["mm_note"] =
+        "mmtrain decoder with MoE on every mm_moe_every-th layer; q/k/v biases and the shared "
+        "expert are zero (mmtrain has neither)";
   } else {
     j["attention_bias"] = false;
     j["mlp_bias"] = false;
@@ -332,7 +433,7 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
   summary.step = loaded.step;
   const RunConfig& cfg = loaded.config;
   const ModelConfig& mc = cfg.model;
-  check_hf_expressible(mc.llm);  // before anything is written
+  llm_layout(mc.llm);  // checks model.llm.moe.every before anything is written
   log->info("exporting {} (step {}) to {} as {}", loaded.path, loaded.step, out_dir, options.dtype);
 
   const TensorMap state = model_state(*loaded.model);

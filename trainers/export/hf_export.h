@@ -1,5 +1,6 @@
 // `mmtrain export`: a checkpoint as folders common tools load (DESIGN.md "Export", docs/export.md).
-//   out/llm/        HF Llama (dense) or Mixtral (MoE) folder: config.json + model.safetensors
+//   out/llm/        HF Llama (dense), Mixtral (MoE on every layer) or Qwen2-MoE (MoE layers
+//                   interleaved with dense ones) folder: config.json + model.safetensors
 //   out/vision/     HF CLIPVisionModel folder: config.json + model.safetensors
 //   out/connector/  our connector: config.json + model.safetensors (connector module names)
 //   out/tokenizer.model, out/config.json (how the parts join: image preprocessing, template, ids)
@@ -32,15 +33,14 @@ struct ExportedFile {
 struct ExportSummary {
   std::string checkpoint;  // the resolved checkpoint folder
   int64_t step = 0;
-  std::string llm_architecture;  // LlamaForCausalLM | MixtralForCausalLM
+  std::string llm_architecture;  // LlamaForCausalLM | MixtralForCausalLM | Qwen2MoeForCausalLM
   std::vector<ExportedFile> files;
   std::vector<std::string> warnings;  // also logged
 };
 
 // Loads `checkpoint` (a step folder, a checkpoints/ folder or a run directory; see
 // load_model_checkpoint) and writes the export into `out_dir` (created; files replaced atomically).
-// Throws mm::Error with one line for a missing/corrupt checkpoint, a bad dtype, or a model the HF
-// layouts cannot express (an MoE decoder with model.llm.moe.every > 1).
+// Throws mm::Error with one line for a missing/corrupt checkpoint or a bad dtype.
 ExportSummary export_checkpoint(const std::string& checkpoint, const std::string& out_dir,
                                 const ExportOptions& options = {});
 
@@ -51,15 +51,19 @@ struct TokenIds {
   int64_t bos = -1, eos = -1, pad = -1;
 };
 
-// Decoder: "llm.*" tensors of the checkpoint -> HF Llama/Mixtral names (model.embed_tokens.weight,
-// model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight, lm_head.weight when untied).
-// Every expected name must be present with the expected shape and nothing else may be: the
-// mapping is checked, not a blind prefix swap. Our RoPE is HF's rotate-half convention, so q/k
-// rows are not permuted. Fails for MoE with every > 1 (model.llm.moe.every).
+// Decoder: "llm.*" tensors of the checkpoint -> HF names (model.embed_tokens.weight,
+// model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight, lm_head.weight when untied) in
+// the layout the config implies: Llama (moe.num_experts == 0), Mixtral (moe.every == 1:
+// block_sparse_moe.*) or Qwen2-MoE (moe.every > 1: mlp.gate / mlp.experts.E.{gate,up,down}_proj
+// on MoE layers, plus zero q/k/v biases on every layer and a zero width-1 shared expert on MoE
+// layers, which Qwen2-MoE always has and our decoder lacks). Every expected name must be present
+// with the expected shape and nothing else may be: the mapping is checked, not a blind prefix
+// swap. Our RoPE is HF's rotate-half convention, so q/k rows are not permuted.
 TensorMap hf_llm_state(const TensorMap& ours, const LLMConfig& cfg);
-// The inverse: HF names -> "llm.*" names (same checks).
+// The inverse: HF names -> "llm.*" names (same checks). Qwen2-MoE's biases and shared expert are
+// dropped after checking that they are all zero (else one error line naming the tensor).
 TensorMap llm_state_from_hf(const TensorMap& hf, const LLMConfig& cfg);
-// LlamaConfig / MixtralConfig JSON.
+// LlamaConfig / MixtralConfig / Qwen2MoeConfig JSON.
 nlohmann::json hf_llm_config(const LLMConfig& cfg, const TokenIds& ids,
                              const std::string& torch_dtype);
 
