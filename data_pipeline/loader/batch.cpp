@@ -1,9 +1,24 @@
 #include "data_pipeline/loader/batch.h"
 
+#include <atomic>
+
 #include "core/check.h"
 #include "data_pipeline/image/tile_buffers.h"
 
 namespace mm::data {
+
+namespace {
+std::atomic<bool> g_pin_batches{false};
+}  // namespace
+
+void set_pin_batches(bool on) { g_pin_batches.store(on); }
+bool pin_batches() { return g_pin_batches.load(); }
+
+void pin_batch(Batch& b) {
+  for (torch::Tensor* t : {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots,
+                           &b.tiles_per_sample})
+    if (t->defined() && !t->is_pinned()) *t = t->pin_memory();
+}
 
 Batch collate_batch(const std::vector<PackedSequence>& seqs, const DocLookup& lookup, int64_t tokens_per_tile,
                     int64_t tile_size) {
@@ -67,6 +82,7 @@ Batch collate_batch(const std::vector<PackedSequence>& seqs, const DocLookup& lo
   }
   b.image_slots = torch::tensor(slots, torch::kInt64);  // (N * M)
   if (slots.empty()) b.image_slots = torch::empty({0}, torch::kInt64);
+  if (pin_batches()) pin_batch(b);
   return b;
 }
 

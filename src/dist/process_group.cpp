@@ -13,6 +13,7 @@
 
 #include "core/check.h"
 #include "core/logging.h"
+#include "core/torch_compat.h"
 
 namespace mm::dist {
 
@@ -57,6 +58,25 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const DistEnv& env) {
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+#if MM_TORCH2
+// LibTorch 2.x: ProcessGroupGloo/NCCL are c10d::Backend objects that a c10d::ProcessGroup dispatches
+// to by device type (what torch.distributed.init_process_group builds); 1.13's are ProcessGroups.
+// 2.0-2.5 take ProcessGroup::Options(name, timeout); 2.6 removed them for setDefaultBackend.
+using PgBackend = c10d::ProcessGroup::BackendType;
+c10::intrusive_ptr<c10d::ProcessGroup> new_group(const c10::intrusive_ptr<c10d::Store>& store, const DistEnv& env,
+                                                 const std::string& name, std::chrono::milliseconds timeout) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 6)
+  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, env.rank, env.world_size);
+  pg->setDefaultBackend(name == "nccl" ? PgBackend::NCCL : PgBackend::GLOO);
+  (void)timeout;  // each backend's Options carry it
+#else
+  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, env.rank, env.world_size,
+                                                    c10::make_intrusive<c10d::ProcessGroup::Options>(name, timeout));
+#endif
+  return pg;
+}
+#endif
+
 }  // namespace
 
 Group init_process_group(const DistEnv& env, const DistConfig& cfg) {
@@ -86,24 +106,46 @@ Group init_process_group(const DistEnv& env, const DistConfig& cfg) {
   }
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>("mm/" + backend, store);
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
-#ifdef MM_WITH_CUDA
-  if (backend == "nccl") {
-    auto opts = c10d::ProcessGroupNCCL::Options::create();
-    opts->timeout = timeout;
-    pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, opts);
-  }
-#endif
-  if (backend == "gloo") {
+  auto make_gloo = [&](const c10::intrusive_ptr<c10d::Store>& st) {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     opts->devices.push_back(gloo_device(env));
     opts->threads = 2;
     try {
-      pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, env.rank, env.world_size, opts);
+      return c10::make_intrusive<c10d::ProcessGroupGloo>(st, env.rank, env.world_size, opts);
     } catch (const std::exception& e) {
       std::string msg = e.what();
       if (size_t nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
       MM_FAIL("dist: connecting the gloo group failed on rank {} of {}: {}", env.rank, env.world_size, msg);
     }
+  };
+#ifdef MM_WITH_CUDA
+  if (backend == "nccl") {
+    auto opts = c10d::ProcessGroupNCCL::Options::create();
+    opts->timeout = timeout;
+    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, opts);
+#if MM_TORCH2
+    // CUDA tensors go to NCCL; the scalar collectives' CPU tensors (collectives.cpp) to a Gloo
+    // backend beside it, as torch.distributed does for "cpu:gloo,cuda:nccl".
+    pg = new_group(prefixed, env, "nccl", timeout);
+    pg->setBackend(c10::DeviceType::CUDA, PgBackend::NCCL, nccl);
+    pg->setBackend(c10::DeviceType::CPU, PgBackend::GLOO,
+                   make_gloo(c10::make_intrusive<c10d::PrefixStore>("cpu", prefixed)));
+#else
+    pg = nccl;
+#endif
+  }
+#endif
+  if (backend == "gloo") {
+#if MM_TORCH2
+    auto gloo = make_gloo(prefixed);
+    pg = new_group(prefixed, env, "gloo", timeout);
+    pg->setBackend(c10::DeviceType::CPU, PgBackend::GLOO, gloo);
+#ifdef MM_WITH_CUDA
+    pg->setBackend(c10::DeviceType::CUDA, PgBackend::GLOO, gloo);
+#endif
+#else
+    pg = make_gloo(prefixed);
+#endif
   }
   MM_CHECK(pg.defined(), "dist: backend {} is not available in this build", backend);
   return Group(env, backend, store, pg, timeout);
