@@ -79,8 +79,15 @@ void Loader::worker_loop() {
       if (stop_) return;
       seq = next_seq_++;
       try {
-        const MixtureDraw md = world_ == 1 ? sampler_.next() : sampler_.next_batch(world_, rank_, world_).front();
-        r.draw = {md.position, md.source, md.index};
+        if (seq < static_cast<int64_t>(carry_.size())) {  // carried positions first; the sampler waits
+          r.draw = carry_[seq].draw;
+          r.from = carry_[seq].from;
+          r.carried = true;
+        } else {
+          const MixtureDraw md =
+              world_ == 1 ? sampler_.next() : sampler_.next_batch(world_, rank_, world_).front();
+          r.draw = {md.position, md.source, md.index};
+        }
         r.sampler_state = sampler_.state();
       } catch (...) {
         r.error = std::current_exception();
@@ -173,11 +180,12 @@ void Loader::assembler_loop() {
         Result res = take_result();
         if (res.error) std::rethrow_exception(res.error);
         last_sampler_state_ = std::move(res.sampler_state);
+        if (res.carried) ++carry_taken_;
         if (!res.item->ok()) {
           if (quarantine_) quarantine_->add(*res.item->error);
           continue;
         }
-        add_to_packer(*packer_, res.draw, res.item, 0, packer_ids_);
+        add_to_packer(*packer_, res.draw, res.item, res.from, packer_ids_);
         if (!cfg_.packing) packer_->flush();  // one sample per sequence
         collect(*packer_, packer_ids_);
       }
@@ -259,9 +267,25 @@ nlohmann::json Loader::snapshot() const {
       open.push_back(doc_json(lv.draw, from, lv.item->sample.size() - from));
     }
   }
-  return {{"version", 1},         {"rank", rank_},          {"world", world_},
-          {"seq_len", cfg_.seq_len}, {"packing", cfg_.packing}, {"open_sequences", cfg_.open_sequences},
-          {"sampler", last_sampler_state_}, {"ready", std::move(ready)}, {"open", std::move(open)}};
+  nlohmann::json st = {{"version", 1},
+                       {"rank", rank_},
+                       {"world", world_},
+                       {"seq_len", cfg_.seq_len},
+                       {"packing", cfg_.packing},
+                       {"open_sequences", cfg_.open_sequences},
+                       {"sampler", last_sampler_state_},
+                       {"ready", std::move(ready)},
+                       {"open", std::move(open)}};
+  if (carry_taken_ < static_cast<int64_t>(carry_.size())) {
+    nlohmann::json carry = nlohmann::json::array();
+    for (size_t i = static_cast<size_t>(carry_taken_); i < carry_.size(); ++i) {
+      const Carry& c = carry_[i];
+      carry.push_back({{"position", c.draw.position}, {"source", c.draw.source}, {"index", c.draw.index},
+                       {"from", c.from}});
+    }
+    st["carry"] = std::move(carry);
+  }
+  return st;
 }
 
 void Loader::restore(const nlohmann::json& st) {
@@ -305,12 +329,20 @@ void Loader::restore(const nlohmann::json& st) {
     add_to_packer(*packer_, d, item_of(d), j.at("from").get<int64_t>(), packer_ids_);
   }
   MM_CHECK(packer_->take().empty(), "loader state: replaying the open documents completed a sequence");
+  // Redistributed positions (redistribute_loader_states): drawn by the workers before the sampler.
+  if (st.contains("carry")) {
+    for (const auto& j : st.at("carry")) {
+      carry_.push_back({draw_of(j), j.at("from").get<int64_t>()});
+      MM_CHECK(carry_.back().from >= 0, "loader state: carry entry at position {} owes tokens from {}",
+               carry_.back().draw.position, carry_.back().from);
+    }
+  }
 }
 
 std::unique_ptr<Loader> make_loader(const std::vector<SourceConfig>& sources, const MixtureConfig& mixture,
                                     const ImageConfig& image, const tok::Tokenizer& tokenizer, int64_t tokens_per_tile,
                                     const LoaderConfig& cfg, Quarantine* quarantine, int rank, int world,
-                                    const nlohmann::json* state) {
+                                    const nlohmann::json* state, ReshardSummary* reshard) {
   std::vector<std::shared_ptr<const Source>> opened;
   std::vector<int64_t> sizes;
   for (const SourceConfig& sc : sources) {
@@ -328,6 +360,12 @@ std::unique_ptr<Loader> make_loader(const std::vector<SourceConfig>& sources, co
   po.seq_len = cfg.seq_len;
   po.split_long_text = cfg.split_long_text;
   SamplePipeline pipeline(tok::SampleEncoder(tokenizer, tokens_per_tile), po);
+  if (state && state->is_array()) {  // every rank's state from a run with another rank count
+    const std::vector<nlohmann::json> old(state->begin(), state->end());
+    const std::vector<nlohmann::json> mine = redistribute_loader_states(old, world, sampler, reshard);
+    return std::make_unique<Loader>(std::move(opened), std::move(sampler), std::move(pipeline), cfg, quarantine,
+                                    rank, world, &mine.at(static_cast<size_t>(rank)));
+  }
   return std::make_unique<Loader>(std::move(opened), std::move(sampler), std::move(pipeline), cfg, quarantine, rank,
                                   world, state);
 }

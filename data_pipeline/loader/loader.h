@@ -19,6 +19,7 @@
 #include "core/config/mixture_config.h"
 #include "data_pipeline/formats/source.h"
 #include "data_pipeline/loader/batch.h"
+#include "data_pipeline/loader/loader_reshard.h"
 #include "data_pipeline/loader/sample_pipeline.h"
 #include "data_pipeline/mixture/mixture_sampler.h"
 
@@ -30,7 +31,9 @@ class Loader {
  public:
   // sources: in the sampler's plan order. quarantine (optional, must outlive the loader) receives
   // every dropped sample in stream order. rank/world: this rank takes positions rank, rank +
-  // world, ... of the global stream. state: a Loader::state() to resume from (null: the start).
+  // world, ... of the global stream. state: a Loader::state() to resume from (null: the start),
+  // saved by this rank and world, or made for them by redistribute_loader_states (its "carry"
+  // entries are delivered first, then the stream goes on from the saved sampler position).
   Loader(std::vector<std::shared_ptr<const Source>> sources, MixtureSampler sampler, SamplePipeline pipeline,
          LoaderConfig cfg, Quarantine* quarantine = nullptr, int rank = 0, int world = 1,
          const nlohmann::json* state = nullptr);
@@ -43,7 +46,8 @@ class Loader {
   Batch next();
 
   // Resume point after the last batch next() returned: {"sampler": mixture state, "ready": the
-  // packed sequences not yet batched, "open": the documents waiting in open sequences, ...}.
+  // packed sequences not yet batched, "open": the documents waiting in open sequences, "carry"
+  // (only while some are left): redistributed positions not yet drawn, ...}.
   nlohmann::json state() const;
 
   double total_wait_s() const { return total_wait_s_; }  // sum of data_wait_s so far
@@ -60,6 +64,8 @@ class Loader {
     Draw draw;
     std::shared_ptr<const EncodedItem> item;
     nlohmann::json sampler_state;  // the sampler's state just after this draw
+    int64_t from = 0;              // first token to pack (> 0: the owed tail of a long text)
+    bool carried = false;          // an entry of carry_, not a sampler draw
     std::exception_ptr error;      // a bug (not bad data) in the worker
   };
   struct Live {  // a sample (or tail of one) inside the packer or the ready list
@@ -94,6 +100,14 @@ class Loader {
   Quarantine* quarantine_;
   int rank_, world_;
 
+  // Redistributed positions delivered before the sampler's (restore; read-only afterwards).
+  struct Carry {
+    Draw draw;
+    int64_t from = 0;
+  };
+  std::vector<Carry> carry_;
+  int64_t carry_taken_ = 0;  // entries the assembler has consumed (assembler side)
+
   // Worker side (mu_).
   std::mutex mu_;
   std::condition_variable work_cv_, result_cv_;
@@ -124,9 +138,13 @@ class Loader {
 
 // Opens every source (their open-time issues go to `quarantine`), resolves the mixture and
 // builds a Loader whose stream seed is cfg.seed. tokens_per_tile is the connector's M.
+// state: this rank's Loader::state(), or a JSON array of every rank's state from a run with
+// another number of ranks: it is redistributed to `world` ranks (redistribute_loader_states,
+// same result on every rank) and *reshard (when given) says what was carried over.
 std::unique_ptr<Loader> make_loader(const std::vector<SourceConfig>& sources, const MixtureConfig& mixture,
                                     const ImageConfig& image, const tok::Tokenizer& tokenizer, int64_t tokens_per_tile,
                                     const LoaderConfig& cfg, Quarantine* quarantine = nullptr, int rank = 0,
-                                    int world = 1, const nlohmann::json* state = nullptr);
+                                    int world = 1, const nlohmann::json* state = nullptr,
+                                    ReshardSummary* reshard = nullptr);
 
 }  // namespace mm::data

@@ -1,12 +1,14 @@
 // Data parallel through `mmtrain train` (Gloo, 2 local ranks via `mmtrain launch`): 2 ranks with
 // micro-batch B/2 end with the same weights as 1 rank with micro-batch B after a two-stage run
-// (dense and MoE), and a rank killed mid-run makes the launcher fail fast, naming it.
+// (dense and MoE), a rank killed mid-run makes the launcher fail fast, naming it, and a 2-rank
+// checkpoint resumes on 1 rank.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -15,6 +17,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
 
@@ -75,7 +79,8 @@ std::pair<double, std::string> rel_diff(const fs::path& a, const fs::path& b) {
   return {std::sqrt(diff2 / norm2), fmt_worst(worst_name, worst)};
 }
 
-void check_equivalence(const std::string& extra_sets, const std::string& tag) {
+// sft_tolerance: the SFT stage starts from each run's own pretrain result and runs 12 more steps.
+void check_equivalence(const std::string& extra_sets, const std::string& tag, double sft_tolerance = 1e-5) {
   const fs::path w = world_dir();
   const std::string base = kMmtrain + " train --config " + (w / "recipe.yaml").string() +
                            " --no-eval --set loader.packing=false --set train.checkpoint_interval=0 " + extra_sets;
@@ -90,7 +95,7 @@ void check_equivalence(const std::string& extra_sets, const std::string& tag) {
     const fs::path rel = fs::path(stage) / "checkpoints/step_000012/model.safetensors";
     const auto [d, worst] = rel_diff(one / rel, two / rel);
     INFO(tag << " " << stage << ": relative difference " << d << " (worst tensor: " << worst << ")");
-    CHECK(d < 1e-5);
+    CHECK(d < (std::string(stage) == "sft" ? sft_tolerance : 1e-5));
   }
   // Not vacuous: the SFT stage moved the weights well beyond that tolerance.
   CHECK(rel_diff(one / "pretrain/checkpoints/step_000012/model.safetensors",
@@ -109,11 +114,17 @@ TEST_CASE("2 ranks x B/2 give the weights of 1 rank x B (dense)", "[ddp][e2e]") 
 // The load-balancing loss is computed per micro-batch on each rank (as Megatron and HF do): a
 // product of two batch means, so it is not invariant to how the global batch is split. It is
 // switched off here to isolate data parallelism; the router z-loss (a mean) stays on.
+// Top-1 routing is discontinuous: a token whose two best router logits lie within rounding
+// distance can pick different experts in the two runs (their gradient sums differ in summation
+// order, ~1e-7), which moves a few weights by O(lr). The check (10+ steps from the same
+// start, 1e-5) is the pretrain stage; the SFT stage, 24 steps from the start, gets 1e-4. Measured
+// (debug preset, 2026-11-26): pretrain 3e-7..2e-6; SFT 4e-7..2e-6 for seeds 1 and 3, 2.6e-5 for
+// seed 0 with the fused RMSNorm, where one such flip happened.
 TEST_CASE("2 ranks x B/2 give the weights of 1 rank x B (MoE, experts idle on some rank)", "[ddp][e2e]") {
   check_equivalence(
       "--set model.llm.moe.num_experts=4 --set model.llm.moe.top_k=1 --set model.llm.moe.every=1 "
       "--set model.llm.moe.expert_hidden=64 --set model.llm.moe.aux_loss_coef=0",
-      "moe");
+      "moe", 1e-4);
 }
 
 TEST_CASE("killing one rank mid-run makes the launcher exit non-zero naming it", "[ddp][e2e]") {
@@ -161,4 +172,62 @@ TEST_CASE("killing one rank mid-run makes the launcher exit non-zero naming it",
   CHECK(WEXITSTATUS(status) != 0);
   CHECK(out.find("rank 1") != std::string::npos);
   CHECK(elapsed() - killed_at < 60);
+}
+
+// A checkpoint of 2 ranks resumed by one process (--resume auto): the loader states of both
+// ranks are redistributed (one warning line), the stage completes, and the step accounting goes on.
+TEST_CASE("a 2-rank checkpoint resumes on 1 rank with the same sample stream", "[ddp][e2e][reshard]") {
+  const fs::path w = world_dir();
+  const fs::path two = w / "reshard_two", one = w / "reshard_one";
+  const std::string args =
+      " train --config " + (w / "recipe.yaml").string() + " --no-eval --stage pretrain --set train.keep_last=4";
+  const int rc = run(kMmtrain + " launch --nproc 2 --" + args + " --run-dir " + two.string(), w / "reshard_two.log");
+  INFO(read(w / "reshard_two.log"));
+  REQUIRE(rc == 0);
+  // Keep the step-6 checkpoint only: the run is resumed from the middle of the stage.
+  fs::copy(two, one, fs::copy_options::recursive);
+  const fs::path ckpts = one / "pretrain/checkpoints";
+  for (const char* s : {"step_000009", "step_000012"}) REQUIRE(fs::remove_all(ckpts / s) > 0);
+  { std::ofstream(ckpts / "LATEST") << "step_000006\n"; }
+  const auto at6 = nlohmann::json::parse(read(ckpts / "step_000006/state.json"));
+  REQUIRE(at6.at("world_size") == 2);
+  REQUIRE(at6.at("loaders").size() == 2);
+  // Same global batch: 1 rank x 4 sequences x 4 accumulation steps = 2 ranks x 4 x 2.
+  const int rc1 = run(kMmtrain + args + " --set stages.pretrain.train.grad_accum=4 --resume auto --run-dir " +
+                          one.string(),
+                      w / "reshard_one.log");
+  const std::string log = read(w / "reshard_one.log");
+  INFO(log);
+  REQUIRE(rc1 == 0);
+  CHECK(log.find("was written by 2 ranks, resuming with 1:") != std::string::npos);
+  CHECK(log.find("stream positions not yet delivered") != std::string::npos);
+  CHECK(log.find("is not supported") == std::string::npos);
+  const auto fin = nlohmann::json::parse(read(ckpts / "step_000012/state.json"));
+  CHECK(fin.at("stage_complete") == true);
+  CHECK(fin.at("world_size") == 1);
+  REQUIRE(fin.at("loaders").size() == 1);
+  CHECK(fin.at("loaders")[0].at("world") == 1);
+  // The stream went on past where the furthest old rank stopped.
+  int64_t furthest = 0;
+  for (const auto& l : at6.at("loaders"))
+    furthest = std::max(furthest, l.at("sampler").at("position").get<int64_t>());
+  CHECK(fin.at("loaders")[0].at("sampler").at("position").get<int64_t>() > furthest);
+  // metrics.jsonl: steps 1..12 once each (6 from the 2-rank run, 6 resumed), counters growing.
+  std::ifstream in(one / "pretrain/metrics.jsonl");
+  std::string line;
+  int64_t expect = 1, tokens = 0, samples = 0;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    if (!j.contains("loss")) continue;
+    CHECK(j.at("step").get<int64_t>() == expect);
+    ++expect;
+    CHECK(j.at("tokens_seen").get<int64_t>() > tokens);
+    CHECK(j.at("samples_seen").get<int64_t>() > samples);
+    tokens = j.at("tokens_seen").get<int64_t>(), samples = j.at("samples_seen").get<int64_t>();
+  }
+  CHECK(expect == 13);
+  CHECK(samples == fin.at("samples_seen").get<int64_t>());
+  CHECK(samples > at6.at("samples_seen").get<int64_t>());
+  fs::remove_all(two);
+  fs::remove_all(one);
 }

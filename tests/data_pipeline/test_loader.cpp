@@ -1,6 +1,7 @@
 // The loader on data generated here: a LLaVA JSONL with PNGs (one corrupt), a caption tar shard
 // and a long-text JSONL; the shared test tokenizer. Shapes, invariants, quarantine, determinism
-// across worker counts, exact resume, early destruction and worker errors.
+// across worker counts, exact resume, resume with another rank count (loader_reshard.h), early
+// destruction and worker errors.
 #include <catch2/catch.hpp>
 
 #include <opencv2/imgcodecs.hpp>
@@ -8,6 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
+#include <map>
 #include <set>
 
 #include "data_pipeline/formats/registry.h"
@@ -303,4 +306,210 @@ TEST_CASE("sample pipeline: the tile budget shrinks two-image samples to fit", "
   REQUIRE(!none.ok());
   CHECK(none.error->id == "conv3");
   CHECK(none.error->reason.find("exceed") != std::string::npos);
+}
+
+// ---- Resuming with another number of ranks (loader_reshard.h) ----------------------------------
+
+namespace {
+
+std::unique_ptr<Loader> make_rank(const mm::LoaderConfig& cfg, int rank, int world, const nlohmann::json* state,
+                                  ReshardSummary* summary = nullptr) {
+  return make_loader(data().sources, mm::MixtureConfig{}, image_config(), mm::test::test_tokenizer(), kTokensPerTile,
+                     cfg, nullptr, rank, world, state, summary);
+}
+
+// What a run delivered, per stream position: its sample and how many of its tokens (and
+// documents: chunks of a long text count one each) reached a batch.
+struct Delivered {
+  std::string source, id;
+  int64_t tokens = 0, docs = 0;
+  bool operator==(const Delivered& o) const {
+    return source == o.source && id == o.id && tokens == o.tokens && docs == o.docs;
+  }
+};
+using Deliveries = std::map<int64_t, Delivered>;
+
+void record(const Batch& b, Deliveries& out) {
+  for (const BatchDoc& d : b.docs) {
+    Delivered& e = out[d.position];
+    if (e.docs > 0) REQUIRE((e.source == d.source && e.id == d.id));  // one sample per position
+    e.source = d.source, e.id = d.id;
+    e.tokens += d.length;
+    ++e.docs;
+  }
+}
+
+// The lowest stream position a rank still owes after this state: its next draw, or a document
+// of its carry-over. Every position below the minimum over all ranks was delivered in full.
+int64_t lowest_owed(const nlohmann::json& st) {
+  int64_t low = st.at("sampler").at("position").get<int64_t>() + st.at("rank").get<int64_t>();
+  for (const auto& seq : st.at("ready"))
+    for (const auto& d : seq) low = std::min(low, d.at("position").get<int64_t>());
+  for (const auto& d : st.at("open")) low = std::min(low, d.at("position").get<int64_t>());
+  if (st.contains("carry"))
+    for (const auto& d : st.at("carry")) low = std::min(low, d.at("position").get<int64_t>());
+  return low;
+}
+
+// `world` ranks from `state` (null, one state per rank as an array, or old states to reshard),
+// `batches` batches each; deliveries go to `out`; returns every rank's final state.
+std::vector<nlohmann::json> run_ranks(const mm::LoaderConfig& cfg, int world, int batches, const nlohmann::json* state,
+                                      Deliveries& out, ReshardSummary* summary = nullptr) {
+  std::vector<nlohmann::json> states;
+  for (int r = 0; r < world; ++r) {
+    const bool same_world = state && state->is_array() && static_cast<int>(state->size()) == world;
+    const nlohmann::json* st = same_world ? &state->at(static_cast<size_t>(r)) : state;
+    auto l = make_rank(cfg, r, world, st, summary);
+    for (int i = 0; i < batches; ++i) record(l->next(), out);
+    states.push_back(nlohmann::json::parse(l->state().dump()));  // through text, as a checkpoint
+  }
+  return states;
+}
+
+int64_t cutoff(const std::vector<nlohmann::json>& states) {
+  int64_t c = std::numeric_limits<int64_t>::max();
+  for (const auto& s : states) c = std::min(c, lowest_owed(s));
+  return c;
+}
+
+Deliveries below(const Deliveries& d, int64_t c) {
+  Deliveries out;
+  for (const auto& [p, e] : d)
+    if (p < c) out.emplace(p, e);
+  return out;
+}
+
+// "" when equal, else the first position where they differ.
+std::string diff(const Deliveries& a, const Deliveries& b) {
+  auto show = [](const Deliveries& d, int64_t p) {
+    const auto it = d.find(p);
+    if (it == d.end()) return std::string("nothing");
+    return it->second.source + "/" + it->second.id + " " + std::to_string(it->second.tokens) + " tokens in " +
+           std::to_string(it->second.docs) + " docs";
+  };
+  std::set<int64_t> keys;
+  for (const auto& kv : a) keys.insert(kv.first);
+  for (const auto& kv : b) keys.insert(kv.first);
+  for (int64_t p : keys) {
+    const auto ia = a.find(p), ib = b.find(p);
+    if (ia == a.end() || ib == b.end() || !(ia->second == ib->second))
+      return "position " + std::to_string(p) + ": " + show(a, p) + " vs " + show(b, p);
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("loader: resuming with another rank count delivers every position once", "[loader][resume][reshard]") {
+  mm::LoaderConfig cfg = loader_config(2);
+  cfg.packing = GENERATE(true, false);
+  INFO("packing " << cfg.packing);
+  // Uninterrupted references: 1 rank and 2 ranks, long enough to cover every cutoff below.
+  Deliveries ref1, ref2;
+  const int64_t c1 = cutoff(run_ranks(cfg, 1, 40, nullptr, ref1));
+  const int64_t c2 = cutoff(run_ranks(cfg, 2, 20, nullptr, ref2));
+  // Both cover the same global stream: same samples, tokens and chunks per position.
+  REQUIRE(diff(below(ref1, std::min(c1, c2)), below(ref2, std::min(c1, c2))) == "");
+  // The stream has long texts split over several sequences, and a quarantined sample (a gap).
+  bool split = false;
+  for (const auto& [p, e] : below(ref1, c1)) split = split || e.docs > 1;
+  CHECK(split);
+  CHECK(static_cast<int64_t>(below(ref1, c1).size()) < c1);
+
+  struct Case {
+    int from_world, to_world, first, second;
+  };
+  int64_t holes = 0, partial = 0;
+  for (const Case& k : {Case{2, 1, 3, 8}, Case{2, 1, 5, 8}, Case{2, 3, 4, 4}, Case{1, 2, 5, 5}, Case{3, 2, 2, 8},
+                        Case{2, 1, 7, 9}}) {
+    INFO("from " << k.from_world << " ranks x " << k.first << " batches to " << k.to_world << " x " << k.second);
+    Deliveries got;
+    const std::vector<nlohmann::json> old = run_ranks(cfg, k.from_world, k.first, nullptr, got);
+    const nlohmann::json old_json(old);
+    ReshardSummary sum;
+    const std::vector<nlohmann::json> fin = run_ranks(cfg, k.to_world, k.second, &old_json, got, &sum);
+    CHECK(sum.old_world == k.from_world);
+    CHECK(sum.new_world == k.to_world);
+    CHECK(sum.carried > 0);
+    holes += sum.holes, partial += sum.partial;
+    const int64_t c = cutoff(fin);
+    CHECK(c > sum.resume_position);  // the new ranks went past the carry-over into the stream
+    REQUIRE(c <= std::min(c1, c2));
+    // No position below the cutoff lost or repeated, no chunk twice; same samples as uninterrupted.
+    CHECK(diff(below(got, c), below(ref1, c)) == "");
+    CHECK(diff(below(got, c), below(ref2, c)) == "");
+    // Above it, nothing delivered twice either.
+    for (const auto& [p, e] : got) {
+      if (p >= std::min(c1, c2)) continue;
+      const auto it = ref1.find(p);
+      REQUIRE(it != ref1.end());
+      CHECK(e.tokens <= it->second.tokens);
+      CHECK(e.docs <= it->second.docs);
+    }
+  }
+  CHECK(holes > 0);    // some old rank lagged behind the furthest one
+  CHECK(partial > 0);  // a long text half delivered resumed at its next chunk
+}
+
+TEST_CASE("loader: a redistributed state resumes bitwise and redistributes again", "[loader][resume][reshard]") {
+  mm::LoaderConfig cfg = loader_config(2);
+  cfg.micro_batch = 1;  // batches of one sequence: a batch uses only part of the carry-over
+  Deliveries got;
+  const nlohmann::json old(run_ranks(cfg, 2, 8, nullptr, got));
+  // 2 -> 3 ranks; rank 0 takes one batch, its state still holds carried positions.
+  ReshardSummary sum;
+  auto a = make_rank(cfg, 0, 3, &old, &sum);
+  REQUIRE(sum.carried >= 6);
+  record(a->next(), got);
+  const nlohmann::json mid = nlohmann::json::parse(a->state().dump());
+  REQUIRE(mid.contains("carry"));
+  CHECK(mid.at("carry").size() < (sum.carried + 2) / 3);
+  std::vector<Batch> cont;
+  for (int i = 0; i < 6; ++i) cont.push_back(a->next());
+  auto b = make_rank(cfg, 0, 3, &mid);  // same-world resume in the middle of the carry-over
+  for (int i = 0; i < 6; ++i) check_same(cont[i], b->next());
+  CHECK(b->state() == a->state());
+
+  // 2 -> 3 (ranks 1 and 2 one batch each) -> 1: the carry left in the 3-rank states is owed too.
+  std::vector<nlohmann::json> three = {mid};
+  for (int r = 1; r < 3; ++r) {
+    auto l = make_rank(cfg, r, 3, &old);
+    record(l->next(), got);
+    three.push_back(nlohmann::json::parse(l->state().dump()));
+  }
+  const nlohmann::json three_json(three);
+  ReshardSummary again;
+  const std::vector<nlohmann::json> fin = run_ranks(cfg, 1, 30, &three_json, got, &again);
+  CHECK(again.old_world == 3);
+  CHECK(again.carried > 0);
+  Deliveries ref;
+  const int64_t cref = cutoff(run_ranks(cfg, 1, 100, nullptr, ref));
+  const int64_t c = cutoff(fin);
+  CHECK(c > again.resume_position);
+  REQUIRE(c <= cref);
+  CHECK(diff(below(got, c), below(ref, c)) == "");
+}
+
+TEST_CASE("loader: inconsistent states are refused with one line", "[loader][reshard]") {
+  mm::LoaderConfig cfg = loader_config(1);
+  Deliveries got;
+  std::vector<nlohmann::json> old = run_ranks(cfg, 2, 2, nullptr, got);
+  {
+    nlohmann::json swapped = nlohmann::json::array({old[1], old[0]});
+    CHECK_THROWS_WITH(make_rank(cfg, 0, 1, &swapped),
+                      Catch::Contains("loader state 0 of 2: saved by rank 1 of 2 (expected rank 0 of 2)"));
+  }
+  {
+    nlohmann::json twice = nlohmann::json::array({old[0], old[1]});  // rank 1 claims rank 0's carry-over
+    twice[1]["ready"] = old[0].at("ready");
+    twice[1]["open"] = old[0].at("open");
+    REQUIRE(!old[0].at("open").empty());
+    CHECK_THROWS_WITH(make_rank(cfg, 0, 1, &twice), Catch::Contains("is owed twice or with a gap"));
+  }
+  {
+    nlohmann::json other = nlohmann::json::array({old[0], old[1]});
+    other[1]["seq_len"] = 64;
+    CHECK_THROWS_WITH(make_rank(cfg, 0, 3, &other),
+                      Catch::Contains("loader state of rank 1: seq_len 64 differs from rank 0's 128"));
+  }
 }

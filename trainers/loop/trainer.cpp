@@ -51,14 +51,19 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 torch::Device pick_device(const TrainConfig& t) {
   if (t.device == "cuda") {
     MM_CHECK(torch::cuda::is_available(), "train.device: cuda requested but no CUDA device is available");
+    data::set_pin_batches(true);  // the loader (created after this) collates into pinned memory
     return torch::Device(torch::kCUDA);
   }
-  if (t.device == "auto" && torch::cuda::is_available()) return torch::Device(torch::kCUDA);
+  if (t.device == "auto" && torch::cuda::is_available()) {
+    data::set_pin_batches(true);
+    return torch::Device(torch::kCUDA);
+  }
   return torch::Device(torch::kCPU);
 }
 
 MultimodalBatch to_model_batch(const data::Batch& b, const torch::Device& dev) {
   MultimodalBatch m;
+  // Asynchronous only from pinned memory (data::set_pin_batches): the host keeps queueing kernels.
   const bool nb = dev.is_cuda();
   m.input_ids = b.input_ids.to(dev, nb);
   m.labels = b.labels.to(dev, nb);
@@ -298,10 +303,11 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
       gen.set_state(from_hex(st["rng_cpu"].get<std::string>()));
     }
     const auto& loaders = st.at("loaders");
-    MM_CHECK(static_cast<int>(loaders.size()) == world,
-             "{}: was written by {} ranks, this run has {}: resuming with another rank count is not supported yet",
-             resume_from->path, loaders.size(), world);
-    loader_state = loaders.at(static_cast<size_t>(group.rank()));
+    MM_CHECK(loaders.is_array() && !loaders.empty(), "{}: state.json key 'loaders': expected one state per rank",
+             resume_from->path);
+    // Another rank count: make_loader redistributes every rank's state (see loader_reshard.h).
+    loader_state = static_cast<int>(loaders.size()) == world ? loaders.at(static_cast<size_t>(group.rank()))
+                                                             : loaders;
     have_loader_state = true;
     log->info("stage '{}': resuming from {} (step {}, {} tokens seen)", tc.stage, resume_from->path, step,
               tokens_seen);
@@ -312,9 +318,17 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
   const tok::Tokenizer tokenizer = tok::Tokenizer::load(cfg.tokenizer);
   auto quarantine = main ? std::make_unique<data::Quarantine>((fs::path(sdir) / "quarantine.jsonl").string())
                          : std::make_unique<data::Quarantine>();
+  data::ReshardSummary reshard;
   auto loader = data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, tokenizer, model->tokens_per_tile(),
                                   cfg.loader, quarantine.get(), group.rank(), world,
-                                  have_loader_state ? &loader_state : nullptr);
+                                  have_loader_state ? &loader_state : nullptr, &reshard);
+  if (main && reshard.old_world > 0)
+    log->warn("stage '{}': {} was written by {} ranks, resuming with {}: {} stream positions not yet delivered ({} "
+              "never drawn, {} partly delivered long texts) are carried over round-robin, then the stream continues "
+              "at position {}; the global batch is now {} sequences ({} ranks x micro_batch {} x grad_accum {})",
+              tc.stage, resume_from->path, reshard.old_world, reshard.new_world, reshard.carried, reshard.holes,
+              reshard.partial, reshard.resume_position, world * cfg.loader.micro_batch * tc.grad_accum, world,
+              cfg.loader.micro_batch, tc.grad_accum);
 
   // ---- Sinks --------------------------------------------------------------------------------------
   std::unique_ptr<MetricsJsonl> metrics;
