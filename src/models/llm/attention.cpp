@@ -27,9 +27,12 @@ AttentionImpl::AttentionImpl(const LLMConfig& cfg)
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& rope,
                                      const AttentionMask& mask, LayerKV* cache) {
   const int64_t b = x.size(0), t = x.size(1);
-  auto q = apply_rope(q_proj(x).view({b, t, heads, head_dim}), rope).transpose(1, 2);     // (B, H, T, hd)
-  auto k = apply_rope(k_proj(x).view({b, t, kv_heads, head_dim}), rope).transpose(1, 2);  // (B, KV, T, hd)
-  auto v = v_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);                     // (B, KV, T, hd)
+  // One GEMM for q, k and v (weights stacked per call; the parameters keep HF's names).
+  auto qkv = torch::linear(x, torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}, 0))
+                 .split({heads * head_dim, kv_heads * head_dim, kv_heads * head_dim}, -1);
+  auto q = apply_rope(qkv[0].reshape({b, t, heads, head_dim}), rope).transpose(1, 2);     // (B, H, T, hd)
+  auto k = apply_rope(qkv[1].reshape({b, t, kv_heads, head_dim}), rope).transpose(1, 2);  // (B, KV, T, hd)
+  auto v = qkv[2].reshape({b, t, kv_heads, head_dim}).transpose(1, 2);                     // (B, KV, T, hd)
   if (cache != nullptr) {
     if (cache->k.defined()) {
       k = torch::cat({cache->k, k}, 2);  // (B, KV, T_past + T, hd)

@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include "models/llm/fused.h"
+
 #include <cmath>
 #include <vector>
 
@@ -57,13 +59,14 @@ struct RMSNormFn : public torch::autograd::Function<RMSNormFn> {
     const float* rp = rstd.data_ptr<float>();
     const float* gp = g.data_ptr<float>();
     float* dxp = dx.data_ptr<float>();
-    // dw: one partial row per chunk of rows, summed after (deterministic for a fixed thread count
-    // and chunking, which depends only on n).
+    // dw: one partial row per chunk of rows, in double, summed after (deterministic: the chunking
+    // depends only on n). Double keeps dw as accurate as torch's cascade sum, so splitting a batch
+    // across ranks changes it no more than the composite does.
     const int64_t chunks = std::min<int64_t>(n, 64), per = (n + chunks - 1) / chunks;
-    std::vector<float> partial(size_t(chunks * d), 0.f);
+    std::vector<double> partial(size_t(chunks * d), 0.0);
     at::parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
       for (int64_t c = cb; c < ce; ++c) {
-        float* pw = partial.data() + c * d;
+        double* pw = partial.data() + c * d;
         for (int64_t row = c * per; row < std::min(n, (c + 1) * per); ++row) {
           const float* xr = xp + row * d;
           const float* gr = gp + row * d;
@@ -74,17 +77,19 @@ struct RMSNormFn : public torch::autograd::Function<RMSNormFn> {
           const float k = r * r * r * dot / float(d);
           for (int64_t j = 0; j < d; ++j) {
             dr[j] = r * gr[j] * wp[j] - xr[j] * k;
-            pw[j] += gr[j] * (xr[j] * r);
+            pw[j] += double(gr[j] * (xr[j] * r));
           }
         }
       }
     });
-    auto dw = torch::zeros_like(w);
-    float* dwp = dw.data_ptr<float>();
+    std::vector<double> total(size_t(d), 0.0);
     for (int64_t c = 0; c < chunks; ++c) {
-      const float* pw = partial.data() + c * d;
-      for (int64_t j = 0; j < d; ++j) dwp[j] += pw[j];
+      const double* pw = partial.data() + c * d;
+      for (int64_t j = 0; j < d; ++j) total[size_t(j)] += pw[j];
     }
+    auto dw = torch::empty_like(w);
+    float* dwp = dw.data_ptr<float>();
+    for (int64_t j = 0; j < d; ++j) dwp[j] = float(total[size_t(j)]);
     return {dx, dw, torch::Tensor()};
   }
 };
@@ -96,7 +101,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  const bool fused = x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+  const bool fused = fused_kernels_enabled() && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
                      weight.scalar_type() == torch::kFloat && weight.is_contiguous() && x.numel() > 0;
   return fused ? RMSNormFn::apply(x, weight, eps) : rms_norm_composite(x, weight, eps);
 }

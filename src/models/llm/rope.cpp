@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include "models/llm/fused.h"
+
 #include "core/check.h"
 
 namespace mm::llm {
@@ -80,7 +82,7 @@ RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope) {
   // The fused kernel needs fp32 CPU tensors and tables of exactly (B, T, 1, hd) (no broadcasting
   // over B or T, and no gradient into the tables); anything else takes the composite.
-  const bool fused = x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+  const bool fused = fused_kernels_enabled() && x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
                      rope.cos.scalar_type() == torch::kFloat && rope.sin.scalar_type() == torch::kFloat &&
                      rope.cos.sizes() == torch::IntArrayRef({x.size(0), x.size(1), 1, x.size(3)}) &&
                      rope.sin.sizes() == rope.cos.sizes() && !rope.cos.requires_grad() &&
