@@ -287,8 +287,7 @@ print(f"bench 1b bf16: {j['tokens_per_s']:.0f} tokens/s, step {j['step_s']['tota
       + (f"{mem/2**30:.1f} GiB" if mem is not None else "not reported by bench")
       + (f", nvidia-smi peak {int(os.environ['MEM_MIB'])/1024:.1f} GiB" if os.environ.get("MEM_MIB") else "")
       + f", peak RSS {j['peak_rss_bytes']/2**30:.1f} GiB"
-      # bench.cpp applied no autocast when this script was written: say which precision was timed.
-      + f", precision {j.get('precision', 'not reported by bench (fp32 unless bench honours train.precision)')}")
+      + f", precision {j.get('precision', 'not reported')}")
 PYEOF
 note "$(tail -1 "$WORK/bench_summary.txt")"
 finish 0

@@ -7,6 +7,8 @@
 // The bf16 tolerances are calibrated by the "[bf16]" test below, which runs the same comparison
 // with CPU autocast and therefore runs (and must pass) everywhere.
 #include <catch2/catch.hpp>
+
+#include "trainers/autocast_scope.h"
 #include <torch/torch.h>
 
 #include <ATen/autocast_mode.h>
@@ -62,18 +64,8 @@ StepResult step(MultimodalModel& model, const MultimodalBatch& batch, const torc
   const MultimodalBatch b = to_device(batch, dev);
   MultimodalOutput out;
   {
-    // The trainer's AutocastScope (trainers/loop/trainer.cpp), inlined.
-    if (bf16 && dev.is_cuda()) {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    } else if (bf16) {
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    }
+    mm::train::AutocastScope autocast(bf16, dev);  // the trainer's
     out = model->forward(b);
-    at::autocast::set_enabled(false);
-    at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
   }
   torch::Tensor loss = out.loss();
   loss.backward();

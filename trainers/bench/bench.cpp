@@ -23,6 +23,7 @@
 #include "data_pipeline/loader/loader.h"
 #include "models/llm/decoder.h"
 #include "tokenizer/tokenizer.h"
+#include "trainers/autocast_scope.h"
 #include "trainers/grad_utils.h"
 #include "trainers/optim/param_groups.h"
 
@@ -201,6 +202,7 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
   BenchResult r;
   r.model = cfg.model.name;
   r.device = device.is_cuda() ? "cuda" : "cpu";
+  r.precision = cfg.train.precision;
   r.decoder_only = opt.decoder_only;
   r.real_data = opt.real_data;
   r.batch = cfg.loader.micro_batch;
@@ -275,12 +277,15 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
     sync(device);
     const auto t1 = Clock::now();
     torch::Tensor loss;
-    if (opt.decoder_only) {
-      auto out = decoder->forward(batch.input_ids, batch.positions, batch.doc_ids);
-      auto [sum, count] = causal_lm_loss_sum(out.logits, batch.labels, batch.doc_ids);
-      loss = sum / count.clamp_min(1).to(sum.scalar_type()) + out.aux_loss + out.z_loss;
-    } else {
-      loss = model->forward(batch).loss();
+    {
+      train::AutocastScope autocast(cfg.train.precision == "bf16", device);  // train.precision
+      if (opt.decoder_only) {
+        auto out = decoder->forward(batch.input_ids, batch.positions, batch.doc_ids);
+        auto [sum, count] = causal_lm_loss_sum(out.logits, batch.labels, batch.doc_ids);
+        loss = sum / count.clamp_min(1).to(sum.scalar_type()) + out.aux_loss + out.z_loss;
+      } else {
+        loss = model->forward(batch).loss();
+      }
     }
     const double loss_value = loss.item<double>();  // synchronises
     const auto t2 = Clock::now();
@@ -341,6 +346,7 @@ nlohmann::ordered_json to_json(const BenchResult& r) {
   j["mode"] = r.decoder_only ? "decoder" : "multimodal";
   j["data"] = r.real_data ? "loader" : "synthetic";
   j["device"] = r.device;
+  j["precision"] = r.precision;
   j["threads"] = r.threads;
   j["batch"] = r.batch;
   j["seq_len"] = r.seq_len;
@@ -377,9 +383,9 @@ std::string to_text(const BenchResult& r) {
   const auto& t = r.time;
   auto pct = [&](double x) { return t.total > 0 ? 100.0 * x / t.total : 0.0; };
   std::string s;
-  s += fmt::format("bench {} ({}, {} data, {}, {} threads): B={} T={}, {} steps after {} warm-up\n", r.model,
+  s += fmt::format("bench {} ({}, {} data, {} {}, {} threads): B={} T={}, {} steps after {} warm-up\n", r.model,
                    r.decoder_only ? "decoder step" : "multimodal step", r.real_data ? "loader" : "synthetic",
-                   r.device, r.threads, r.batch, r.seq_len, r.steps, r.warmup);
+                   r.device, r.precision, r.threads, r.batch, r.seq_len, r.steps, r.warmup);
   s += fmt::format("  tokens/s        {:.1f}\n", r.tokens_per_s);
   if (!r.decoder_only) s += fmt::format("  images/s        {:.2f} ({:.1f} tiles per step)\n", r.images_per_s, r.tiles_per_step);
   s += fmt::format("  step            {:.3f} s = data wait {:.3f} ({:.1f}%) + forward {:.3f} ({:.1f}%) + backward "

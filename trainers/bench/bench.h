@@ -36,6 +36,7 @@ struct StepTimes {
 struct BenchResult {
   std::string model;             // cfg.model.name
   std::string device = "cpu";
+  std::string precision = "fp32";  // train.precision: fp32 | bf16 (autocast around the forward)
   bool decoder_only = false, real_data = false;
   int64_t batch = 0, seq_len = 0, threads = 0, steps = 0, warmup = 0;
   double tiles_per_step = 0, images_per_step = 0;  // means over the timed steps

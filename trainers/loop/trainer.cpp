@@ -23,6 +23,7 @@
 #include "models/param_groups.h"
 #include "tokenizer/tokenizer.h"
 #include "trainers/checkpoint/checkpoint_manager.h"
+#include "trainers/autocast_scope.h"
 #include "trainers/checkpoint/model_state.h"
 #include "trainers/grad_utils.h"
 #include "trainers/loop/recipe.h"
@@ -76,35 +77,6 @@ MultimodalBatch to_model_batch(const data::Batch& b, const torch::Device& dev) {
   m.tiles_per_sample = b.tiles_per_sample.to(dev, nb);
   return m;
 }
-
-// bf16 autocast around a forward (train.precision: bf16): matmuls and convolutions in bf16,
-// reductions and the loss in fp32, on CUDA or on the CPU; restores the previous state.
-class AutocastScope {
- public:
-  AutocastScope(bool on, const torch::Device& dev) : on_(on), cuda_(dev.is_cuda()) {
-    if (!on_) return;
-    if (cuda_) {
-      prev_ = at::autocast::is_enabled();
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    } else {
-      prev_ = at::autocast::is_cpu_enabled();
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    }
-  }
-  ~AutocastScope() {
-    if (!on_) return;
-    if (cuda_) at::autocast::set_enabled(prev_);
-    else at::autocast::set_cpu_enabled(prev_);
-    at::autocast::clear_cache();
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool on_, cuda_, prev_ = false;
-};
 
 // Summed loss per source of one micro-batch from its logits (no grad).
 void add_source_losses(const torch::Tensor& logits, const data::Batch& b, std::map<std::string, double>& sum,
