@@ -4,13 +4,10 @@
 
 namespace mm::llm {
 
-// silu(gate) * up for gate, up of the same shape. fp32 CPU tensors take a fused kernel: forward
-// one sigmoid + one pass, backward one pass (no exp recomputed, no intermediate products kept
-// besides the sigmoid); other devices and dtypes use torch ops. Dense FFN and MoE experts use it.
-torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);
-// The same for gate and up packed along the last dimension: gate_up (..., 2F) -> (..., F), gate
-// first. The fused kernel reads both halves in place and writes the gradient of the packed
-// tensor directly (no split copies forward, no cat backward).
+// silu(gate) * up with gate and up packed along the last dimension: gate_up (..., 2F) -> (..., F),
+// gate first. fp32 CPU tensors take a fused kernel that reads both halves in place (forward: one
+// sigmoid + one pass; backward: one pass writing the packed gradient, no exp recomputed); other
+// devices and dtypes use torch ops. The dense FFN and the MoE experts both use it.
 torch::Tensor swiglu_packed(const torch::Tensor& gate_up);
 
 class SwiGLUImpl : public torch::nn::Module {
