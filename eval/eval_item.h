@@ -34,6 +34,7 @@ struct EvalItem {
   std::vector<std::string> choices; // options of a multiple-choice item, in letter order A, B, ...
   Category category = Category::kGeneral;
   std::string benchmark;
+  std::string task;                 // optional sub-task within the benchmark ("" when the set has none)
   Metric metric = Metric::kExactMatch;
   std::string source;               // "file.jsonl:LINE", for messages
 };

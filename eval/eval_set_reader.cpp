@@ -74,6 +74,7 @@ std::string parse_eval_item(const std::string& line, const std::string& dir, boo
   if (!(err = string_field(obj, "category", &cat)).empty()) return err;
   if (!(err = string_field(obj, "benchmark", &it.benchmark)).empty()) return err;
   if (!(err = string_field(obj, "metric", &metric)).empty()) return err;
+  if (obj.contains("task") && !(err = string_field(obj, "task", &it.task)).empty()) return err;
   if (it.benchmark.empty()) return "\"benchmark\" is empty";
   if (!parse_category(cat, &it.category))
     return "unknown category \"" + cat + "\" (expected " + category_names() + ")";

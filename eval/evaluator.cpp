@@ -72,6 +72,16 @@ EvalReport Evaluator::run(const std::vector<EvalSet>& sets, const PredictFn& pre
     }
     b.chance = chance_level(items);
     b.examples = select_examples(items, texts, item_scores, static_cast<size_t>(config_.examples), b.metric);
+    std::map<std::string, std::pair<double, int64_t>> per_task;  // task -> (sum, count)
+    for (size_t i = 0; i < items.size(); ++i) {
+      b.predictions.push_back({items[i].id, items[i].question, texts[i], items[i].answers, item_scores[i],
+                               items[i].task});
+      if (!items[i].task.empty() && b.metric != Metric::kPerplexity) {
+        per_task[items[i].task].first += item_scores[i];
+        per_task[items[i].task].second += 1;
+      }
+    }
+    for (const auto& [task, acc] : per_task) b.tasks[task] = acc.first / static_cast<double>(acc.second);
     log->info("{} ({}, {}): {:.4f} over {} items", name, category_name(b.category), metric_name(b.metric), b.score,
               b.n);
     scores.push_back(std::move(b));

@@ -93,7 +93,7 @@ std::vector<Example> select_examples(const std::vector<EvalItem>& items, const s
   }
   std::vector<Example> out;
   for (size_t i : chosen)
-    out.push_back({items[i].id, items[i].question, predictions[i], items[i].answers, scores[i]});
+    out.push_back({items[i].id, items[i].question, predictions[i], items[i].answers, scores[i], items[i].task});
   return out;
 }
 
@@ -110,6 +110,7 @@ std::string report_to_json(const EvalReport& r) {
   for (const auto& b : r.benchmarks) {
     json e = {{"score", b.score}, {"n", b.n}, {"metric", metric_name(b.metric)}, {"category", category_name(b.category)}};
     if (b.chance) e["chance"] = *b.chance;
+    if (!b.tasks.empty()) e["tasks"] = b.tasks;
     j["benchmarks"][b.name] = e;
     json ex = json::array();
     for (const auto& x : b.examples)
@@ -132,12 +133,14 @@ std::string report_to_markdown(const EvalReport& r) {
                       ch == r.chance.end() ? "-" : percent(ch->second));
   }
   md += fmt::format("| **MMBase** | **{}** | |\n\n", r.mmbase ? percent(*r.mmbase) : "-");
-  md += "| benchmark | category | metric | n | score | chance |\n|---|---|---|---:|---:|---:|\n";
+  md += "| benchmark | category | metric | n | score | chance | by task |\n|---|---|---|---:|---:|---:|---|\n";
   for (const auto& b : r.benchmarks) {
     const bool acc = metric_is_accuracy(b.metric);
-    md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", b.name, category_name(b.category), metric_name(b.metric),
-                      b.n, acc ? percent(b.score) + "%" : fmt::format("{:.3f}", b.score),
-                      b.chance ? percent(*b.chance) + "%" : "-");
+    std::string tasks;
+    for (const auto& [task, score] : b.tasks) tasks += fmt::format("{}{} {}%", tasks.empty() ? "" : ", ", task, percent(score));
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", b.name, category_name(b.category),
+                      metric_name(b.metric), b.n, acc ? percent(b.score) + "%" : fmt::format("{:.3f}", b.score),
+                      b.chance ? percent(*b.chance) + "%" : "-", tasks.empty() ? "-" : tasks);
   }
   if (!r.skipped.empty())
     md += fmt::format("\n{} item(s) were skipped as malformed (listed under \"skipped\" in the JSON report).\n",
@@ -153,6 +156,26 @@ void write_report(const EvalReport& report, const std::string& json_path) {
   fs::path md = p;
   md.replace_extension(".md");
   io::write_file_atomic(md.string(), report_to_markdown(report));
+  fs::path preds = p;
+  preds.replace_extension(".predictions.jsonl");
+  io::write_file_atomic(preds.string(), predictions_to_jsonl(report));
+}
+
+std::string predictions_to_jsonl(const EvalReport& report) {
+  using nlohmann::json;
+  std::string out;
+  for (const auto& b : report.benchmarks) {
+    for (const auto& x : b.predictions) {
+      json j = {{"benchmark", b.name}, {"id", x.id}};
+      if (!x.task.empty()) j["task"] = x.task;
+      j["question"] = x.question;
+      j["prediction"] = x.prediction;
+      j["answers"] = x.answers;
+      j["score"] = x.score;
+      out += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    }
+  }
+  return out;
 }
 
 }  // namespace mm::eval

@@ -14,6 +14,7 @@ struct Example {
   std::string id, question, prediction;
   std::vector<std::string> answers;
   double score = 0;
+  std::string task;  // EvalItem::task ("" when the item has none)
 };
 
 struct BenchmarkScore {
@@ -24,6 +25,8 @@ struct BenchmarkScore {
   double score = 0;                // mean item score; corpus perplexity for perplexity benchmarks
   std::optional<double> chance;    // expected score of guessing (accuracy metrics only)
   std::vector<Example> examples;
+  std::map<std::string, double> tasks;  // mean item score per EvalItem::task (accuracy metrics, items with a task)
+  std::vector<Example> predictions;     // every item in order: what the model answered and its score
 };
 
 struct EvalReport {
@@ -60,5 +63,10 @@ std::string report_to_markdown(const EvalReport& report);
 // Writes report_to_json to `json_path` and report_to_markdown beside it (".json" -> ".md"),
 // both atomically.
 void write_report(const EvalReport& report, const std::string& json_path);
+
+// One JSON object per evaluated item, benchmark by benchmark: {"benchmark", "id", "task" (when the
+// item has one), "question", "prediction", "answers", "score"}. write_report puts it beside the
+// JSON report as <name>.predictions.jsonl, for a person or a script to study every answer.
+std::string predictions_to_jsonl(const EvalReport& report);
 
 }  // namespace mm::eval

@@ -23,7 +23,9 @@ std::string line(const std::string& id, const std::string& bench, const std::str
 TEST_CASE("Evaluator scores a fake predictor per benchmark and category", "[eval][evaluator]") {
   mm::test::TempDir dir;
   std::string a, b;
-  for (int i = 0; i < 10; ++i) a += line("v" + std::to_string(i), "vqa", "general", "vqa_accuracy", "red");
+  for (int i = 0; i < 10; ++i)  // tasks: colour on items 0-3, count on 4-9
+    a += line("v" + std::to_string(i), "vqa", "general", "vqa_accuracy", "red",
+              i < 4 ? R"(, "task": "colour")" : R"(, "task": "count")");
   for (int i = 0; i < 4; ++i)
     a += line("m" + std::to_string(i), "sqa", "knowledge", "multiple_choice", "B", R"(, "choices": ["x", "y", "z", "w"])");
   a += "{broken\n";
@@ -82,6 +84,20 @@ TEST_CASE("Evaluator scores a fake predictor per benchmark and category", "[eval
   REQUIRE(ex.size() == 4);
   CHECK(ex[0].score == 1.0);
   CHECK(ex[1].prediction == "wrong");
+  // Per task (of the 8 items scored): colour v0..v3 -> 2 of 4 right; count v4..v7 -> 2 of 4.
+  REQUIRE(find("vqa").tasks.size() == 2);
+  CHECK(find("vqa").tasks.at("colour") == Approx(0.5));
+  CHECK(find("vqa").tasks.at("count") == Approx(0.5));
+  CHECK(find("sqa").tasks.empty());  // its items name no task
+  // Every scored item is kept with its prediction, in order.
+  const auto& preds = find("vqa").predictions;
+  REQUIRE(preds.size() == 8);
+  CHECK(preds[0].id == "v0");
+  CHECK(preds[0].task == "colour");
+  CHECK(preds[0].score == 1.0);
+  CHECK(preds[5].task == "count");
+  CHECK(preds[5].prediction == "wrong");
+  CHECK(preds[5].score == 0.0);
   REQUIRE(r.skipped.size() == 1);
   CHECK(r.skipped[0].find("a.jsonl:15: not valid JSON") != std::string::npos);
 }

@@ -1,5 +1,7 @@
 // Aggregation (category means, MMBase), chance levels, example selection, JSON and Markdown.
 #include <catch2/catch.hpp>
+
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
@@ -80,7 +82,9 @@ TEST_CASE("examples: half right, half wrong, topped up from the other kind", "[e
 TEST_CASE("report JSON and Markdown", "[eval][report]") {
   auto g = bench("vqa", Category::kGeneral, Metric::kVqaAccuracy, 0.75, 4);
   g.chance = 0.25;
-  g.examples.push_back({"q1", "<image> What?", "red", {"red", "crimson"}, 1.0});
+  g.examples.push_back({"q1", "<image> What?", "red", {"red", "crimson"}, 1.0, "colour"});
+  g.tasks = {{"colour", 1.0}, {"count", 0.5}};
+  g.predictions = {g.examples[0], {"q2", "<image> How many?", "3", {"2"}, 0.0, "count"}};
   auto r = aggregate({g, bench("wiki", Category::kTextOnly, Metric::kPerplexity, 12.5, 3)}, {"s.jsonl:4: bad id"});
 
   const auto j = nlohmann::json::parse(report_to_json(r));
@@ -98,18 +102,32 @@ TEST_CASE("report JSON and Markdown", "[eval][report]") {
   CHECK(j["examples"]["vqa"][0]["answers"][1] == "crimson");
   CHECK(j["examples"]["vqa"][0]["score"].get<double>() == 1.0);
   CHECK(j["skipped"][0] == "s.jsonl:4: bad id");
+  CHECK(j["benchmarks"]["vqa"]["tasks"]["count"].get<double>() == Approx(0.5));
+  CHECK_FALSE(j["benchmarks"]["wiki"].contains("tasks"));
 
   const std::string md = report_to_markdown(r);
   CHECK(md.find("| general | 75.0 | 25.0 |") != std::string::npos);
   CHECK(md.find("| **MMBase** | **75.0** | |") != std::string::npos);
-  CHECK(md.find("| vqa | general | vqa_accuracy | 4 | 75.0% | 25.0% |") != std::string::npos);
-  CHECK(md.find("| wiki | text-only | perplexity | 3 | 12.500 | - |") != std::string::npos);
+  CHECK(md.find("| vqa | general | vqa_accuracy | 4 | 75.0% | 25.0% | colour 100.0%, count 50.0% |") != std::string::npos);
+  CHECK(md.find("| wiki | text-only | perplexity | 3 | 12.500 | - | - |") != std::string::npos);
   CHECK(md.find("1 item(s) were skipped") != std::string::npos);
 
   mm::test::TempDir dir;
   write_report(r, dir.file("eval/step_000500.json"));
   CHECK(mm::io::read_file(dir.file("eval/step_000500.json")) == report_to_json(r));
   CHECK(mm::io::read_file(dir.file("eval/step_000500.md")) == md);
+  // Every prediction, one JSON object per line.
+  const std::string lines = mm::io::read_file(dir.file("eval/step_000500.predictions.jsonl"));
+  std::istringstream in(lines);
+  std::vector<nlohmann::json> rows;
+  for (std::string l; std::getline(in, l);) rows.push_back(nlohmann::json::parse(l));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["benchmark"] == "vqa");
+  CHECK(rows[0]["id"] == "q1");
+  CHECK(rows[0]["task"] == "colour");
+  CHECK(rows[1]["prediction"] == "3");
+  CHECK(rows[1]["answers"][0] == "2");
+  CHECK(rows[1]["score"].get<double>() == 0.0);
 }
 
 TEST_CASE("report JSON with no accuracy benchmark has a null MMBase", "[eval][report]") {
