@@ -101,6 +101,9 @@ TEST_CASE("bench runs 2 steps of the tiny model and returns a well-formed result
   CHECK(r.images_per_s > 0);
   CHECK(r.gemm_flop_per_s > 0);
   CHECK(r.mfu > 0);
+  CHECK(r.mfu_paired > 0);  // the median of the per-step ratios lies within their range
+  CHECK(r.mfu_paired_min <= r.mfu_paired);
+  CHECK(r.mfu_paired <= r.mfu_paired_max);
   CHECK(r.peak_rss_bytes > 0);
   CHECK(r.time.communication == 0.0);
   const double parts = r.time.data_wait + r.time.forward + r.time.backward + r.time.optimizer + r.time.communication;
@@ -111,7 +114,7 @@ TEST_CASE("bench runs 2 steps of the tiny model and returns a well-formed result
   CHECK(std::isfinite(r.loss_last));
 
   const auto j = bench::to_json(r);
-  for (const char* key : {"tokens_per_s", "images_per_s", "model_flop_per_s", "gemm_flop_per_s", "mfu", "step_s",
+  for (const char* key : {"tokens_per_s", "images_per_s", "model_flop_per_s", "gemm_flop_per_s", "mfu", "mfu_paired", "step_s",
                           "flops_per_step", "peak_rss_bytes"})
     CHECK(j.contains(key));
   CHECK(j["step_s"]["communication"].get<double>() == 0.0);

@@ -47,6 +47,11 @@ struct BenchResult {
   double model_flop_per_s = 0;
   double gemm_flop_per_s = 0;    // best of the GEMM runs before and after the steps
   double mfu = 0;                // model_flop_per_s / gemm_flop_per_s
+  // Paired: one GEMM is timed right before every timed step (outside the step's time) and each
+  // step's FLOP/s is divided by that GEMM's; mfu_paired is the median of these ratios. On a
+  // machine whose speed drifts (shared cores, turbo) this compares like with like (docs/bench.md).
+  double mfu_paired = 0;
+  double mfu_paired_min = 0, mfu_paired_max = 0;
   // The same on process CPU time (all threads): model FLOPs per CPU-second of the steps over GEMM
   // FLOPs per CPU-second. Robust to other processes sharing the cores (docs/bench.md).
   double step_cpu_s = 0;         // mean process CPU seconds per step
