@@ -14,16 +14,18 @@ using torch::autograd::variable_list;
 
 // out[i] = x[i] * c[i] + rot[i] * s[i], rot = (-x2, x1) over the two halves of head_dim. With
 // sign = -1 it applies the transpose (the backward): (g1*c1 + g2*s2, g2*c2 - g1*s1).
-// x, out: (B, T, H, hd) contiguous; cos, sin: (B, T, 1, hd) contiguous.
-void rope_kernel(const float* x, const float* cs, const float* sn, float* out, int64_t bt, int64_t h, int64_t hd,
-                 bool transpose) {
+// x: (B, T, H, hd) with heads of hd contiguous floats, `x_row` floats apart per (b, t) (H*hd when
+// contiguous; more for a view of the fused q/k/v GEMM's output); out: (B, T, H, hd) contiguous;
+// cos, sin: (B, T, 1, hd) contiguous.
+void rope_kernel(const float* x, int64_t x_row, const float* cs, const float* sn, float* out, int64_t bt, int64_t h,
+                 int64_t hd, bool transpose) {
   const int64_t half = hd / 2;
   at::parallel_for(0, bt, 8, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const float* c = cs + p * hd;
       const float* s = sn + p * hd;
       for (int64_t head = 0; head < h; ++head) {
-        const float* xi = x + (p * h + head) * hd;
+        const float* xi = x + p * x_row + head * hd;
         float* o = out + (p * h + head) * hd;
         if (!transpose) {
           for (int64_t i = 0; i < half; ++i) o[i] = xi[i] * c[i] - xi[i + half] * s[i];
@@ -40,11 +42,17 @@ void rope_kernel(const float* x, const float* cs, const float* sn, float* out, i
 struct RopeFn : public torch::autograd::Function<RopeFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& cos,
                                const torch::Tensor& sin) {
-    auto xc = x.contiguous();
+    // Read x in place when each (b, t) row holds its H heads densely at a fixed row stride (a
+    // view of the q/k/v GEMM's output); otherwise one contiguous copy.
+    const int64_t b = x.size(0), t = x.size(1), h = x.size(2), hd = x.size(3);
+    const bool rows = x.stride(3) == 1 && (h == 1 || x.stride(2) == hd) && x.stride(1) >= h * hd &&
+                      (b == 1 || x.stride(0) == t * x.stride(1));
+    auto xc = rows ? x : x.contiguous();
+    const int64_t x_row = rows ? x.stride(1) : h * hd;
     auto c = cos.contiguous(), s = sin.contiguous();
-    auto out = torch::empty_like(xc);
-    rope_kernel(xc.data_ptr<float>(), c.data_ptr<float>(), s.data_ptr<float>(), out.data_ptr<float>(),
-                x.size(0) * x.size(1), x.size(2), x.size(3), false);
+    auto out = torch::empty({b, t, h, hd}, x.options());
+    rope_kernel(xc.data_ptr<float>(), x_row, c.data_ptr<float>(), s.data_ptr<float>(), out.data_ptr<float>(), b * t,
+                h, hd, false);
     ctx->save_for_backward({c, s});
     return out;
   }
@@ -52,8 +60,8 @@ struct RopeFn : public torch::autograd::Function<RopeFn> {
     const auto saved = ctx->get_saved_variables();
     auto g = grads[0].contiguous();
     auto dx = torch::empty_like(g);
-    rope_kernel(g.data_ptr<float>(), saved[0].data_ptr<float>(), saved[1].data_ptr<float>(), dx.data_ptr<float>(),
-                g.size(0) * g.size(1), g.size(2), g.size(3), true);
+    rope_kernel(g.data_ptr<float>(), g.size(2) * g.size(3), saved[0].data_ptr<float>(), saved[1].data_ptr<float>(),
+                dx.data_ptr<float>(), g.size(0) * g.size(1), g.size(2), g.size(3), true);
     return {dx, torch::Tensor(), torch::Tensor()};
   }
 };
