@@ -14,6 +14,7 @@
 #include "core/check.h"
 #include "core/config/run_config.h"
 #include "trainers/bench/bench.h"
+#include "trainers/loop/recipe.h"
 
 namespace mm::cli {
 namespace {
@@ -21,6 +22,7 @@ namespace {
 struct BenchArgs {
   std::string config;
   std::vector<std::string> sets;
+  std::string stage;  // a recipe's stage (default: its first)
   bench::BenchOptions opt;
   bool json = false;
   bool python_ref = false;
@@ -29,7 +31,9 @@ struct BenchArgs {
 
 void run_bench_cmd(const BenchArgs& a) {
   MM_CHECK(!a.config.empty(), "bench: --config FILE is required");
-  RunConfig cfg = load_run_config(a.config, a.sets);
+  // A run config, or a recipe: one of its stages (a file without `stages:` is a one-stage recipe).
+  const train::Recipe recipe = train::load_recipe(a.config, a.sets);
+  RunConfig cfg = recipe.stages[a.stage.empty() ? 0 : recipe.index_of(a.stage)];
   init_logging(cfg);
   bench::BenchOptions opt = a.opt;
   if (a.python_ref) opt.decoder_only = true;  // the reference is the decoder step
@@ -65,9 +69,11 @@ void add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Time full training steps: tokens/s, images/s, model FLOP/s, MFU vs a GEMM, "
                                           "step-time breakdown, peak memory");
   auto args = std::make_shared<BenchArgs>();
-  cmd->add_option("--config", args->config, "YAML config file (model, loader.micro_batch/seq_len, optimizer, train)")
+  cmd->add_option("--config", args->config,
+                  "YAML run config or recipe (model, loader.micro_batch/seq_len, optimizer, train)")
       ->required();
   cmd->add_option("--set", args->sets, "override a key, value parsed as YAML: a.b.c=value (repeatable)");
+  cmd->add_option("--stage", args->stage, "with a recipe: the stage to time (default: its first)");
   cmd->add_option("--steps", args->opt.steps, "timed steps")->capture_default_str();
   cmd->add_option("--warmup", args->opt.warmup, "untimed warm-up steps before them")->capture_default_str();
   cmd->add_option("--images-per-seq", args->opt.images_per_seq, "synthetic batches: single-tile images per sequence")
