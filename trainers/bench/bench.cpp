@@ -156,21 +156,43 @@ double measure_gemm_flops(int64_t n, int repeats, const torch::Device& device) {
   return measure_gemm(n, repeats, device).wall;
 }
 
-GemmPeak measure_gemm(int64_t n, int repeats, const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
-  auto a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts), c = torch::empty({n, n}, opts);
-  torch::mm_out(c, a, b);  // warm-up: thread pool, BLAS buffers
-  sync(device);
-  GemmPeak best;
-  const double flops = 2.0 * static_cast<double>(n) * n * n;
-  for (int r = 0; r < repeats; ++r) {
+namespace {
+
+// One n^3 fp32 GEMM on `device`, operands allocated once, timed per call.
+class GemmTimer {
+ public:
+  GemmTimer(int64_t n, const torch::Device& device) : device_(device), flops_(2.0 * static_cast<double>(n) * n * n) {
+    torch::NoGradGuard no_grad;
+    auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
+    a_ = torch::randn({n, n}, opts), b_ = torch::randn({n, n}, opts), c_ = torch::empty({n, n}, opts);
+  }
+  // FLOP/s of one GEMM, per wall second and per process-CPU second.
+  GemmPeak time_once() {
+    torch::NoGradGuard no_grad;
+    sync(device_);
     const auto t0 = Clock::now();
     const double c0 = process_cpu_seconds();
-    torch::mm_out(c, a, b);
-    sync(device);
-    best.wall = std::max(best.wall, flops / seconds_since(t0));
-    best.cpu = std::max(best.cpu, flops / std::max(process_cpu_seconds() - c0, 1e-9));
+    torch::mm_out(c_, a_, b_);
+    sync(device_);
+    return {flops_ / seconds_since(t0), flops_ / std::max(process_cpu_seconds() - c0, 1e-9)};
+  }
+
+ private:
+  torch::Device device_;
+  double flops_;
+  torch::Tensor a_, b_, c_;
+};
+
+}  // namespace
+
+GemmPeak measure_gemm(int64_t n, int repeats, const torch::Device& device) {
+  GemmTimer gemm(n, device);
+  gemm.time_once();  // warm-up: thread pool, BLAS buffers
+  GemmPeak best;
+  for (int r = 0; r < repeats; ++r) {
+    const GemmPeak g = gemm.time_once();
+    best.wall = std::max(best.wall, g.wall);
+    best.cpu = std::max(best.cpu, g.cpu);
   }
   return best;
 }
@@ -256,31 +278,14 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
 
   double sum_tiles = 0, sum_images = 0;
   StepFlops flops_sum;
-  // The paired GEMM: same size as the peak measurement, operands allocated once.
-  torch::Tensor ga, gb, gc;
-  {
-    torch::NoGradGuard no_grad;
-    auto gopts = torch::TensorOptions().dtype(torch::kFloat).device(device);
-    ga = torch::randn({opt.gemm_size, opt.gemm_size}, gopts);
-    gb = torch::randn({opt.gemm_size, opt.gemm_size}, gopts);
-    gc = torch::empty({opt.gemm_size, opt.gemm_size}, gopts);
-  }
-  const double gemm_flops = 2.0 * static_cast<double>(opt.gemm_size) * opt.gemm_size * opt.gemm_size;
+  GemmTimer paired_gemm_timer(opt.gemm_size, device);  // the paired GEMM, same size as the peak's
   std::vector<double> paired;  // per timed step: step FLOP/s over the GEMM FLOP/s just before it
   for (int64_t step = 0; step < opt.warmup + opt.steps; ++step) {
     const bool timed = step >= opt.warmup;
     std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
     if (step == opt.warmup && !opt.trace.empty())
       profile = std::make_unique<torch::autograd::profiler::RecordProfile>(opt.trace);
-    double paired_gemm = 0;  // FLOP/s of the GEMM timed just before this step
-    if (timed) {
-      torch::NoGradGuard no_grad;
-      sync(device);
-      const auto g0 = Clock::now();
-      torch::mm_out(gc, ga, gb);
-      sync(device);
-      paired_gemm = gemm_flops / std::chrono::duration<double>(Clock::now() - g0).count();
-    }
+    const double paired_gemm = timed ? paired_gemm_timer.time_once().wall : 0.0;  // FLOP/s just before the step
     sync(device);
     const auto t0 = Clock::now();
     const double cpu0 = process_cpu_seconds();

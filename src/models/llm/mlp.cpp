@@ -70,7 +70,6 @@ torch::Tensor swiglu_packed(const torch::Tensor& gate_up) {
   return torch::silu(parts[0]) * parts[1];
 }
 
-
 namespace nn = torch::nn;
 
 SwiGLUImpl::SwiGLUImpl(int64_t dim, int64_t hidden) {
