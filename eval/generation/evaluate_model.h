@@ -47,7 +47,8 @@ eval::EvalReport evaluate_model_to(MultimodalModel& model, const RunConfig& cfg,
 std::string eval_report_path(const std::string& run_dir, int64_t step);
 
 // The tokenizer of a checkpoint: <checkpoint_dir>/tokenizer.model when the checkpoint carries
-// one, else cfg.tokenizer.model_path. Throws naming both when neither can be read.
+// one (the trainer writes it into every checkpoint), else cfg.tokenizer.model_path with a warning
+// that the vocabulary cannot be checked. Throws naming both when neither can be read.
 tok::Tokenizer load_checkpoint_tokenizer(const RunConfig& cfg, const std::string& checkpoint_dir);
 
 }  // namespace mm::gen

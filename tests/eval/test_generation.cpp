@@ -17,6 +17,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/config/run_config.h"
+#include "core/io.h"
 #include "eval/generation/evaluate_model.h"
 #include "eval/generation/greedy.h"
 #include "eval/generation/prompt.h"
@@ -444,6 +445,38 @@ TEST_CASE("evaluate_model scores every category of an eval set and writes the re
   CHECK(j["benchmarks"].contains("text_ppl"));
 }
 
+TEST_CASE("load_checkpoint_tokenizer prefers the tokenizer.model the checkpoint carries", "[generation][tokenizer]") {
+  mm::test::TempDir dir;
+  const auto& shared = mm::test::test_tokenizer();
+  // The config's path now holds another vocabulary (as after re-running `mmtrain data synth`).
+  const std::string other = mm::tok::train_tokenizer({mm::test::write_tokenizer_corpus(dir.file(""))},
+                                                     dir.file("other"), 390, mm::TokenizerConfig{});
+  const auto other_vocab = mm::tok::Tokenizer::load(mm::TokenizerConfig{}, other).vocab_size();
+  REQUIRE(other_vocab != shared.vocab_size());
+  mm::RunConfig cfg;
+  cfg.tokenizer.model_path = other;
+  const std::string ckpt = dir.file("ckpt");
+  std::filesystem::create_directories(ckpt);
+
+  SECTION("carried: the checkpoint's vocabulary, not the config's") {
+    dir.write("ckpt/tokenizer.model", mm::io::read_file(shared.config().model_path));
+    const auto tok = mm::gen::load_checkpoint_tokenizer(cfg, ckpt);
+    CHECK(tok.vocab_size() == shared.vocab_size());
+    CHECK(tok.config().model_path == ckpt + "/tokenizer.model");
+    CHECK(tok.encode("What is 3 plus 4?") == shared.encode("What is 3 plus 4?"));
+  }
+  SECTION("not carried (an old checkpoint): the config's path") {
+    const auto tok = mm::gen::load_checkpoint_tokenizer(cfg, ckpt);
+    CHECK(tok.vocab_size() == other_vocab);
+    CHECK(tok.config().model_path == other);
+  }
+  SECTION("neither: one line naming both") {
+    cfg.tokenizer.model_path = dir.file("gone.model");
+    CHECK_THROWS_WITH(mm::gen::load_checkpoint_tokenizer(cfg, ckpt),
+                      Catch::Contains(ckpt + "/tokenizer.model") && Catch::Contains("gone.model"));
+  }
+}
+
 #ifdef MM_MMTRAIN
 namespace {
 std::string run_command(const std::string& cmd, int* rc) {
@@ -464,13 +497,14 @@ TEST_CASE("mmtrain generate --json and mmtrain eval on a saved checkpoint", "[ge
     return;
   }
   Fixture f;
-  // Save the model the way the trainer does, its tokenizer beside it in the config.
+  // Save the model the way the trainer does: the config names the tokenizer, the checkpoint carries it.
   mm::RunConfig cfg = f.cfg;
   cfg.tokenizer.model_path = f.dir.file("tok.model");
   { std::ofstream(cfg.tokenizer.model_path, std::ios::binary) << f.tok.model_bytes(); }
   cfg.run_dir = f.dir.file("run");
   mm::train::CheckpointManager mgr(f.dir.file("run/checkpoints"));
-  mgr.save(7, mm::train::model_state(*f.model), {}, {{"step", 7}}, mm::dump_yaml(cfg));
+  mgr.save(7, mm::train::model_state(*f.model), {}, {{"step", 7}}, mm::dump_yaml(cfg),
+           mm::io::read_file(cfg.tokenizer.model_path));
 
   int rc = 0;
   const std::string gen_cmd = std::string(MM_MMTRAIN) + " generate --checkpoint " + f.dir.file("run") +

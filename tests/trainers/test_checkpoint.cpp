@@ -138,3 +138,75 @@ TEST_CASE("retention keeps the last K plus every Nth", "[trainers][checkpoint]")
   CHECK(m.list().size() == 4);
   CHECK(m.find_latest_good().value() == (tmp.path / "checkpoints" / "step_001000").string());
 }
+
+namespace {
+// Stand-ins for SentencePiece .model files: the checkpoint code copies and compares bytes only.
+std::string tokenizer_bytes(char seed) {
+  std::string b;
+  for (int i = 0; i < 3000; ++i) b += static_cast<char>((i * 31 + seed) & 0xff);  // includes NUL bytes
+  return b;
+}
+}  // namespace
+
+TEST_CASE("a checkpoint carries the tokenizer model it was trained with", "[trainers][checkpoint][tokenizer]") {
+  TempDir tmp("mm_ckpt_tokenizer");
+  const fs::path src = tmp.path / "spm.model";
+  fs::create_directories(tmp.path);
+  mm::io::write_file_atomic(src.string(), tokenizer_bytes(1));
+  CheckpointManager m((tmp.path / "checkpoints").string());
+  const fs::path dir = m.save(5, model_at(5), {}, {}, "model: debug\n", mm::io::read_file(src.string()));
+  REQUIRE(fs::exists(dir / "tokenizer.model"));
+  CHECK(mm::io::read_file((dir / "tokenizer.model").string()) == mm::io::read_file(src.string()));
+  // Listed in the MANIFEST with its size, so it is verified like every other file.
+  const auto entries = parse_manifest(mm::io::read_file((dir / "MANIFEST").string()), "MANIFEST");
+  bool listed = false;
+  for (const auto& e : entries)
+    if (e.file == "tokenizer.model") listed = e.size == fs::file_size(src);
+  CHECK(listed);
+  CHECK(CheckpointManager::verify(dir.string()).empty());
+  CHECK(CheckpointManager::load(dir.string()).step == 5);
+
+  SECTION("a corrupted carried tokenizer fails verification, naming it") {
+    flip_byte(dir / "tokenizer.model", 100);
+    CHECK_THAT(CheckpointManager::verify(dir.string()), Catch::Contains("tokenizer.model") && Catch::Contains("corrupted"));
+  }
+  SECTION("without tokenizer bytes nothing is carried (and the folder still verifies)") {
+    const fs::path d2 = save_step(m, 6);
+    CHECK_FALSE(fs::exists(d2 / "tokenizer.model"));
+    CHECK(CheckpointManager::verify(d2.string()).empty());
+  }
+}
+
+TEST_CASE("check_carried_tokenizer: equal bytes pass, a changed vocabulary is one line naming both files",
+          "[trainers][checkpoint][tokenizer]") {
+  TempDir tmp("mm_ckpt_tokcheck");
+  fs::create_directories(tmp.path);
+  const fs::path same = tmp.path / "same.model", other = tmp.path / "other.model";
+  mm::io::write_file_atomic(same.string(), tokenizer_bytes(1));
+  mm::io::write_file_atomic(other.string(), tokenizer_bytes(2));
+  CheckpointManager m((tmp.path / "checkpoints").string());
+  const std::string dir = m.save(5, model_at(5), {}, {}, "model: debug\n", tokenizer_bytes(1));
+
+  CHECK(check_carried_tokenizer(dir, same.string(), "train.init_from"));
+  try {
+    check_carried_tokenizer(dir, other.string(), "train.init_from");
+    FAIL("a different tokenizer file was accepted");
+  } catch (const mm::Error& e) {
+    const std::string msg = e.what();
+    CHECK_THAT(msg, Catch::Contains("train.init_from " + dir) && Catch::Contains("differs from tokenizer.model_path " +
+                                                                                  other.string()) &&
+                        Catch::Contains("point tokenizer.model_path at " + dir + "/tokenizer.model"));
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+  // Same size, one byte changed: still caught.
+  std::string edited = tokenizer_bytes(1);
+  edited[1500] ^= 0x10;
+  mm::io::write_file_atomic(other.string(), edited);
+  CHECK_THROWS_WITH(check_carried_tokenizer(dir, other.string(), "--resume"), Catch::Contains("--resume " + dir));
+  // The config's file is missing: one line pointing at the carried copy.
+  CHECK_THROWS_WITH(check_carried_tokenizer(dir, (tmp.path / "gone.model").string(), "--resume"),
+                    Catch::Contains("gone.model") && Catch::Contains(dir + "/tokenizer.model"));
+  // A checkpoint written before checkpoints carried their tokenizer: accepted, unchecked.
+  const std::string old = save_step(m, 6);
+  CHECK_FALSE(check_carried_tokenizer(old, other.string(), "train.init_from"));
+}

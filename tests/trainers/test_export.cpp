@@ -77,8 +77,10 @@ Built make_checkpoint(const std::string& dir, const std::vector<std::string>& se
   }
   b.model->eval();
   mm::train::CheckpointManager mgr(dir + "/run/checkpoints");
+  // As the trainer does: the checkpoint carries the tokenizer the config names.
+  const std::string tok = b.cfg.tokenizer.model_path.empty() ? "" : mm::io::read_file(b.cfg.tokenizer.model_path);
   b.checkpoint =
-      mgr.save(7, mm::train::model_state(*b.model), {}, {{"step", 7}}, mm::dump_yaml(b.cfg));
+      mgr.save(7, mm::train::model_state(*b.model), {}, {{"step", 7}}, mm::dump_yaml(b.cfg), tok);
   return b;
 }
 
@@ -500,6 +502,34 @@ TEST_CASE(
     CHECK(status != 0);
     CHECK(text.find("FAILED") != std::string::npos);
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("export copies the tokenizer the checkpoint carries, not a regenerated config path",
+          "[trainers][export][tokenizer]") {
+  const std::string dir = fresh_dir("carried_tok");
+  const std::string spm = make_tokenizer(dir);
+  const std::string trained_with = mm::io::read_file(spm);
+  Built b = make_checkpoint(dir, {"tokenizer.model_path=" + spm});
+  // The world is regenerated: the config's path now holds another vocabulary.
+  const std::string other = mm::tok::train_tokenizer({dir + "/corpus.txt"}, dir + "/other", 385);
+  mm::io::write_file_atomic(spm, mm::io::read_file(other));
+  REQUIRE(mm::io::read_file(spm) != trained_with);
+
+  auto s = mm::train::export_checkpoint(b.checkpoint, dir + "/out");
+  CHECK(mm::io::read_file(dir + "/out/tokenizer.model") == trained_with);
+  CHECK(s.warnings.size() == 1);  // only the debug ViT's missing class token
+
+  // A checkpoint written before checkpoints carried their tokenizer: the config path, with a warning.
+  mm::train::CheckpointManager mgr(dir + "/old/checkpoints");
+  const std::string old = mgr.save(7, mm::train::model_state(*b.model), {}, {{"step", 7}}, mm::dump_yaml(b.cfg));
+  s = mm::train::export_checkpoint(old, dir + "/out_old");
+  CHECK(mm::io::read_file(dir + "/out_old/tokenizer.model") == mm::io::read_file(spm));
+  CHECK(s.warnings.size() == 2);
+  int carried_warnings = 0;
+  for (const auto& w : s.warnings)
+    carried_warnings += w.find("carries no tokenizer.model") != std::string::npos && w.find(spm) != std::string::npos;
+  CHECK(carried_warnings == 1);
   fs::remove_all(dir);
 }
 

@@ -52,7 +52,8 @@ std::string CheckpointManager::folder_name(int64_t step) { return fmt::format("s
 
 std::string CheckpointManager::save(int64_t step, const std::map<std::string, torch::Tensor>& model,
                                     const std::map<std::string, torch::Tensor>& optimizer,
-                                    nlohmann::json state, const std::string& config_yaml) {
+                                    nlohmann::json state, const std::string& config_yaml,
+                                    const std::string& tokenizer_model) {
   MM_CHECK(step >= 0, "checkpoint: step must be >= 0, got {}", step);
   const std::string name = folder_name(step);
   const fs::path final_dir = fs::path(dir_) / name;
@@ -66,8 +67,13 @@ std::string CheckpointManager::save(int64_t step, const std::map<std::string, to
   safetensors::save((tmp / "optimizer.safetensors").string(), optimizer);
   io::write_file_atomic((tmp / "state.json").string(), state.dump(2) + "\n");
   io::write_file_atomic((tmp / "config.yaml").string(), config_yaml);
+  std::vector<std::string> files = kFiles;
+  if (!tokenizer_model.empty()) {
+    io::write_file_atomic((tmp / kCheckpointTokenizer).string(), tokenizer_model);
+    files.push_back(kCheckpointTokenizer);
+  }
   std::vector<ManifestEntry> entries;
-  for (const auto& f : kFiles) entries.push_back(describe_file((tmp / f).string(), f));
+  for (const auto& f : files) entries.push_back(describe_file((tmp / f).string(), f));
   io::write_file_atomic((tmp / "MANIFEST").string(), format_manifest(entries));
   fsync_path(tmp.string());
   if (fs::exists(final_dir)) {  // re-saving a step (e.g. after a resume): move the old one aside
@@ -145,6 +151,29 @@ std::optional<std::string> CheckpointManager::find_latest_good() const {
     logger->warn("skipping {}: {}", it->second, problem);
   }
   return std::nullopt;
+}
+
+bool check_carried_tokenizer(const std::string& checkpoint_dir, const std::string& tokenizer_model_path,
+                             const std::string& what) {
+  const fs::path carried = fs::path(checkpoint_dir) / kCheckpointTokenizer;
+  if (!fs::exists(carried)) {
+    mm::log::get("checkpoint")
+        ->warn("{} {}: carries no {} (written before checkpoints carried their tokenizer): the vocabulary "
+               "cannot be checked against tokenizer.model_path '{}'; make sure it is the one that checkpoint "
+               "was trained with",
+               what, checkpoint_dir, kCheckpointTokenizer, tokenizer_model_path);
+    return false;
+  }
+  MM_CHECK(!tokenizer_model_path.empty() && fs::is_regular_file(tokenizer_model_path),
+           "{} {}: tokenizer.model_path '{}' cannot be read to compare it with the checkpoint's {}; point "
+           "tokenizer.model_path at {}",
+           what, checkpoint_dir, tokenizer_model_path, kCheckpointTokenizer, carried.string());
+  MM_CHECK(io::read_file(carried.string()) == io::read_file(tokenizer_model_path),
+           "{} {}: its {} differs from tokenizer.model_path {} (the vocabulary changed since that checkpoint "
+           "was written, e.g. by re-running `mmtrain data synth`); restore the original tokenizer file, or point "
+           "tokenizer.model_path at {}",
+           what, checkpoint_dir, kCheckpointTokenizer, tokenizer_model_path, carried.string());
+  return true;
 }
 
 void CheckpointManager::apply_retention(int64_t latest_step) const {

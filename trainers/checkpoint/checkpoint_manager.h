@@ -1,6 +1,7 @@
 // Checkpoints of a run (DESIGN.md "Run directory"): runs/NAME/checkpoints/step_000500/{model.safetensors,
-// optimizer.safetensors, state.json, config.yaml, MANIFEST} and LATEST, written crash-safely,
-// verified on load, pruned by a keep-last-K-plus-every-Nth policy.
+// optimizer.safetensors, state.json, config.yaml, tokenizer.model, MANIFEST} and LATEST, written
+// crash-safely, verified on load, pruned by a keep-last-K-plus-every-Nth policy. tokenizer.model is the
+// SentencePiece model the run trained with (absent in checkpoints written before it was carried).
 #pragma once
 #include <torch/types.h>
 
@@ -35,9 +36,11 @@ class CheckpointManager {
   // Writes checkpoints/.tmp.step_NNNNNN.<pid>/ (every file fsynced, MANIFEST last), renames it to
   // step_NNNNNN (replacing an older one of the same step), fsyncs checkpoints/, then writes LATEST
   // atomically and applies the retention policy. Returns the checkpoint's folder.
+  // `tokenizer_model`: the bytes of the SentencePiece .model the run uses, written as tokenizer.model
+  // and listed in the MANIFEST (empty = none carried).
   std::string save(int64_t step, const std::map<std::string, torch::Tensor>& model,
                    const std::map<std::string, torch::Tensor>& optimizer, nlohmann::json state,
-                   const std::string& config_yaml);
+                   const std::string& config_yaml, const std::string& tokenizer_model = {});
 
   // Verifies the MANIFEST (sizes and hashes of every file) and loads; throws mm::Error naming the
   // bad file when anything does not verify: a corrupt checkpoint is never loaded.
@@ -60,5 +63,16 @@ class CheckpointManager {
   std::string dir_;
   RetentionPolicy policy_;
 };
+
+// The file name of the carried tokenizer inside a checkpoint folder.
+inline constexpr const char* kCheckpointTokenizer = "tokenizer.model";
+
+// Before training continues from `checkpoint_dir` (`what`: "train.init_from", "--resume"): compares
+// its tokenizer.model with the file at `tokenizer_model_path` byte for byte. Returns true when they
+// are equal; throws mm::Error (one line naming both paths and the fix) when they differ or the
+// config's file cannot be read. A checkpoint that carries no tokenizer.model (written before
+// checkpoints carried it) is accepted with a warning that the vocabulary cannot be checked: false.
+bool check_carried_tokenizer(const std::string& checkpoint_dir, const std::string& tokenizer_model_path,
+                             const std::string& what);
 
 }  // namespace mm::train

@@ -443,22 +443,24 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
   for (const auto& [name, t] : state)
     if (name.rfind("connector.", 0) == 0) connector[name.substr(10)] = t;
 
-  // The tokenizer: config path (absolute or relative to the working directory), else a copy next to
-  // the checkpoint.
+  // The tokenizer: the one the checkpoint carries (the vocabulary it was trained with), else the
+  // config path (absolute or relative to the working directory), which cannot be checked.
   std::string tok_path;
-  for (const std::string& cand :
-       {cfg.tokenizer.model_path, (fs::path(loaded.path) / "tokenizer.model").string()}) {
-    if (!cand.empty() && fs::is_regular_file(cand)) {
-      tok_path = cand;
-      break;
-    }
+  const std::string carried = (fs::path(loaded.path) / "tokenizer.model").string();
+  if (fs::is_regular_file(carried)) {
+    tok_path = carried;
+  } else if (!cfg.tokenizer.model_path.empty() && fs::is_regular_file(cfg.tokenizer.model_path)) {
+    tok_path = cfg.tokenizer.model_path;
+    warn(fmt::format("{} carries no tokenizer.model: copied tokenizer.model_path {} from its config, which cannot "
+                     "be checked against the vocabulary the model was trained with",
+                     loaded.path, tok_path));
   }
   TokenIds ids;
   int64_t image_id = -1, unk_id = -1;
   if (tok_path.empty()) {
     warn(fmt::format(
-        "tokenizer.model_path '{}' not found: no tokenizer.model written, token ids are null",
-        cfg.tokenizer.model_path));
+        "neither {} nor tokenizer.model_path '{}' found: no tokenizer.model written, token ids are null",
+        carried, cfg.tokenizer.model_path));
   } else {
     try {
       auto tok = tok::Tokenizer::load(cfg.tokenizer, tok_path);

@@ -209,6 +209,17 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
       result.completed = true;
       return result;
     }
+    // The vocabulary must be the one the checkpoint was trained with (it carries its tokenizer.model).
+    check_carried_tokenizer(resume_from->path, cfg.tokenizer.model_path, "--resume");
+  }
+  std::optional<Checkpoint> init_ckpt;
+  if (!tc.init_from.empty()) {
+    std::string from = tc.init_from == "previous" ? opts.init_override : resolve_checkpoint(tc.init_from);
+    MM_CHECK(!from.empty(), "train.init_from: 'previous' but stage '{}' has no previous stage checkpoint", tc.stage);
+    if (!resume_from) {
+      init_ckpt = CheckpointManager::load(from);
+      check_carried_tokenizer(from, cfg.tokenizer.model_path, "train.init_from");
+    }
   }
 
   // ---- Model, device, freezing ----------------------------------------------------------------
@@ -216,14 +227,10 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
   const torch::Device dev = pick_device(tc);
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
   MultimodalModel model(cfg.model);
-  if (!tc.init_from.empty()) {
-    std::string from = tc.init_from == "previous" ? opts.init_override : resolve_checkpoint(tc.init_from);
-    MM_CHECK(!from.empty(), "train.init_from: 'previous' but stage '{}' has no previous stage checkpoint", tc.stage);
-    if (!resume_from) {
-      Checkpoint init = CheckpointManager::load(from);
-      load_model_state(*model, init.model, (fs::path(from) / "model.safetensors").string());
-      log->info("stage '{}': initialised from {}", tc.stage, from);
-    }
+  if (init_ckpt) {
+    load_model_state(*model, init_ckpt->model, (fs::path(init_ckpt->path) / "model.safetensors").string());
+    log->info("stage '{}': initialised from {}", tc.stage, init_ckpt->path);
+    init_ckpt.reset();  // the weights now live in the model
   }
   std::vector<ParamRule> rules;
   for (const auto& r : tc.params) rules.push_back(ParamRule{r.select, r.trainable, r.lr_mult});
@@ -288,6 +295,9 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
   // ---- Data -------------------------------------------------------------------------------------
   MM_CHECK(!cfg.data.sources.empty(), "data.sources: stage '{}' lists no data sources", tc.stage);
   const tok::Tokenizer tokenizer = tok::Tokenizer::load(cfg.tokenizer);
+  // Carried into every checkpoint as tokenizer.model: eval/generate/export and later stages use the
+  // vocabulary this stage trained with even when tokenizer.model_path is regenerated.
+  const std::string tokenizer_bytes = io::read_file(cfg.tokenizer.model_path);
   auto quarantine = main ? std::make_unique<data::Quarantine>((fs::path(sdir) / "quarantine.jsonl").string())
                          : std::make_unique<data::Quarantine>();
   data::ReshardSummary reshard;
@@ -306,7 +316,11 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
   std::unique_ptr<MetricsJsonl> metrics;
   std::unique_ptr<TensorBoardWriter> tb;
   if (main) {
-    io::write_file_atomic((fs::path(sdir) / "config.yaml").string(), dump_yaml(cfg));
+    // The stage's resolved config, standalone: `previous` becomes the checkpoint it named, so
+    // `mmtrain eval/train --config <stage>/config.yaml` works on it.
+    RunConfig saved = cfg;
+    if (saved.train.init_from == "previous") saved.train.init_from = opts.init_override;
+    io::write_file_atomic((fs::path(sdir) / "config.yaml").string(), dump_yaml(saved));
     const std::string mpath = (fs::path(sdir) / "metrics.jsonl").string();
     if (resume_from) truncate_metrics(mpath, step);
     else if (fs::exists(mpath)) fs::remove(mpath);
@@ -342,7 +356,7 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     for (auto& [k, v] : weights) v = v.to(torch::kCPU);
     TensorMap opt = optimizer->state_dict();
     for (auto& [k, v] : opt) v = v.to(torch::kCPU);
-    std::string path = ckpts.save(step, weights, opt, st, dump_yaml(cfg));
+    std::string path = ckpts.save(step, weights, opt, st, dump_yaml(cfg), tokenizer_bytes);
     dist::barrier(group);
     log->info("checkpoint {}{}", path, complete ? " (stage complete)" : "");
     return path;
