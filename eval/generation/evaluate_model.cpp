@@ -12,6 +12,7 @@
 #include "eval/evaluator.h"
 #include "eval/generation/greedy.h"
 #include "eval/generation/prompt.h"
+#include "trainers/checkpoint/checkpoint_manager.h"
 
 namespace fs = std::filesystem;
 
@@ -118,15 +119,15 @@ std::string eval_report_path(const std::string& run_dir, int64_t step) {
 }
 
 tok::Tokenizer load_checkpoint_tokenizer(const RunConfig& cfg, const std::string& checkpoint_dir) {
-  const fs::path carried = fs::path(checkpoint_dir) / "tokenizer.model";
-  if (!checkpoint_dir.empty() && fs::exists(carried)) {
-    mm::log::get("eval")->info("tokenizer: {} (carried by the checkpoint)", carried.string());
-    return tok::Tokenizer::load(cfg.tokenizer, carried.string());
+  const std::string carried = train::carried_tokenizer(checkpoint_dir);
+  if (!carried.empty()) {
+    mm::log::get("eval")->info("tokenizer: {} (carried by the checkpoint)", carried);
+    return tok::Tokenizer::load(cfg.tokenizer, carried);
   }
   MM_CHECK(!cfg.tokenizer.model_path.empty() && fs::exists(cfg.tokenizer.model_path),
            "no tokenizer: {} does not exist and tokenizer.model_path \"{}\" (from the checkpoint's config.yaml) "
            "cannot be read; run from the directory the training ran in",
-           carried.string(), cfg.tokenizer.model_path);
+           (fs::path(checkpoint_dir) / train::kCheckpointTokenizer).string(), cfg.tokenizer.model_path);
   mm::log::get("eval")->warn(
       "{} carries no tokenizer.model (written before checkpoints carried it): using tokenizer.model_path {} from "
       "its config, which cannot be checked against the vocabulary the model was trained with (if it was "

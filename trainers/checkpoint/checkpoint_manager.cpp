@@ -153,10 +153,15 @@ std::optional<std::string> CheckpointManager::find_latest_good() const {
   return std::nullopt;
 }
 
+std::string carried_tokenizer(const std::string& checkpoint_dir) {
+  const fs::path carried = fs::path(checkpoint_dir) / kCheckpointTokenizer;
+  return !checkpoint_dir.empty() && fs::is_regular_file(carried) ? carried.string() : std::string();
+}
+
 bool check_carried_tokenizer(const std::string& checkpoint_dir, const std::string& tokenizer_model_path,
                              const std::string& what) {
-  const fs::path carried = fs::path(checkpoint_dir) / kCheckpointTokenizer;
-  if (!fs::exists(carried)) {
+  const std::string carried = carried_tokenizer(checkpoint_dir);
+  if (carried.empty()) {
     mm::log::get("checkpoint")
         ->warn("{} {}: carries no {} (written before checkpoints carried their tokenizer): the vocabulary "
                "cannot be checked against tokenizer.model_path '{}'; make sure it is the one that checkpoint "
@@ -167,12 +172,12 @@ bool check_carried_tokenizer(const std::string& checkpoint_dir, const std::strin
   MM_CHECK(!tokenizer_model_path.empty() && fs::is_regular_file(tokenizer_model_path),
            "{} {}: tokenizer.model_path '{}' cannot be read to compare it with the checkpoint's {}; point "
            "tokenizer.model_path at {}",
-           what, checkpoint_dir, tokenizer_model_path, kCheckpointTokenizer, carried.string());
-  MM_CHECK(io::read_file(carried.string()) == io::read_file(tokenizer_model_path),
+           what, checkpoint_dir, tokenizer_model_path, kCheckpointTokenizer, carried);
+  MM_CHECK(io::read_file(carried) == io::read_file(tokenizer_model_path),
            "{} {}: its {} differs from tokenizer.model_path {} (the vocabulary changed since that checkpoint "
            "was written, e.g. by re-running `mmtrain data synth`); restore the original tokenizer file, or point "
            "tokenizer.model_path at {}",
-           what, checkpoint_dir, kCheckpointTokenizer, tokenizer_model_path, carried.string());
+           what, checkpoint_dir, kCheckpointTokenizer, tokenizer_model_path, carried);
   return true;
 }
 

@@ -67,6 +67,10 @@ class CheckpointManager {
 // The file name of the carried tokenizer inside a checkpoint folder.
 inline constexpr const char* kCheckpointTokenizer = "tokenizer.model";
 
+// <checkpoint_dir>/tokenizer.model when the checkpoint carries its tokenizer, else "" (checkpoints
+// written before tokenizers were carried). Eval, generate, export and check_carried_tokenizer read it here.
+std::string carried_tokenizer(const std::string& checkpoint_dir);
+
 // Before training continues from `checkpoint_dir` (`what`: "train.init_from", "--resume"): compares
 // its tokenizer.model with the file at `tokenizer_model_path` byte for byte. Returns true when they
 // are equal; throws mm::Error (one line naming both paths and the fix) when they differ or the

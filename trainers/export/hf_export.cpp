@@ -14,6 +14,7 @@
 #include "models/llm/decoder_layer.h"
 #include "models/vision/vit.h"
 #include "tokenizer/tokenizer.h"
+#include "trainers/checkpoint/checkpoint_manager.h"
 #include "trainers/checkpoint/model_state.h"
 
 namespace fs = std::filesystem;
@@ -445,11 +446,8 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
 
   // The tokenizer: the one the checkpoint carries (the vocabulary it was trained with), else the
   // config path (absolute or relative to the working directory), which cannot be checked.
-  std::string tok_path;
-  const std::string carried = (fs::path(loaded.path) / "tokenizer.model").string();
-  if (fs::is_regular_file(carried)) {
-    tok_path = carried;
-  } else if (!cfg.tokenizer.model_path.empty() && fs::is_regular_file(cfg.tokenizer.model_path)) {
+  std::string tok_path = carried_tokenizer(loaded.path);
+  if (tok_path.empty() && !cfg.tokenizer.model_path.empty() && fs::is_regular_file(cfg.tokenizer.model_path)) {
     tok_path = cfg.tokenizer.model_path;
     warn(fmt::format("{} carries no tokenizer.model: copied tokenizer.model_path {} from its config, which cannot "
                      "be checked against the vocabulary the model was trained with",
@@ -460,7 +458,7 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
   if (tok_path.empty()) {
     warn(fmt::format(
         "neither {} nor tokenizer.model_path '{}' found: no tokenizer.model written, token ids are null",
-        carried, cfg.tokenizer.model_path));
+        (fs::path(loaded.path) / kCheckpointTokenizer).string(), cfg.tokenizer.model_path));
   } else {
     try {
       auto tok = tok::Tokenizer::load(cfg.tokenizer, tok_path);
