@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "core/logging.h"
 #include "eval/metrics/perplexity.h"
+#include "eval/report/chance.h"
 
 namespace mm::eval {
 
@@ -70,7 +71,7 @@ EvalReport Evaluator::run(const std::vector<EvalSet>& sets, const PredictFn& pre
       for (double s : item_scores) sum += s;
       b.score = sum / items.size();
     }
-    b.chance = chance_level(items);
+    b.chance = majority_baseline(items);
     b.examples = select_examples(items, texts, item_scores, static_cast<size_t>(config_.examples), b.metric);
     std::map<std::string, std::pair<double, int64_t>> per_task;  // task -> (sum, count)
     for (size_t i = 0; i < items.size(); ++i) {

@@ -10,7 +10,6 @@
 
 #include "core/check.h"
 #include "core/io.h"
-#include "eval/metrics/exact_match.h"
 
 namespace mm::eval {
 namespace {
@@ -50,28 +49,6 @@ EvalReport aggregate(std::vector<BenchmarkScore> benchmarks, std::vector<std::st
   r.benchmarks = std::move(benchmarks);
   r.skipped = std::move(skipped);
   return r;
-}
-
-std::optional<double> chance_level(const std::vector<EvalItem>& items) {
-  if (items.empty() || items.front().metric == Metric::kPerplexity) return std::nullopt;
-  double sum = 0;
-  for (const auto& it : items) {
-    switch (it.metric) {
-      case Metric::kMultipleChoice: sum += 1.0 / it.choices.size(); break;
-      case Metric::kExactMatch:
-      case Metric::kVqaAccuracy: {
-        bool yes_no = true;
-        for (const auto& a : it.answers) {
-          const std::string k = normalize_light(a);
-          yes_no &= k == "yes" || k == "no";
-        }
-        sum += yes_no ? 0.5 : 0.0;
-        break;
-      }
-      default: break;
-    }
-  }
-  return sum / items.size();
 }
 
 std::vector<Example> select_examples(const std::vector<EvalItem>& items, const std::vector<std::string>& predictions,

@@ -23,7 +23,7 @@ struct BenchmarkScore {
   Metric metric = Metric::kExactMatch;
   size_t n = 0;
   double score = 0;                // mean item score; corpus perplexity for perplexity benchmarks
-  std::optional<double> chance;    // expected score of guessing (accuracy metrics only)
+  std::optional<double> chance;    // majority-answer baseline (eval/report/chance.h; accuracy metrics only)
   std::vector<Example> examples;
   std::map<std::string, double> tasks;  // mean item score per EvalItem::task (accuracy metrics, items with a task)
   std::vector<Example> predictions;     // every item in order: what the model answered and its score
@@ -41,11 +41,6 @@ struct EvalReport {
 // reported but enter no category mean (lower is better, not in [0, 1]). Throws if two entries
 // share a name.
 EvalReport aggregate(std::vector<BenchmarkScore> benchmarks, std::vector<std::string> skipped = {});
-
-// The expected score of an answer drawn at random, for the synthetic sets: multiple_choice ->
-// mean 1/#choices; exact_match or vqa_accuracy whose references are all yes/no -> 0.5;
-// otherwise 0 (open answers, boxes); nullopt for perplexity.
-std::optional<double> chance_level(const std::vector<EvalItem>& items);
 
 // Up to `k` examples, half right (score >= 0.5) and half wrong, in item order; when one kind runs
 // short the other fills the rest. Perplexity benchmarks: the first k items.

@@ -149,7 +149,7 @@ void compute_chance(const fs::path& run_dir, RunSummary* run) {
       run->notes.push_back(fmt::format("eval sets not read for the chance levels ({})", e.what()));
     }
   }
-  // Fallback: the chance levels the eval reports carry (eval/report.h chance_level).
+  // Fallback: the chance levels the eval reports carry (the same baseline, over the items evaluated).
   const StageEval* last = run->init ? &*run->init : nullptr;
   for (const auto& s : run->stages)
     if (s.eval && !s.eval->chance.empty()) last = &*s.eval;

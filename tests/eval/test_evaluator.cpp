@@ -74,7 +74,12 @@ TEST_CASE("Evaluator scores a fake predictor per benchmark and category", "[eval
   CHECK(find("vqa").n == 8);
   CHECK(find("vqa").score == Approx(0.5));
   CHECK(find("sqa").score == Approx(0.5));
+  // Chance is the majority-answer baseline (eval/report/chance.h), as in the run report: a random
+  // letter of four for multiple choice; the constant answer "red" / the constant box scores all.
   CHECK(*find("sqa").chance == Approx(0.25));
+  CHECK(*find("vqa").chance == Approx(1.0));
+  CHECK(*find("ref").chance == Approx(1.0));
+  CHECK_FALSE(find("wiki").chance.has_value());
   CHECK(find("wiki").score == Approx(4.0));
   CHECK(find("ref").score == Approx(0.5));
   CHECK(r.categories.at("general") == Approx(0.5));

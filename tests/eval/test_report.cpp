@@ -51,15 +51,6 @@ TEST_CASE("aggregate: category = plain mean of its benchmarks, MMBase over the t
                   mm::Error);
 }
 
-TEST_CASE("chance level from the metric and the choices", "[eval][report]") {
-  CHECK(*chance_level({item("1", Metric::kMultipleChoice, {"A"}, {"x", "y"}),
-                       item("2", Metric::kMultipleChoice, {"A"}, {"x", "y", "z", "w"})}) == Approx(0.375));
-  CHECK(*chance_level({item("1", Metric::kExactMatch, {"yes"}), item("2", Metric::kExactMatch, {"No"})}) == 0.5);
-  CHECK(*chance_level({item("1", Metric::kVqaAccuracy, {"yes"}), item("2", Metric::kVqaAccuracy, {"red"})}) == 0.25);
-  CHECK(*chance_level({item("1", Metric::kIouAt50, {"[0, 0, 1, 1]"})}) == 0.0);
-  CHECK_FALSE(chance_level({item("1", Metric::kPerplexity, {"text"})}).has_value());
-}
-
 TEST_CASE("examples: half right, half wrong, topped up from the other kind", "[eval][report]") {
   std::vector<EvalItem> items;
   std::vector<std::string> preds;

@@ -116,7 +116,7 @@ struct FakeRun {
                                        bench("count", Category::kGeneral, Metric::kVqaAccuracy, cnt),
                                        bench("mc", Category::kKnowledge, Metric::kMultipleChoice, mc),
                                        bench("ppl", Category::kTextOnly, Metric::kPerplexity, 7.5)};
-      b[0].chance = 0.5, b[2].chance = 0.5;  // what eval/report.h's chance_level gives
+      b[0].chance = 0.5, b[2].chance = 0.5;  // majority baselines: yes/no balanced, two choices
       b[0].examples = {{"y1", "<image>\nq y1", "yes", {"yes"}, 1.0}, {"y3", "q y3", "yes", {"no"}, 0.0}};
       b[2].examples = {{"m1", "q m1\nA. cat\nB. dog", "A", {"A"}, 1.0}};
       write_report(aggregate(b), run + "/" + path);
@@ -238,7 +238,7 @@ TEST_CASE("run report: chance from the eval JSON without eval sets; errors", "[e
   RunSummary run = read_run(f.run);  // stage order from the metrics files
   REQUIRE(run.stages.size() == 2);
   CHECK(run.stages[0].name == "pretrain");
-  CHECK(run.chance.categories.at("general") == Approx(0.5));  // eval/report.h chance_level: mean(0.5 of yn)
+  CHECK(run.chance.categories.at("general") == Approx(0.5));  // the eval JSON's chance: mean(0.5 of yn)
   CHECK_THAT(run.chance_source, Catch::Contains("sft/eval/step_000020.json"));
 
   // no eval JSON: the eval record of metrics.jsonl
