@@ -66,11 +66,13 @@ Scene make_scene(CounterRng& rng, const SceneSpec& spec) {
   scene.image = cv::Mat(spec.height, spec.width, CV_8UC3, cv::Scalar(g, g, g));
   const int side = std::min(spec.width, spec.height);
   const int n = static_cast<int>(rng.range(spec.min_shapes, spec.max_shapes));
+  double shrink = 1.0;
   for (int attempt = 0; attempt < 400 && static_cast<int>(scene.shapes.size()) < n; ++attempt) {
+    if (attempt > 0 && attempt % 25 == 0) shrink *= 0.85;
     Shape s;
     s.kind = static_cast<int>(rng.below(kKinds.size()));
     s.colour = static_cast<int>(rng.below(kColours.size()));
-    s.r = std::max(3, static_cast<int>(side * (spec.min_r + (spec.max_r - spec.min_r) * rng.uniform())));
+    s.r = std::max(3, static_cast<int>(side * shrink * (spec.min_r + (spec.max_r - spec.min_r) * rng.uniform())));
     s.cx = static_cast<int>(rng.range(s.r + 2, spec.width - s.r - 3));
     s.cy = static_cast<int>(rng.range(s.r + 2, spec.height - s.r - 3));
     s.box = shape_box(s);

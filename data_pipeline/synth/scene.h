@@ -32,7 +32,8 @@ struct Scene {
 struct SceneSpec {
   int width = 128, height = 128;
   int min_shapes = 1, max_shapes = 4;
-  double min_r = 0.07, max_r = 0.16;  // half extent as a fraction of min(width, height)
+  double min_r = 0.14, max_r = 0.28;  // half extent as a fraction of min(width, height); shrunk
+                                      // step by step when the requested count does not fit
   bool unique_pairs = true;           // no two shapes with the same (colour, kind)
   bool unique_colours = false;        // every colour at most once (referring by colour)
 };
@@ -41,7 +42,8 @@ struct SceneSpec {
 cv::Scalar colour_bgr(int colour);
 
 // A scene of non-overlapping shapes (at least 3 px apart), drawn without anti-aliasing so each
-// shape's pixels carry exactly its colour.
+// shape's pixels carry exactly its colour. Sizes are drawn from [min_r, max_r]; every 25 failed
+// placements shrink that range by 15% so crowded scenes still get their count.
 Scene make_scene(CounterRng& rng, const SceneSpec& spec);
 
 // Ferret box of a shape on the 0..999 grid of a w x h image: [x1, y1, x2, y2] with
@@ -55,7 +57,7 @@ std::string region_words(int x, int y, int w, int h);
 // Text rendering with a fixed cap height in pixels.
 struct TextStyle {
   double cap_px = 10;  // height of a capital / digit
-  int thickness = 1;
+  int thickness = 1;   // stroke width in pixels (World::from: about cap_px / 8)
   double scale() const;  // Hershey simplex font scale giving cap_px
   int line_height() const { return static_cast<int>(cap_px * 1.9 + 0.5); }
   int text_width(const std::string& s) const;

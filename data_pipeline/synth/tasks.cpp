@@ -47,6 +47,8 @@ SceneSpec scene_spec(const World& w, int min_shapes, int max_shapes) {
   s.width = s.height = w.scene;
   s.min_shapes = min_shapes;
   s.max_shapes = max_shapes;
+  s.min_r = w.min_r;
+  s.max_r = w.max_r;
   return s;
 }
 
@@ -88,7 +90,7 @@ cv::Mat receipt_image(const Receipt& r, const World& w) {
 
 Receipt receipt_lines(CounterRng& rng, const World& w) {
   Receipt r;
-  const int n = static_cast<int>(rng.range(6, 10));
+  const int n = static_cast<int>(rng.range(3, 6));
   std::vector<std::string> food = kFood;
   r.lines.push_back("receipt " + std::to_string(rng.range(10, 99)));
   for (int i = 0; i < n; ++i) {
@@ -102,7 +104,7 @@ Receipt receipt_lines(CounterRng& rng, const World& w) {
 }
 
 std::vector<std::pair<std::string, std::string>> strip_fields(CounterRng& rng) {
-  return document_fields(rng, static_cast<int>(rng.range(4, 6)));
+  return document_fields(rng, static_cast<int>(rng.range(3, 4)));
 }
 
 cv::Mat strip_image(const std::vector<std::pair<std::string, std::string>>& f, const World& w) {
@@ -135,6 +137,9 @@ World World::from(const SynthConfig& cfg, bool eval) {
   w.tile = static_cast<int>(cfg.tile);
   w.scene = static_cast<int>(cfg.tile * cfg.scene_tiles);
   w.text.cap_px = std::max(5.0, cfg.text_px * static_cast<double>(cfg.tile));
+  w.text.thickness = std::max(1, static_cast<int>(std::lround(w.text.cap_px / 8)));
+  w.min_r = cfg.shape_size * 2 / 3;
+  w.max_r = cfg.shape_size * 4 / 3;
   w.odd_aspect = cfg.odd_aspect;
   w.eval = eval;
   return w;
@@ -226,7 +231,7 @@ std::string make_text_document(CounterRng& rng, const World& w) {
 Captioned make_ocr(CounterRng& rng, const World& w, int kind) {
   switch (kind) {
     case 0: {
-      auto f = document_fields(rng, static_cast<int>(rng.range(3, 6)));
+      auto f = document_fields(rng, static_cast<int>(rng.range(2, 4)));
       std::vector<std::string> lines;
       for (const auto& [k, v] : f) lines.push_back(k + ": " + v);
       return {document_image(f, w), join(lines, "\n")};
@@ -314,7 +319,7 @@ Qa make_text_rich(CounterRng& rng, const World& w, int task) {
   }
   switch (task) {
     case 0: {
-      auto f = document_fields(rng, static_cast<int>(rng.range(3, 6)));
+      auto f = document_fields(rng, static_cast<int>(rng.range(2, 4)));
       const auto& [k, v] = f[rng.below(f.size())];
       Qa qa = single(document_image(f, w), "What is the " + k + " on the document?", v, "document");
       const auto& [k2, v2] = f[rng.below(f.size())];
@@ -368,7 +373,7 @@ Qa make_knowledge(CounterRng& rng, const World& w, int task) {
   if (task == 0) {
     SceneSpec spec = scene_spec(w, 2, 6);
     spec.unique_pairs = false;
-    spec.max_r = 0.12;
+    spec.min_r *= 0.75, spec.max_r *= 0.75;  // up to six shapes
     Scene sc = make_scene(rng, spec);
     const int a = static_cast<int>(rng.below(kKinds.size()));
     int b = static_cast<int>(rng.below(kKinds.size() - 1));

@@ -28,12 +28,15 @@ from PIL import Image
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 KINDS = ["circle", "square", "triangle", "star"]
+WORDS = ["open", "stop", "exit", "sale", "cafe", "north", "south", "east", "west", "hotel", "park", "bank", "gate",
+         "shop", "bus", "taxi", "river", "hill", "lake", "road", "farm", "city", "mail", "book"]  # tasks.cpp kWords
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def load_scenes(world, res, limit):
-    """Shape scenes of the caption shards (signs skipped): pixels (N, 3, res, res), labels (N, 10)."""
+def load_scenes(world, res, limit, task="shapes"):
+    """Caption scenes: pixels (N, 3, res, res) and labels. shapes: the shape scenes (signs skipped),
+    10 presence labels; signs: the sign scenes, the index of the sign's word in WORDS."""
     xs, ys = [], []
     for shard in sorted(glob.glob(f"{world}/pretrain/captions-*.tar")):
         members = {}
@@ -43,6 +46,13 @@ def load_scenes(world, res, limit):
                 members.setdefault(key, {})[ext] = tf.extractfile(m).read()
         for parts in members.values():
             caption = parts["txt"].decode()
+            if task == "signs":
+                m = re.fullmatch(r"a sign that says (\w+)\.", caption)
+                if m and m.group(1) in WORDS:
+                    image = Image.open(io.BytesIO(parts["png"])).convert("RGB").resize((res, res), Image.BILINEAR)
+                    xs.append(np.asarray(image))
+                    ys.append(WORDS.index(m.group(1)))
+                continue
             pairs = re.findall(r"(red|green|blue|yellow|purple|orange) (circle|square|triangle|star)", caption)
             if not pairs:
                 continue
@@ -58,7 +68,7 @@ def load_scenes(world, res, limit):
     assert xs, f"no caption scenes under {world}/pretrain"
     x = torch.tensor(np.stack(xs)).permute(0, 3, 1, 2).float() / 255.0
     x = (x - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-    return x, torch.tensor(np.stack(ys))
+    return x, torch.tensor(np.stack(ys)) if task == "shapes" else torch.tensor(ys)
 
 
 class Block(nn.Module):
@@ -86,16 +96,29 @@ def make_stem(kind, patch, d):
     return nn.Sequential(*layers, nn.Conv2d(d, d, 1, bias=False))
 
 
+def sincos_2d(grid, d):
+    """MAE's fixed 2D sine-cosine table (grid*grid, d): a quarter of the channels per axis and function."""
+    q = d // 4
+    omega = 1.0 / 10000 ** (torch.arange(q, dtype=torch.float32) / q)
+    ys, xs = torch.meshgrid(torch.arange(grid, dtype=torch.float32), torch.arange(grid, dtype=torch.float32), indexing="ij")
+    out = []
+    for coord in (ys.flatten(), xs.flatten()):
+        a = coord[:, None] * omega[None]
+        out += [a.sin(), a.cos()]
+    return torch.cat(out, 1)
+
+
 class Probe(nn.Module):
     """The debug ViT (ln_pre, pre-norm blocks) with a linear head over pooled patch features."""
 
-    def __init__(self, stem, head, res=64, patch=8, d=128, layers=3):
+    def __init__(self, stem, head, res=64, patch=8, d=128, layers=3, pos="random", outputs=10):
         super().__init__()
         self.stem, self.head_kind = make_stem(stem, patch, d), head
-        self.pos = nn.Parameter(torch.randn((res // patch) ** 2, d) * 0.02)
+        init = sincos_2d(res // patch, d) if pos == "sincos" else torch.randn((res // patch) ** 2, d) * 0.02
+        self.pos = nn.Parameter(init)
         self.ln_pre = nn.LayerNorm(d)
         self.blocks = nn.ModuleList([Block(d, 4, 4 * d) for _ in range(layers)])
-        self.head = nn.Linear(d, 10)
+        self.head = nn.Linear(d, outputs)
 
     def forward(self, x):
         x = self.ln_pre(self.stem(x).flatten(2).transpose(1, 2) + self.pos)
@@ -110,18 +133,24 @@ def main():
     ap.add_argument("--stem", choices=["patch", "conv"], default="patch")
     ap.add_argument("--head", choices=["mean", "max"], default="max",
                     help="pooling before the linear head (max: presence, as a decoder can attend to one token)")
+    ap.add_argument("--pos", choices=["random", "sincos"], default="random",
+                    help="initial position embeddings: CLIP's N(0, 0.02) or MAE's 2D sine-cosine table (still learned)")
+    ap.add_argument("--task", choices=["shapes", "signs"], default="shapes",
+                    help="shapes: colour and kind presence in shape scenes; signs: which of the 24 sign words "
+                         "a sign scene shows (read at --res, 128 = the 2 x 2 split of a 128 px scene)")
+    ap.add_argument("--res", type=int, default=64, help="pixels the scenes are resized to (8 px patches)")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--images", type=int, default=14000)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    x, y = load_scenes(a.world, 64, a.images)
+    x, y = load_scenes(a.world, a.res, a.images, a.task)
     n_test = min(1000, len(x) // 5)
     xtr, ytr, xte, yte = x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:]
-    print(f"{len(xtr)} training scenes, {n_test} held out; stem {a.stem}, head {a.head}", flush=True)
+    print(f"{len(xtr)} training scenes, {n_test} held out; stem {a.stem}, head {a.head}, pos {a.pos}", flush=True)
     torch.manual_seed(0)
-    model = Probe(a.stem, a.head)
+    model = Probe(a.stem, a.head, res=a.res, pos=a.pos, outputs=10 if a.task == "shapes" else len(WORDS))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
     start = time.time()
     for step in range(1, a.steps + 1):  # the debug recipe's schedule: 30 warmup steps, cosine to 0.1
@@ -129,15 +158,22 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, len(xtr), (a.batch,))
-        loss = F.binary_cross_entropy_with_logits(model(xtr[idx]), ytr[idx])
+        out = model(xtr[idx])
+        loss = (F.binary_cross_entropy_with_logits(out, ytr[idx]) if a.task == "shapes"
+                else F.cross_entropy(out, ytr[idx]))
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step % 200 == 0 or step == a.steps:
             model.eval()
             with torch.no_grad():
-                acc = ((model(xte) > 0).float() == yte).float().mean(0)
+                out = model(xte)
             model.train()
+            if a.task == "signs":
+                print(f"step {step}: sign word accuracy {(out.argmax(1) == yte).float().mean():.3f} (of {len(WORDS)} words) "
+                      f"| {time.time() - start:.0f} s", flush=True)
+                continue
+            acc = ((out > 0).float() == yte).float().mean(0)
             kinds = " ".join(f"{k} {acc[6 + i]:.2f}" for i, k in enumerate(KINDS))
             print(f"step {step}: colour presence {acc[:6].mean():.3f} | kind presence {kinds} "
                   f"(majority {torch.maximum(yte[:, 6:].mean(0), 1 - yte[:, 6:].mean(0)).mean():.2f}) | {time.time() - start:.0f} s", flush=True)

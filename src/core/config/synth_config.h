@@ -42,8 +42,10 @@ struct SynthConfig {
   uint64_t seed = 1234;           // training sets; eval sets use a disjoint stream of the same seed
   int64_t tile = 64;              // the model's tile side r (pixels): image sizes scale with it
   double scene_tiles = 2.0;       // side of shape scenes, in tiles
-  double text_px = 0.16;          // glyph cap height as a fraction of the tile (legible after the
-                                  // dynamic split, illegible in one downscaled tile)
+  double text_px = 0.25;          // glyph cap height as a fraction of the tile (about two patches
+                                  // after the dynamic split, a blur in one downscaled tile)
+  double shape_size = 0.21;       // mean half extent of a shape, fraction of the scene side
+                                  // (drawn from 2/3 to 4/3 of it)
   double odd_aspect = 0.35;       // fraction of text images that are long strips or tall receipts
   std::string image_ext = "png";  // png | jpg
   int64_t jpeg_quality = 92;
@@ -59,6 +61,7 @@ struct SynthConfig {
     v("tile", tile, "model tile side in pixels; image sizes are multiples of it", cfg::at_least(16));
     v("scene_tiles", scene_tiles, "side of shape scenes in tiles", cfg::in_range(0.5, 8));
     v("text_px", text_px, "glyph cap height as a fraction of the tile", cfg::in_range(0.05, 1));
+    v("shape_size", shape_size, "mean half extent of a shape as a fraction of the scene side", cfg::in_range(0.03, 0.3));
     v("odd_aspect", odd_aspect, "fraction of text images with unusual aspect ratios", cfg::probability());
     v("image_ext", image_ext, "image encoding: png | jpg", cfg::one_of({"png", "jpg"}));
     v("jpeg_quality", jpeg_quality, "JPEG quality", cfg::in_range(1, 100));

@@ -1,6 +1,7 @@
 // Tests of the synthetic world: same seed -> same bytes (any thread count), counts, every file
 // parsed as its format says (and opened by the real readers), boxes that match the drawn
-// shapes, held-out eval sets disjoint from training, unusual aspect ratios, the tokenizer.
+// shapes, held-out eval sets disjoint from training, unusual aspect ratios, shape and glyph sizes,
+// the tokenizer.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "data_pipeline/sample.h"
 #include "data_pipeline/synth/scene.h"
 #include "data_pipeline/synth/synth_world.h"
+#include "data_pipeline/synth/tasks.h"
 #include "tokenizer/tokenizer.h"
 
 using namespace mm;
@@ -352,4 +354,45 @@ TEST_CASE("the trained tokenizer keeps the special tokens whole", "[synth][token
   CHECK(tok.decode(tok.encode(text)) == text);
   CHECK(tok.encode(text).size() < text.size() / 2);  // learned pieces, not bytes
   fs::remove_all(d);
+}
+
+TEST_CASE("shapes are drawn at the configured size, and crowded scenes shrink them to keep their count", "[synth]") {
+  // One shape per scene: its half extent lies in [min_r, max_r] of the side (nothing to shrink for).
+  synth::SceneSpec one;
+  one.min_shapes = one.max_shapes = 1;
+  one.min_r = 0.14, one.max_r = 0.28;
+  int smallest = 1 << 30, largest = 0;
+  for (uint64_t i = 0; i < 200; ++i) {
+    CounterRng rng(7, 1, i);
+    const synth::Scene sc = synth::make_scene(rng, one);
+    REQUIRE(sc.shapes.size() == 1);
+    smallest = std::min(smallest, sc.shapes[0].r);
+    largest = std::max(largest, sc.shapes[0].r);
+  }
+  CHECK(smallest >= static_cast<int>(128 * 0.14));
+  CHECK(largest <= static_cast<int>(128 * 0.28));
+  CHECK(largest - smallest >= static_cast<int>(128 * 0.14 * 0.8));  // the whole range is used
+
+  // Six shapes of that size do not fit in 128 x 128 at first; placement shrinks them until they do.
+  synth::SceneSpec six = one;
+  six.min_shapes = six.max_shapes = 6;
+  six.unique_pairs = false;
+  int shrunk = 0;
+  for (uint64_t i = 0; i < 50; ++i) {
+    CounterRng rng(7, 2, i);
+    const synth::Scene sc = synth::make_scene(rng, six);
+    CHECK(sc.shapes.size() == 6);
+    for (const auto& s : sc.shapes) shrunk += s.r < static_cast<int>(128 * 0.14);
+  }
+  CHECK(shrunk > 0);
+
+  // synth.shape_size sets the range (2/3 to 4/3 of it); synth.text_px sets the glyph height.
+  SynthConfig cfg;
+  cfg.shape_size = 0.15;
+  cfg.text_px = 0.25;
+  const synth::World w = synth::World::from(cfg, false);
+  CHECK(w.min_r == Approx(0.10));
+  CHECK(w.max_r == Approx(0.20));
+  CHECK(w.text.cap_px == Approx(16.0));
+  CHECK(w.text.thickness == 2);
 }
