@@ -43,12 +43,10 @@ std::string list_shapes(const std::vector<Shape>& shapes, const cv::Mat& img, bo
 }
 
 SceneSpec scene_spec(const World& w, int min_shapes, int max_shapes) {
-  SceneSpec s;
+  SceneSpec s = w.shapes;
   s.width = s.height = w.scene;
   s.min_shapes = min_shapes;
   s.max_shapes = max_shapes;
-  s.min_r = w.min_r;
-  s.max_r = w.max_r;
   return s;
 }
 
@@ -138,8 +136,8 @@ World World::from(const SynthConfig& cfg, bool eval) {
   w.scene = static_cast<int>(cfg.tile * cfg.scene_tiles);
   w.text.cap_px = std::max(5.0, cfg.text_px * static_cast<double>(cfg.tile));
   w.text.thickness = std::max(1, static_cast<int>(std::lround(w.text.cap_px / 8)));
-  w.min_r = cfg.shape_size * 2 / 3;
-  w.max_r = cfg.shape_size * 4 / 3;
+  w.shapes.min_r = cfg.shape_size * 2 / 3;
+  w.shapes.max_r = cfg.shape_size * 4 / 3;
   w.odd_aspect = cfg.odd_aspect;
   w.eval = eval;
   return w;

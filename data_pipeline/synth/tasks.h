@@ -19,7 +19,7 @@ namespace mm::data::synth {
 struct World {
   int tile = 64;
   int scene = 128;     // side of shape scenes
-  double min_r = 0.14, max_r = 0.28;  // shape half extents, fractions of a scene's side
+  SceneSpec shapes;    // what every shape scene starts from: the size range (synth.shape_size)
   TextStyle text;      // small text: legible after the dynamic split only
   double odd_aspect = 0.35;
   bool eval = false;   // generate from the held-out half of the text-only problem space

@@ -391,8 +391,8 @@ TEST_CASE("shapes are drawn at the configured size, and crowded scenes shrink th
   cfg.shape_size = 0.15;
   cfg.text_px = 0.25;
   const synth::World w = synth::World::from(cfg, false);
-  CHECK(w.min_r == Approx(0.10));
-  CHECK(w.max_r == Approx(0.20));
+  CHECK(w.shapes.min_r == Approx(0.10));
+  CHECK(w.shapes.max_r == Approx(0.20));
   CHECK(w.text.cap_px == Approx(16.0));
   CHECK(w.text.thickness == 2);
 }
