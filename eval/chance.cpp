@@ -1,5 +1,5 @@
 // The majority-answer baseline (chance.h).
-#include "eval/report/chance.h"
+#include "eval/chance.h"
 
 #include <set>
 

@@ -1,6 +1,6 @@
-// Chance levels for the run report: the "majority-answer baseline", the score of the best
-// constant answer a model could give without looking at the question, computed with each
-// benchmark's own metric (eval/metrics/score.h):
+// Chance levels of the eval JSON (Evaluator) and the run report: the "majority-answer baseline",
+// the score of the best constant answer a model could give without looking at the question,
+// computed with each benchmark's own metric (eval/metrics/score.h):
 //  - multiple_choice: the expected score of a uniformly random letter, mean of 1/#choices;
 //  - every other accuracy metric (vqa_accuracy, anls, exact_match, iou@0.5): the mean score of
 //    always answering the most frequent reference answer (counted once per item that lists it,

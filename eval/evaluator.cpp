@@ -6,7 +6,7 @@
 #include "core/check.h"
 #include "core/logging.h"
 #include "eval/metrics/perplexity.h"
-#include "eval/report/chance.h"
+#include "eval/chance.h"
 
 namespace mm::eval {
 

@@ -23,7 +23,7 @@ struct BenchmarkScore {
   Metric metric = Metric::kExactMatch;
   size_t n = 0;
   double score = 0;                // mean item score; corpus perplexity for perplexity benchmarks
-  std::optional<double> chance;    // majority-answer baseline (eval/report/chance.h; accuracy metrics only)
+  std::optional<double> chance;    // majority-answer baseline (eval/chance.h; accuracy metrics only)
   std::vector<Example> examples;
   std::map<std::string, double> tasks;  // mean item score per EvalItem::task (accuracy metrics, items with a task)
   std::vector<Example> predictions;     // every item in order: what the model answered and its score

@@ -3,7 +3,7 @@
 // baseline/eval/step_000000.json, an eval before training, and demo_time.txt, the measured wall
 // time in seconds) and writes report.md, report.html, loss.svg and scores.svg:
 //  - a table rows = init (when present) + each stage's last eval, columns = categories + MMBase,
-//    with a "chance" row (the majority-answer baseline of eval/report/chance.h, computed from the
+//    with a "chance" row (the majority-answer baseline of eval/chance.h, computed from the
 //    stages' eval sets; the eval JSON's own "chance" when those files cannot be read);
 //  - per stage: steps, first and last training loss, tokens seen; the wall time;
 //  - example predictions of the final stage; the two charts (eval/report/svg_chart.h).
@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "eval/report/chance.h"
+#include "eval/chance.h"
 
 namespace mm::eval {
 

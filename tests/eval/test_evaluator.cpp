@@ -74,7 +74,7 @@ TEST_CASE("Evaluator scores a fake predictor per benchmark and category", "[eval
   CHECK(find("vqa").n == 8);
   CHECK(find("vqa").score == Approx(0.5));
   CHECK(find("sqa").score == Approx(0.5));
-  // Chance is the majority-answer baseline (eval/report/chance.h), as in the run report: a random
+  // Chance is the majority-answer baseline (eval/chance.h), as in the run report: a random
   // letter of four for multiple choice; the constant answer "red" / the constant box scores all.
   CHECK(*find("sqa").chance == Approx(0.25));
   CHECK(*find("vqa").chance == Approx(1.0));

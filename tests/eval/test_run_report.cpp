@@ -13,7 +13,7 @@
 #include "core/io.h"
 #include "eval/eval_set_reader.h"
 #include "eval/report.h"
-#include "eval/report/chance.h"
+#include "eval/chance.h"
 #include "eval/report/run_report.h"
 #include "temp_dir.h"
 
