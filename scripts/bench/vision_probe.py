@@ -34,6 +34,11 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+def decode(png, res):
+    """An RGB array (res, res, 3) of a PNG, resized bilinearly as a single tile is."""
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((res, res), Image.BILINEAR))
+
+
 def load_scenes(world, res, limit, task="shapes"):
     """Caption scenes: pixels (N, 3, res, res) and labels. shapes: the shape scenes (signs skipped),
     10 presence labels; signs: the sign scenes, the index of the sign's word in WORDS."""
@@ -49,8 +54,7 @@ def load_scenes(world, res, limit, task="shapes"):
             if task == "signs":
                 m = re.fullmatch(r"a sign that says (\w+)\.", caption)
                 if m and m.group(1) in WORDS:
-                    image = Image.open(io.BytesIO(parts["png"])).convert("RGB").resize((res, res), Image.BILINEAR)
-                    xs.append(np.asarray(image))
+                    xs.append(decode(parts["png"], res))
                     ys.append(WORDS.index(m.group(1)))
                 continue
             pairs = re.findall(r"(red|green|blue|yellow|purple|orange) (circle|square|triangle|star)", caption)
@@ -60,8 +64,7 @@ def load_scenes(world, res, limit, task="shapes"):
             for colour, kind in pairs:
                 y[COLOURS.index(colour)] = 1
                 y[6 + KINDS.index(kind)] = 1
-            image = Image.open(io.BytesIO(parts["png"])).convert("RGB").resize((res, res), Image.BILINEAR)
-            xs.append(np.asarray(image))
+            xs.append(decode(parts["png"], res))
             ys.append(y)
         if len(xs) >= limit:
             break
