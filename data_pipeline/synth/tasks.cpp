@@ -13,9 +13,6 @@ namespace mm::data::synth {
 
 namespace {
 
-const std::vector<std::string> kWords = {"open", "stop", "exit", "sale", "cafe",  "north", "south", "east",
-                                         "west", "hotel", "park", "bank", "gate", "shop",  "bus",   "taxi",
-                                         "river", "hill", "lake", "road", "farm", "city",  "mail",  "book"};
 const std::vector<std::string> kKeys = {"total", "date", "room", "code", "price", "items", "page", "tax", "seat", "gate"};
 const std::vector<std::string> kFood = {"tea", "rice", "milk", "fish", "bread", "apple", "soup", "cake", "egg", "jam"};
 const std::vector<std::string> kNumberWords = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"};
@@ -151,7 +148,7 @@ bool held_out_problem(int op, int a, int b) {
 
 Captioned make_caption_pair(CounterRng& rng, const World& w) {
   if (rng.chance(0.3)) {  // signs teach glyphs before the OCR stage
-    const std::string word = rng.pick(kWords);
+    const std::string word = rng.pick(kSignWords);
     return {sign_image(rng, w, word), "a sign that says " + word + "."};
   }
   Scene sc = make_scene(rng, scene_spec(w, 1, 4));
@@ -217,7 +214,7 @@ std::string make_text_document(CounterRng& rng, const World& w) {
                             ".");
         break;
       default:
-        sentences.push_back("The sign says " + rng.pick(kWords) + ". The " + rng.pick(kKeys) + " is " +
+        sentences.push_back("The sign says " + rng.pick(kSignWords) + ". The " + rng.pick(kKeys) + " is " +
                             std::to_string(rng.range(1, 999)) + ".");
     }
   }
@@ -245,7 +242,7 @@ Captioned make_ocr(CounterRng& rng, const World& w, int kind) {
       return {strip_image(f, w), join(parts, "  ")};
     }
     default: {
-      const std::string word = rng.chance(0.5) ? rng.pick(kWords) : std::to_string(rng.range(1, 999));
+      const std::string word = rng.chance(0.5) ? rng.pick(kSignWords) : std::to_string(rng.range(1, 999));
       return {sign_image(rng, w, word), word};
     }
   }
@@ -337,7 +334,7 @@ Qa make_text_rich(CounterRng& rng, const World& w, int task) {
       return single(strip_image(f, w), "What is the " + k + " number?", v, "strip");
     }
     default: {
-      const std::string word = rng.chance(0.6) ? rng.pick(kWords) : std::to_string(rng.range(1, 999));
+      const std::string word = rng.chance(0.6) ? rng.pick(kSignWords) : std::to_string(rng.range(1, 999));
       return single(sign_image(rng, w, word), "What does the sign say?", word, "sign");
     }
   }

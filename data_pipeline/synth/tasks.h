@@ -51,6 +51,11 @@ struct Interleaved {
 Interleaved make_interleaved(CounterRng& rng, const World& w);
 std::string make_text_document(CounterRng& rng, const World& w);
 
+// The words signs show (with 1..999): captions, OCR signs, text-rich and the text documents.
+inline const std::vector<std::string> kSignWords = {"open",  "stop", "exit", "sale", "cafe", "north", "south", "east",
+                                                    "west",  "hotel", "park", "bank", "gate", "shop", "bus",   "taxi",
+                                                    "river", "hill", "lake", "road", "farm", "city", "mail",  "book"};
+
 // OCR continual pretraining: 0 documents, 1 tall receipts, 2 long strips, 3 signs.
 inline const std::vector<std::string> kOcrKinds = {"docs", "receipts", "strips", "signs"};
 Captioned make_ocr(CounterRng& rng, const World& w, int kind);

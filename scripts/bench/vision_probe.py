@@ -29,7 +29,7 @@ from PIL import Image
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 KINDS = ["circle", "square", "triangle", "star"]
 WORDS = ["open", "stop", "exit", "sale", "cafe", "north", "south", "east", "west", "hotel", "park", "bank", "gate",
-         "shop", "bus", "taxi", "river", "hill", "lake", "road", "farm", "city", "mail", "book"]  # tasks.cpp kWords
+         "shop", "bus", "taxi", "river", "hill", "lake", "road", "farm", "city", "mail", "book"]  # data_pipeline/synth/tasks.h kSignWords
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 

@@ -14,5 +14,6 @@ void add_export(CLI::App& app);  // checkpoint -> HF Llama/Mixtral + CLIP folder
 void add_generate(CLI::App& app);  // greedy decoding from a checkpoint (generate.cpp)
 void add_eval(CLI::App& app);      // score a checkpoint on eval sets (eval.cpp)
 void add_report(CLI::App& app);    // a run's report: scores per stage, charts (report.cpp)
+void add_probe(CLI::App& app);     // teacher-forced word accuracy, own vs other images (probe.cpp)
 
 }  // namespace mm::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   mm::cli::add_export(app);
   mm::cli::add_generate(app);
   mm::cli::add_eval(app);
+  mm::cli::add_probe(app);
   mm::cli::add_report(app);
   try {
     app.parse(argc, argv);

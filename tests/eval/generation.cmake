@@ -1,7 +1,7 @@
 # mm_generate: prompts, greedy decoding with the KV cache (against full recomputation, batched
-# against one by one), perplexity scoring, evaluate_model end to end, and the generate/eval CLI
-# (that case runs the built mmtrain and skips, with a warning, when it is not built).
-mm_add_test(test_generation SOURCES test_generation.cpp LIBS mm_generate)
+# against one by one), perplexity scoring, evaluate_model end to end, the word probe, and the
+# generate/eval CLI (that case runs the built mmtrain and skips, with a warning, when it is not built).
+mm_add_test(test_generation SOURCES test_generation.cpp test_word_probe.cpp LIBS mm_generate)
 if(TARGET mmtrain)
   target_compile_definitions(test_generation PRIVATE MM_MMTRAIN="$<TARGET_FILE:mmtrain>")
 endif()

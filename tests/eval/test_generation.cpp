@@ -491,7 +491,7 @@ std::string run_command(const std::string& cmd, int* rc) {
 }
 }  // namespace
 
-TEST_CASE("mmtrain generate --json and mmtrain eval on a saved checkpoint", "[generation][cli]") {
+TEST_CASE("mmtrain generate --json, mmtrain eval and mmtrain probe on a saved checkpoint", "[generation][cli]") {
   if (!fs::exists(MM_MMTRAIN)) {
     WARN("skipped: " MM_MMTRAIN " is not built (cmake --build BUILD --target mmtrain)");
     return;
@@ -533,6 +533,31 @@ TEST_CASE("mmtrain generate --json and mmtrain eval on a saved checkpoint", "[ge
   CHECK_THAT(table, Catch::Contains("refer&ground") && Catch::Contains("text_ppl"));
   CHECK(fs::exists(f.dir.file("run/eval/step_000007.json")));
   CHECK(fs::exists(f.dir.file("run/eval/step_000007.md")));
+
+  // mmtrain probe on a captions source of the saved model's preprocessing; --source names a source.
+  mm::RunConfig pcfg = f.cfg;
+  {
+    std::ofstream caps(f.dir.file("caps.jsonl"));
+    for (int i = 0; i < 6; ++i)
+      caps << "{\"id\":\"c" << i << "\",\"image\":\"" << f.img_a << "\",\"caption\":\"a red circle.\"}\n";
+  }
+  mm::SourceConfig caps;
+  caps.name = "caps";
+  caps.format = "captions";
+  caps.path = f.dir.file("caps.jsonl");
+  pcfg.data.sources = {caps};
+  { std::ofstream(f.dir.file("probe.yaml")) << mm::dump_yaml(pcfg); }
+  const std::string probe_cmd = std::string(MM_MMTRAIN) + " probe --config " + f.dir.file("probe.yaml") +
+                                " --checkpoint " + f.dir.file("run") + " --batches 1 --out " + f.dir.file("probe.json");
+  const std::string probe_table = run_command(probe_cmd + " --source caps 2>/dev/null", &rc);
+  REQUIRE(rc == 0);
+  CHECK_THAT(probe_table, Catch::Contains("| words | count | own images | other images |"));
+  const auto pj = nlohmann::json::parse(mm::io::read_file(f.dir.file("probe.json")));
+  CHECK(pj["step"].get<int64_t>() == 7);
+  CHECK(pj["groups"]["colour"]["words"].get<int64_t>() == pj["images"].get<int64_t>());  // "red" once per caption
+  const std::string probe_err = run_command(probe_cmd + " --source nope 2>&1", &rc);
+  CHECK(rc != 0);
+  CHECK_THAT(probe_err, Catch::Contains("--source nope") && Catch::Contains("caps"));
 
   // A user error: one line, non-zero exit.
   const std::string err = run_command(std::string(MM_MMTRAIN) + " generate --checkpoint " + f.dir.file("nowhere") +
