@@ -10,6 +10,7 @@
 #include "data_pipeline/synth/scene.h"
 #include "data_pipeline/synth/tasks.h"
 #include "tokenizer/special_tokens.h"
+#include "trainers/model_batch.h"
 
 namespace mm::gen {
 namespace {
@@ -154,18 +155,10 @@ WordProbeReport probe_words(MultimodalModel& model, data::Loader& loader, const 
   const bool was_training = model->is_training();
   model->eval();
   torch::NoGradGuard no_grad;
-  WordProbeReport report;
-  for (const auto& g : groups) report.groups.push_back({g.name});
+  WordProbeReport report;  // tally_word_predictions adds the groups
   for (int64_t i = 0; i < batches; ++i) {
     data::Batch batch = loader.next();
-    MultimodalBatch mb;
-    mb.input_ids = batch.input_ids;
-    mb.labels = batch.labels;
-    mb.positions = batch.positions;
-    mb.doc_ids = batch.doc_ids;
-    mb.tiles = batch.tiles;
-    mb.image_slots = batch.image_slots;
-    mb.tiles_per_sample = batch.tiles_per_sample;
+    MultimodalBatch mb = train::to_model_batch(batch);
     const torch::Tensor pred = model->forward(mb).logits.argmax(-1);
     torch::Tensor pred_other = pred;
     if (batch.num_tiles() > 1) {

@@ -25,6 +25,7 @@
 #include "tokenizer/tokenizer.h"
 #include "trainers/autocast_scope.h"
 #include "trainers/grad_utils.h"
+#include "trainers/model_batch.h"
 #include "trainers/optim/param_groups.h"
 
 #ifndef MM_BENCH_REF_SCRIPT
@@ -69,18 +70,6 @@ MultimodalBatch to_device(const MultimodalBatch& b, const torch::Device& d) {
   o.doc_ids = mv(b.doc_ids);
   o.tiles = mv(b.tiles);
   o.image_slots = b.image_slots;  // the model moves slots itself (validated on the CPU)
-  o.tiles_per_sample = b.tiles_per_sample;
-  return o;
-}
-
-MultimodalBatch from_loader(data::Batch&& b) {
-  MultimodalBatch o;
-  o.input_ids = b.input_ids;
-  o.labels = b.labels;
-  o.positions = b.positions;
-  o.doc_ids = b.doc_ids;
-  o.tiles = b.tiles;
-  o.image_slots = b.image_slots;
   o.tiles_per_sample = b.tiles_per_sample;
   return o;
 }
@@ -294,7 +283,7 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
     if (loader) {
       data::Batch b = loader->next();
       n_images = b.images;
-      batch = to_device(from_loader(std::move(b)), device);
+      batch = to_device(train::to_model_batch(b), device);
     } else {
       batch = to_device(pool[step % pool.size()], device);
       n_images = tiles_of(batch);

@@ -31,6 +31,7 @@
 #include "trainers/metrics/metrics_jsonl.h"
 #include "trainers/metrics/progress.h"
 #include "trainers/metrics/tb_writer.h"
+#include "trainers/model_batch.h"
 #include "trainers/optim/param_groups.h"
 
 namespace fs = std::filesystem;
@@ -60,22 +61,6 @@ torch::Device pick_device(const TrainConfig& t) {
     return torch::Device(torch::kCUDA);
   }
   return torch::Device(torch::kCPU);
-}
-
-MultimodalBatch to_model_batch(const data::Batch& b, const torch::Device& dev) {
-  MultimodalBatch m;
-  // Asynchronous only from pinned memory (data::set_pin_batches): the host keeps queueing kernels.
-  const bool nb = dev.is_cuda();
-  m.input_ids = b.input_ids.to(dev, nb);
-  m.labels = b.labels.to(dev, nb);
-  m.positions = b.positions.to(dev, nb);
-  m.doc_ids = b.doc_ids.to(dev, nb);
-  if (b.num_tiles() > 0) {
-    m.tiles = b.tiles.to(dev, nb);
-    m.image_slots = b.image_slots.to(dev, nb);
-  }
-  m.tiles_per_sample = b.tiles_per_sample.to(dev, nb);
-  return m;
 }
 
 // Summed loss per source of one micro-batch from its logits (no grad).
