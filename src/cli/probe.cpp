@@ -6,7 +6,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -15,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/check.h"
 #include "core/config/run_config.h"
+#include "core/io.h"
 #include "core/logging.h"
 #include "data_pipeline/loader/loader.h"
 #include "eval/generation/evaluate_model.h"
@@ -70,10 +70,7 @@ void run_probe(const ProbeArgs& a) {
     j["checkpoint"] = loaded.path;
     j["step"] = loaded.step;
     j["stage"] = data_cfg.train.stage;
-    std::ofstream f(a.out);
-    MM_CHECK(f.good(), "--out {}: cannot open for writing", a.out);
-    f << j.dump(2) << "\n";
-    MM_CHECK(f.good(), "--out {}: write failed", a.out);
+    io::write_file_atomic(a.out, j.dump(2) + "\n");
     std::cout << "report: " << a.out << "\n";
   }
 }
