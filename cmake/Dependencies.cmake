@@ -42,4 +42,22 @@ if(NOT _mm_has_ctx)
   target_include_directories(mm_torch SYSTEM BEFORE INTERFACE ${PROJECT_SOURCE_DIR}/src/core/compat_include)
 endif()
 target_include_directories(mm_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+# PyTorch wheels ship their own {fmt} headers in torch/include (v12 in 2.11). spdlog and our code
+# must compile against the {fmt} that spdlog was built with (the fmt package spdlog's config
+# found), so a directory holding just that fmt/ goes before LibTorch's include directories.
+# LibTorch's own headers use only fmt calls that every {fmt} since 9 has.
+if(TARGET fmt::fmt)
+  get_target_property(_mm_fmt_inc fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+  list(GET _mm_fmt_inc 0 _mm_fmt_inc)
+  foreach(_dir ${TORCH_INCLUDE_DIRS})
+    if(EXISTS "${_dir}/fmt/format.h" AND NOT _dir STREQUAL _mm_fmt_inc AND EXISTS "${_mm_fmt_inc}/fmt/format.h")
+      set(_mm_fmt_only ${CMAKE_BINARY_DIR}/mm_fmt_include)
+      file(MAKE_DIRECTORY ${_mm_fmt_only})
+      file(CREATE_LINK ${_mm_fmt_inc}/fmt ${_mm_fmt_only}/fmt SYMBOLIC)
+      target_include_directories(mm_torch SYSTEM BEFORE INTERFACE ${_mm_fmt_only})
+      message(STATUS "mmtrain: {fmt} from ${_mm_fmt_inc} before LibTorch's copy in ${_dir}")
+      break()
+    endif()
+  endforeach()
+endif()
 target_compile_definitions(mm_torch INTERFACE $<$<BOOL:${MM_WITH_CUDA}>:MM_WITH_CUDA=1>)

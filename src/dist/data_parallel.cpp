@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <type_traits>
+
 #include "core/check.h"
 #include "core/logging.h"
 #include "dist/collectives.h"
@@ -14,6 +16,41 @@ namespace {
 std::string first_line(const std::string& s) {
   size_t nl = s.find('\n');
   return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+// The Reducer's constructor changed after 1.13: trailing flags (skip_all_reduce_unused_params,
+// use_python_reducer), passed as false as Python's DDP does by default, and in 2.11 a list of
+// bucket byte caps instead of the per-bucket limits. A template so that the branches a LibTorch
+// lacks are discarded, not compiled.
+template <typename R = c10d::Reducer>
+std::shared_ptr<R> make_reducer(std::vector<at::Tensor> params, std::vector<std::vector<size_t>> buckets,
+                                            std::vector<size_t> limits, c10::intrusive_ptr<c10d::ProcessGroup> pg,
+                                            std::vector<bool> sparse, int64_t cap, bool find_unused,
+                                            std::unordered_map<size_t, std::string> names, int64_t first_cap) {
+  using P = std::vector<at::Tensor>;
+  using B = std::vector<std::vector<size_t>>;
+  using L = std::vector<size_t>;
+  using G = c10::intrusive_ptr<c10d::ProcessGroup>;
+  using S = std::vector<bool>;
+  using N = std::unordered_map<size_t, std::string>;
+  const bool as_view = false;  // gradient_as_bucket_view
+  if constexpr (std::is_constructible_v<R, P, B, L, G, S, int64_t, bool, bool, N, int64_t>) {
+    return std::make_shared<R>(std::move(params), std::move(buckets), std::move(limits), std::move(pg),
+                               std::move(sparse), cap, find_unused, as_view, std::move(names), first_cap);
+  } else if constexpr (std::is_constructible_v<R, P, B, L, G, S, int64_t, bool, bool, N, int64_t, bool>) {
+    return std::make_shared<R>(std::move(params), std::move(buckets), std::move(limits), std::move(pg),
+                               std::move(sparse), cap, find_unused, as_view, std::move(names), first_cap, false);
+  } else if constexpr (std::is_constructible_v<R, P, B, L, G, S, int64_t, bool, bool, N, int64_t, bool, bool>) {
+    return std::make_shared<R>(std::move(params), std::move(buckets), std::move(limits), std::move(pg),
+                               std::move(sparse), cap, find_unused, as_view, std::move(names), first_cap, false,
+                               false);
+  } else {
+    // 2.11: no per-bucket limits up front; the list of byte caps for the rebuilt buckets instead
+    // (first bucket, then the rest: what the limits above say).
+    std::vector<int64_t> caps{first_cap, cap};
+    return std::make_shared<R>(std::move(params), std::move(buckets), std::move(pg), std::move(sparse), cap,
+                               find_unused, as_view, std::move(names), first_cap, false, false, std::move(caps));
+  }
 }
 
 }  // namespace
@@ -45,10 +82,8 @@ DataParallel::DataParallel(torch::nn::Module& module, const Group& group, const 
   std::tie(bucket_indices_, limits) =
       c10d::compute_bucket_assignment_by_size(reversed, {first_cap, cap}, {}, order);
   std::vector<bool> sparse(params_.size(), false);
-  reducer_ = std::make_shared<c10d::Reducer>(params_, bucket_indices_, limits, group_.c10d_group(), sparse,
-                                             static_cast<int64_t>(cap), opts_.find_unused_parameters,
-                                             /*gradient_as_bucket_view=*/false, names,
-                                             static_cast<int64_t>(first_cap));
+  reducer_ = make_reducer(params_, bucket_indices_, limits, group_.c10d_group(), sparse, static_cast<int64_t>(cap),
+                          opts_.find_unused_parameters, std::move(names), static_cast<int64_t>(first_cap));
   // As in Python's DDP: with find_unused_parameters the Reducer logs through its Logger and
   // dereferences it unchecked, so one must be attached.
   logger_ = std::make_shared<c10d::Logger>(reducer_);
