@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # GPU build and checks on a machine with PyTorch 2.x + CUDA but no apt and no network (docs/gpu.md):
 #   0 checks     python3 + torch with CUDA, C++11 ABI, glibc of the carried libraries, g++, cmake, nvcc
-#   1 unpack     dpkg-deb -x every gpu-debs/*.deb (from scripts/gpu/fetch_debs.sh) into a prefix
+#   1 unpack     dpkg-deb -x every gpu-debs/*.deb (from scripts/gpu/fetch_debs.sh) into a prefix, or
+#                untar the archive of scripts/gpu/pack_prefix.sh (--prefix-tar)
 #   2 configure  CMake against PyTorch's LibTorch (torch.utils.cmake_prefix_path) + the prefix
-#   3 build      mmtrain and test_gpu with all cores
-#   4 gpu tests  ctest -L gpu (tests/gpu/test_gpu.cpp)
+#   3 build      mmtrain, test_gpu and test_dist with all cores
+#   4 tests      ctest -L 'gpu|bf16|dist' (tests/gpu/test_gpu.cpp; the 2-rank Gloo and DDP tests)
 #   5 smoke      `mmtrain launch --nproc 1` of the debug recipe's pretrain stage on CUDA, bf16, nccl
 #   6 bench      `mmtrain bench` of the 1b preset, train.precision=bf16, train.device=cuda
 # then a summary (tokens/s, MFU vs the H100 dense bf16 peak of 989 TFLOP/s, peak memory), also
-# written to $OUT/gpu_summary.txt when OUT is set. Each phase runs under a timeout cut from one
+# written to $OUT/gpu_summary.txt (and every phase's log to $OUT/gpu_logs.tgz) when OUT is set. Each phase runs under a timeout cut from one
 # 8-minute budget (MM_GPU_BUDGET_S); a failing phase prints one line "PHASE <name> FAILED: ...".
 #
-# usage: scripts/gpu/build_and_run.sh [--debs DIR] [--work DIR] [--cpu-dry-run]
+# usage: scripts/gpu/build_and_run.sh [--debs DIR | --prefix-tar FILE] [--work DIR] [--cpu-dry-run]
 #   --debs DIR     the .deb folder (default gpu-debs)
+#   --prefix-tar FILE  the trimmed prefix archive of scripts/gpu/pack_prefix.sh instead of the .debs
 #   --work DIR     prefix and build folder (default /tmp/mmtrain-gpu)
 #   --cpu-dry-run  phases 0-2 only, CPU LibTorch allowed, and check that every dependency was found
 #                  in the prefix (proves the discovery on a Debian machine that has them in /usr too)
@@ -21,21 +23,30 @@ cd "$(dirname "$0")/../.." || exit 1
 SRC=$PWD
 DEBS=gpu-debs
 WORK=/tmp/mmtrain-gpu
+PREFIX_TAR=
 DRY=0
 while (($#)); do
   case "$1" in
     --debs) DEBS=$2; shift 2 ;;
+    --prefix-tar) PREFIX_TAR=$(realpath "$2"); shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --cpu-dry-run) DRY=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-    *) echo "build_and_run: unknown option '$1' (expected --debs DIR, --work DIR, --cpu-dry-run)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "build_and_run: unknown option '$1' (expected --debs DIR, --prefix-tar FILE, --work DIR, --cpu-dry-run)" >&2; exit 2 ;;
   esac
 done
-DEBS=$(cd "$DEBS" 2>/dev/null && pwd) || { echo "PHASE checks FAILED: no .deb folder '$DEBS' (run scripts/gpu/fetch_debs.sh first)"; exit 1; }
+if [ -n "$PREFIX_TAR" ]; then
+  [ -f "$PREFIX_TAR" ] || { echo "PHASE checks FAILED: no prefix archive '$PREFIX_TAR' (run scripts/gpu/pack_prefix.sh first)"; exit 1; }
+else
+  DEBS=$(cd "$DEBS" 2>/dev/null && pwd) || { echo "PHASE checks FAILED: no .deb folder '$DEBS' (run scripts/gpu/fetch_debs.sh first)"; exit 1; }
+fi
 PREFIX=$WORK/prefix
 BUILD=$WORK/build
 ARCH=x86_64-linux-gnu
 LIBDIR=$PREFIX/usr/lib/$ARCH
+# Every folder the carried libraries live in: GDAL's HDF4, OGDI and Armadillo are in /usr/lib,
+# LAPACK and BLAS in Debian's alternatives folders, some base libraries in /lib (merged /usr).
+LIBDIRS=("$LIBDIR" "$PREFIX/usr/lib" "$LIBDIR/lapack" "$LIBDIR/blas" "$PREFIX/lib/$ARCH")
 PY=${MM_PYTHON:-python3}
 BUDGET=${MM_GPU_BUDGET_S:-480}
 START=$(date +%s)
@@ -49,7 +60,8 @@ finish() {
     printf '%s\n' "${SUMMARY[@]}"
   } > "$WORK/gpu_summary.txt"
   if [ -n "${OUT:-}" ]; then
-    mkdir -p "$OUT/gpu_logs" && cp "$WORK/gpu_summary.txt" "$OUT/gpu_summary.txt" && cp "$WORK"/*.log "$OUT/gpu_logs/" 2>/dev/null
+    cp "$WORK/gpu_summary.txt" "$OUT/gpu_summary.txt"
+    (cd "$WORK" && tar -czf "$OUT/gpu_logs.tgz" ./*.log 2>/dev/null)
   fi
   echo "== summary ($WORK/gpu_summary.txt)"; cat "$WORK/gpu_summary.txt"
   exit "$rc"
@@ -71,10 +83,11 @@ run_phase() {
   note "$name ok ($(( $(date +%s) - t0 )) s)"
 }
 mkdir -p "$WORK"
+rm -f "$WORK"/*.log "$WORK/bench_summary.txt" "$WORK/bench_gpu_mem_mib"  # nothing from an earlier run in this summary
 
 # ---- 0 checks -----------------------------------------------------------------------------------
 echo "== checks"
-ls "$DEBS"/*.deb >/dev/null 2>&1 || fail checks "no .deb files in $DEBS (run scripts/gpu/fetch_debs.sh on Debian and copy the folder)"
+[ -n "$PREFIX_TAR" ] || ls "$DEBS"/*.deb >/dev/null 2>&1 || fail checks "no .deb files in $DEBS (run scripts/gpu/fetch_debs.sh on Debian and copy the folder)"
 TORCH_INFO=$("$PY" -c 'import torch,sys
 print(torch.__version__); print(torch.utils.cmake_prefix_path); print(int(torch.compiled_with_cxx11_abi()))
 print(int(torch.cuda.is_available())); print(torch.version.cuda or "none")
@@ -113,6 +126,12 @@ NPROC=$(nproc)
 unpack() {
   rm -rf "$PREFIX" && mkdir -p "$PREFIX"
   local d
+  if [ -n "$PREFIX_TAR" ]; then
+    tar -xJf "$PREFIX_TAR" -C "$PREFIX" || { echo "untar $PREFIX_TAR failed"; return 1; }
+    find "$PREFIX" -type l -lname '/*' | while read -r l; do ln -sfn "$PREFIX$(readlink "$l")" "$l"; done
+    echo "unpacked $PREFIX_TAR into $PREFIX"
+    return 0
+  fi
   for d in "$DEBS"/*.deb; do
     if command -v dpkg-deb >/dev/null; then
       dpkg-deb -x "$d" "$PREFIX" || { echo "dpkg-deb -x $d failed"; return 1; }
@@ -141,7 +160,7 @@ PYEOF
   echo "unpacked $(ls "$DEBS"/*.deb | wc -l) packages into $PREFIX"
 }
 export -f unpack
-export PREFIX DEBS PY
+export PREFIX DEBS PY PREFIX_TAR
 run_phase unpack 60 unpack
 
 # libstdc++ / libgcc_s: keep the carried copy only when it is newer than the system's, otherwise it
@@ -193,7 +212,23 @@ set(PACKAGE_VERSION_COMPATIBLE TRUE)
 EOF
 
 # ---- 2 configure ---------------------------------------------------------------------------------
-export LD_LIBRARY_PATH=$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+LIBPATH=$(IFS=:; echo "${LIBDIRS[*]}")
+LINK_FLAGS="-L$LIBDIR -Wl,-rpath-link,$LIBPATH"
+# At run time /lib's base libraries (zlib, lzma, expat, ...) come from the machine, so older Debian
+# copies never shadow newer ones for the compiler or CMake; the folder is added only when the
+# machine lacks one of them (libtirpc on some images).
+RUNDIRS=("${LIBDIRS[@]:0:4}")
+SYSLIBS=$(ldconfig -p 2>/dev/null | awk 'NR > 1 {print $1}')
+for f in "$PREFIX/lib/$ARCH"/*.so.*; do
+  [ -f "$f" ] && [ ! -L "$f" ] || continue
+  soname=$(objdump -p "$f" 2>/dev/null | awk '/SONAME/ {print $2}')
+  [ -z "$soname" ] || grep -qxF "$soname" <<< "$SYSLIBS" && continue
+  note "the machine lacks $soname: the carried /lib copies are loaded too"
+  RUNDIRS+=("$PREFIX/lib/$ARCH")
+  break
+done
+RUNPATH=$(IFS=:; echo "${RUNDIRS[*]}")
+export LD_LIBRARY_PATH=$RUNPATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export PKG_CONFIG_LIBDIR=$LIBDIR/pkgconfig:$PREFIX/usr/share/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$PREFIX  # the .pc files say prefix=/usr
 PKGCONF=$(command -v pkg-config || echo "$PREFIX/usr/bin/pkgconf")
@@ -205,8 +240,7 @@ rm -f "$BUILD/CMakeCache.txt"  # no stale <Pkg>_DIR entries from an earlier pref
 run_phase configure 120 "$CMAKE" -S "$SRC" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$PREFIX/usr;$TORCH_CMAKE" -DCMAKE_LIBRARY_ARCHITECTURE=$ARCH \
   -DOpenCV_DIR="$PREFIX/opencv-cmake" -DPKG_CONFIG_EXECUTABLE="$PKGCONF" \
-  -DCMAKE_EXE_LINKER_FLAGS="-L$LIBDIR -Wl,-rpath-link,$LIBDIR" \
-  -DCMAKE_SHARED_LINKER_FLAGS="-L$LIBDIR -Wl,-rpath-link,$LIBDIR" \
+  -DCMAKE_EXE_LINKER_FLAGS="$LINK_FLAGS" -DCMAKE_SHARED_LINKER_FLAGS="$LINK_FLAGS" \
   -DMM_BUILD_BENCHMARKS=OFF "${EXTRA_INC[@]}"
 CUDA_ON=$(grep -o '^MM_WITH_CUDA:BOOL=[A-Z]*' "$BUILD/CMakeCache.txt" | cut -d= -f2)
 note "configure: MM_WITH_CUDA=$CUDA_ON, Torch_DIR=$(grep '^Torch_DIR:' "$BUILD/CMakeCache.txt" | cut -d= -f2)"
@@ -226,13 +260,20 @@ fi
 [ "$CUDA_ON" = ON ] || fail configure "MM_WITH_CUDA is OFF: the LibTorch at $TORCH_CMAKE was not built with CUDA"
 
 # ---- 3 build -------------------------------------------------------------------------------------
-run_phase build 300 "$CMAKE" --build "$BUILD" --target mmtrain test_gpu -j "$NPROC"
+# -k 0 (Ninja): on a compile error, go on with the other files, so one log names every error.
+KEEP_GOING=()
+((${#GEN[@]})) && KEEP_GOING=(-- -k 0)
+TARGETS=(mmtrain test_gpu test_dist dist_worker)
+[ "${MM_GPU_SKIP_TESTS:-0}" = 1 ] && TARGETS=(mmtrain)
+run_phase build 300 "$CMAKE" --build "$BUILD" --target "${TARGETS[@]}" -j "$NPROC" "${KEEP_GOING[@]}"
 MM=$BUILD/src/cli/mmtrain
 
 # ---- 4 gpu tests ---------------------------------------------------------------------------------
-run_phase gpu_tests 90 ctest --test-dir "$BUILD" -L '^(gpu|bf16)$' --output-on-failure --no-tests=error
-grep -q "tests passed" "$WORK/gpu_tests.log" && note "gpu tests: $(grep 'tests passed' "$WORK/gpu_tests.log")"
-grep -qi "skipped" "$WORK/gpu_tests.log" && note "gpu tests: some were SKIPPED (see $WORK/gpu_tests.log)"
+# dist: the 2-rank Gloo collectives and DDP on c10d::Reducer run on this LibTorch's c10d too.
+# MM_GPU_SKIP_TESTS=1 goes straight to smoke and bench (a rerun on a machine where they passed).
+[ "${MM_GPU_SKIP_TESTS:-0}" = 1 ] && note "tests skipped (MM_GPU_SKIP_TESTS=1)" || run_phase gpu_tests 120 ctest --test-dir "$BUILD" -L '^(gpu|bf16|dist)$' --output-on-failure --no-tests=error -j 2
+[ -f "$WORK/gpu_tests.log" ] && grep -q "tests passed" "$WORK/gpu_tests.log" && note "gpu tests: $(grep 'tests passed' "$WORK/gpu_tests.log")"
+[ -f "$WORK/gpu_tests.log" ] && grep -qi "skipped" "$WORK/gpu_tests.log" && note "gpu tests: some were SKIPPED (see $WORK/gpu_tests.log)"
 
 # ---- 5 smoke: debug recipe, 1 rank, nccl, bf16 ---------------------------------------------------
 smoke() {
@@ -283,7 +324,7 @@ peak = 989e12  # H100 SXM dense bf16
 mem = j.get("cuda_max_allocated_bytes")
 print(f"bench 1b bf16: {j['tokens_per_s']:.0f} tokens/s, step {j['step_s']['total']*1e3:.0f} ms, "
       f"{j['model_flop_per_s']/1e12:.1f} TFLOP/s = MFU {100*j['model_flop_per_s']/peak:.1f}% of 989 TFLOP/s "
-      f"(measured GEMM peak {j['gemm_flop_per_s']/1e12:.1f} TFLOP/s), peak CUDA memory "
+      f"(measured {j.get('gemm_dtype', 'fp32')} GEMM peak {j['gemm_flop_per_s']/1e12:.1f} TFLOP/s), peak CUDA memory "
       + (f"{mem/2**30:.1f} GiB" if mem is not None else "not reported by bench")
       + (f", nvidia-smi peak {int(os.environ['MEM_MIB'])/1024:.1f} GiB" if os.environ.get("MEM_MIB") else "")
       + f", peak RSS {j['peak_rss_bytes']/2**30:.1f} GiB"

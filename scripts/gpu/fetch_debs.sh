@@ -21,6 +21,7 @@ ROOTS=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libgloo-dev
   pkgconf          # find_package(PkgConfig) for sentencepiece; PyTorch images often lack pkg-config
+  libtirpc3        # GDAL's HDF4 and OGDI libraries need it; the closure above misses it
 )
 # --with-cmake: also CMake and Ninja, for a GPU machine without them (about 12 MB more).
 if [ "${1:-}" = --with-cmake ]; then ROOTS+=(cmake ninja-build); shift; fi
