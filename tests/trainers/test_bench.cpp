@@ -119,6 +119,8 @@ TEST_CASE("bench runs 2 steps of the tiny model and returns a well-formed result
     CHECK(j.contains(key));
   CHECK(j["step_s"]["communication"].get<double>() == 0.0);
   CHECK(nlohmann::json::parse(j.dump())["mode"] == "multimodal");
+  CHECK(j["gemm_dtype"] == "fp32");  // the peak in the steps' precision
+  CHECK(j["cuda_max_allocated_bytes"].is_null());  // measured on CUDA only
   CHECK(bench::to_text(r).find("MFU") != std::string::npos);
 
   opt.decoder_only = true;
@@ -128,6 +130,17 @@ TEST_CASE("bench runs 2 steps of the tiny model and returns a well-formed result
   CHECK(d.flops.vision == 0.0);
   CHECK(d.flops.total() == Approx(6.0 * 5632 * 64 + 12.0 * 2 * 64 * 32 * 16));
   CHECK(d.tokens_per_s > 0);
+
+  // A bf16 run is measured against a bf16 GEMM, not an fp32 one.
+  RunConfig bf16 = cfg;
+  bf16.train.precision = "bf16";
+  opt.decoder_only = false;
+  opt.steps = 1;
+  const auto b = bench::run_bench(bf16, opt);
+  CHECK(b.precision == "bf16");
+  CHECK(b.gemm_dtype == "bf16");
+  CHECK(b.gemm_flop_per_s > 0);
+  CHECK(bench::to_text(b).find("GEMM peak (bf16)") != std::string::npos);
 }
 
 TEST_CASE("bench --real-data without data sources fails with one line", "[bench]") {

@@ -6,6 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/cuda.h>
+#ifdef MM_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -58,6 +61,31 @@ void align_blas_threads(int n) {
 
 void sync(const torch::Device& d) {
   if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+// The CUDA caching allocator's peak of allocated bytes since reset_cuda_peak (what Python's
+// torch.cuda.max_memory_allocated reads); -1 on CPUs and in CPU builds. allocated_bytes[0] is
+// StatType::AGGREGATE, whose namespace moved between LibTorch versions.
+void reset_cuda_peak(const torch::Device& d) {
+#ifdef MM_WITH_CUDA
+  if (d.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(d.has_index() ? d.index() : 0));
+#else
+  (void)d;
+#endif
+}
+
+int64_t cuda_peak_bytes(const torch::Device& d) {
+#ifdef MM_WITH_CUDA
+  if (d.is_cuda()) {
+    const auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(d.has_index() ? d.index() : 0));
+    return stats.allocated_bytes[0].peak;
+  }
+#else
+  (void)d;
+#endif
+  return -1;
 }
 
 MultimodalBatch to_device(const MultimodalBatch& b, const torch::Device& d) {
@@ -147,12 +175,13 @@ double measure_gemm_flops(int64_t n, int repeats, const torch::Device& device) {
 
 namespace {
 
-// One n^3 fp32 GEMM on `device`, operands allocated once, timed per call.
+// One n^3 GEMM of `dtype` on `device`, operands allocated once, timed per call.
 class GemmTimer {
  public:
-  GemmTimer(int64_t n, const torch::Device& device) : device_(device), flops_(2.0 * static_cast<double>(n) * n * n) {
+  GemmTimer(int64_t n, const torch::Device& device, torch::ScalarType dtype)
+      : device_(device), flops_(2.0 * static_cast<double>(n) * n * n) {
     torch::NoGradGuard no_grad;
-    auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
+    auto opts = torch::TensorOptions().dtype(dtype).device(device);
     a_ = torch::randn({n, n}, opts), b_ = torch::randn({n, n}, opts), c_ = torch::empty({n, n}, opts);
   }
   // FLOP/s of one GEMM, per wall second and per process-CPU second.
@@ -174,8 +203,8 @@ class GemmTimer {
 
 }  // namespace
 
-GemmPeak measure_gemm(int64_t n, int repeats, const torch::Device& device) {
-  GemmTimer gemm(n, device);
+GemmPeak measure_gemm(int64_t n, int repeats, const torch::Device& device, torch::ScalarType dtype) {
+  GemmTimer gemm(n, device, dtype);
   gemm.time_once();  // warm-up: thread pool, BLAS buffers
   GemmPeak best;
   for (int r = 0; r < repeats; ++r) {
@@ -222,9 +251,13 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
   r.steps = opt.steps;
   r.warmup = opt.warmup;
 
-  const GemmPeak gemm_before = measure_gemm(opt.gemm_size, 3, device);
-  log->info("GEMM {}^3 fp32: {:.1f} GFLOP/s ({} threads, {})", opt.gemm_size, gemm_before.wall / 1e9, r.threads,
-            r.device);
+  // The peak in the precision the steps' matmuls run in: a bf16 run against an fp32 (TF32) GEMM
+  // would compare different hardware units.
+  const torch::ScalarType gemm_dtype = r.precision == "bf16" ? torch::kBFloat16 : torch::kFloat;
+  r.gemm_dtype = r.precision == "bf16" ? "bf16" : "fp32";
+  const GemmPeak gemm_before = measure_gemm(opt.gemm_size, 3, device, gemm_dtype);
+  log->info("GEMM {}^3 {}: {:.1f} GFLOP/s ({} threads, {})", opt.gemm_size, r.gemm_dtype, gemm_before.wall / 1e9,
+            r.threads, r.device);
 
   // Model and optimizer (every parameter trains; train.params rules are not applied).
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
@@ -267,7 +300,7 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
 
   double sum_tiles = 0, sum_images = 0;
   StepFlops flops_sum;
-  GemmTimer paired_gemm_timer(opt.gemm_size, device);  // the paired GEMM, same size as the peak's
+  GemmTimer paired_gemm_timer(opt.gemm_size, device, gemm_dtype);  // the paired GEMM, same as the peak's
   std::vector<double> paired;  // per timed step: step FLOP/s over the GEMM FLOP/s just before it
   for (int64_t step = 0; step < opt.warmup + opt.steps; ++step) {
     const bool timed = step >= opt.warmup;
@@ -275,6 +308,7 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
     if (step == opt.warmup && !opt.trace.empty())
       profile = std::make_unique<torch::autograd::profiler::RecordProfile>(opt.trace);
     const double paired_gemm = timed ? paired_gemm_timer.time_once().wall : 0.0;  // FLOP/s just before the step
+    if (step == opt.warmup) reset_cuda_peak(device);  // the peak of the timed steps (model, optimizer state too)
     sync(device);
     const auto t0 = Clock::now();
     const double cpu0 = process_cpu_seconds();
@@ -345,8 +379,9 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
   r.images_per_s = r.images_per_step / r.time.total;
   r.tiles_per_s = r.tiles_per_step / r.time.total;
   r.model_flop_per_s = r.flops.total() / r.time.total;
+  r.cuda_max_allocated_bytes = cuda_peak_bytes(device);
   loader.reset();  // stop the loader threads before the second GEMM
-  const GemmPeak gemm_after = measure_gemm(opt.gemm_size, 3, device);
+  const GemmPeak gemm_after = measure_gemm(opt.gemm_size, 3, device, gemm_dtype);
   r.gemm_flop_per_s = std::max(gemm_before.wall, gemm_after.wall);
   r.mfu = r.model_flop_per_s / r.gemm_flop_per_s;
   std::sort(paired.begin(), paired.end());
@@ -386,6 +421,7 @@ nlohmann::ordered_json to_json(const BenchResult& r) {
                          {"vision", r.flops.vision},
                          {"connector", r.flops.connector}};
   j["model_flop_per_s"] = r.model_flop_per_s;
+  j["gemm_dtype"] = r.gemm_dtype;
   j["gemm_flop_per_s"] = r.gemm_flop_per_s;
   j["mfu"] = r.mfu;
   j["mfu_paired"] = r.mfu_paired;
@@ -418,15 +454,19 @@ std::string to_text(const BenchResult& r) {
                    "connector {:.2f})\n",
                    r.flops.total() / 1e9, r.flops.decoder_matmul / 1e9, r.flops.decoder_attention / 1e9,
                    r.flops.vision / 1e9, r.flops.connector / 1e9);
-  s += fmt::format("  model FLOP/s    {:.2f} GFLOP/s; GEMM peak {:.2f} GFLOP/s; MFU {:.1f}%\n", r.model_flop_per_s / 1e9,
-                   r.gemm_flop_per_s / 1e9, 100.0 * r.mfu);
+  s += fmt::format("  model FLOP/s    {:.2f} GFLOP/s; GEMM peak ({}) {:.2f} GFLOP/s; MFU {:.1f}%\n",
+                   r.model_flop_per_s / 1e9, r.gemm_dtype, r.gemm_flop_per_s / 1e9, 100.0 * r.mfu);
   s += fmt::format("  paired MFU      {:.1f}% (median over the steps of step FLOP/s / a GEMM timed just before it; "
                    "range {:.1f}-{:.1f}%)\n",
                    100.0 * r.mfu_paired, 100.0 * r.mfu_paired_min, 100.0 * r.mfu_paired_max);
   s += fmt::format("  CPU-time MFU    {:.1f}% ({:.2f} process CPU-s per step; GEMM {:.2f} GFLOP per CPU-s)\n",
                    100.0 * r.mfu_cpu, r.step_cpu_s, r.gemm_flop_per_cpu_s / 1e9);
   s += fmt::format("  loss            {:.4f} -> {:.4f}\n", r.loss_first, r.loss_last);
-  s += fmt::format("  peak memory     {:.1f} MiB RSS (VmHWM)\n", static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+  s += fmt::format("  peak memory     {:.1f} MiB RSS (VmHWM)", static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+  if (r.cuda_max_allocated_bytes >= 0)
+    s += fmt::format("; {:.2f} GiB CUDA (allocator peak over the timed steps)",
+                     static_cast<double>(r.cuda_max_allocated_bytes) / (1 << 30));
+  s += "\n";
   return s;
 }
 

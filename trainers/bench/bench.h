@@ -23,7 +23,7 @@ struct BenchOptions {
   int64_t docs_per_seq = 2;    // synthetic: packed documents per sequence (equal lengths)
   bool decoder_only = false;   // decoder step only (no images, no vision/connector)
   bool real_data = false;      // batches from make_loader(cfg.data...) instead of synthetic ones
-  int64_t gemm_size = 2048;    // n of the n x n x n fp32 GEMM that defines the peak
+  int64_t gemm_size = 2048;    // n of the n x n x n GEMM (in the run's precision) that defines the peak
   uint64_t seed = 0;
   std::string trace;           // non-empty: chrome://tracing profile of the first timed step here
 };
@@ -45,6 +45,7 @@ struct BenchResult {
   double tokens_per_s = 0;       // B x T per step time (image slots and padding included)
   double images_per_s = 0, tiles_per_s = 0;
   double model_flop_per_s = 0;
+  std::string gemm_dtype = "fp32";  // the peak's GEMM: bf16 when precision is bf16, fp32 otherwise
   double gemm_flop_per_s = 0;    // best of the GEMM runs before and after the steps
   double mfu = 0;                // model_flop_per_s / gemm_flop_per_s
   // Paired: one GEMM is timed right before every timed step (outside the step's time) and each
@@ -59,7 +60,7 @@ struct BenchResult {
   double mfu_cpu = 0;
   double loss_first = 0, loss_last = 0;
   int64_t peak_rss_bytes = 0;    // VmHWM of the process
-  int64_t cuda_max_allocated_bytes = -1;  // -1: not measured (CPU build / CPU run)
+  int64_t cuda_max_allocated_bytes = -1;  // peak of the CUDA caching allocator over the timed steps; -1 on CPUs
 };
 
 // Synthetic batch shaped like the loader's: B x T fully packed with `docs_per_seq` documents of
@@ -70,12 +71,13 @@ struct BenchResult {
 MultimodalBatch synthetic_batch(const ModelConfig& model, int64_t batch, int64_t seq_len, int64_t images_per_seq,
                                 int64_t docs_per_seq, uint64_t seed);
 
-// Best-of-`repeats` FLOP/s of an n^3 fp32 matmul on `device` (after one warm-up): per wall second
-// and per process-CPU second.
+// Best-of-`repeats` FLOP/s of an n^3 matmul of `dtype` on `device` (after one warm-up): per wall
+// second and per process-CPU second.
 struct GemmPeak {
   double wall = 0, cpu = 0;
 };
-GemmPeak measure_gemm(int64_t n, int repeats = 3, const torch::Device& device = torch::kCPU);
+GemmPeak measure_gemm(int64_t n, int repeats = 3, const torch::Device& device = torch::kCPU,
+                      torch::ScalarType dtype = torch::kFloat);
 double measure_gemm_flops(int64_t n, int repeats = 3, const torch::Device& device = torch::kCPU);
 
 // CPU time of this process (all threads), seconds.
