@@ -96,6 +96,35 @@ TEST_CASE("a corrupted or truncated checkpoint is never loaded", "[trainers][che
     const fs::path dir = save_step(m, 10);
     flip_byte(dir / "state.json", 3);
     CHECK_FALSE(CheckpointManager::verify(dir.string()).empty());
+    CHECK_FALSE(CheckpointManager::verify(dir.string(), CheckpointManager::Part::kWeights).empty());
+  }
+}
+
+TEST_CASE("a weights-only load neither hashes nor reads the optimizer state", "[trainers][checkpoint]") {
+  using Part = CheckpointManager::Part;
+  TempDir tmp("mm_ckpt_weights");
+  CheckpointManager m((tmp.path / "checkpoints").string());
+  const fs::path dir = save_step(m, 10);
+  const Checkpoint w = CheckpointManager::load(dir.string(), Part::kWeights);
+  CHECK(w.step == 10);
+  CHECK(torch::equal(w.model.at("w"), model_at(10).at("w")));
+  CHECK(w.optimizer.empty());
+
+  SECTION("a flipped byte in the optimizer state stops a resume, not a weights-only load") {
+    const fs::path f = dir / "optimizer.safetensors";
+    flip_byte(f, fs::file_size(f) - 3);
+    CHECK_THROWS_WITH(CheckpointManager::load(dir.string()), Catch::Contains("corrupted"));
+    CHECK(CheckpointManager::load(dir.string(), Part::kWeights).model.size() == 2);
+  }
+  SECTION("the optimizer file must still be there at its listed size") {
+    const fs::path f = dir / "optimizer.safetensors";
+    fs::resize_file(f, fs::file_size(f) - 4);
+    CHECK_THROWS_WITH(CheckpointManager::load(dir.string(), Part::kWeights), Catch::Contains("truncated"));
+  }
+  SECTION("the weights are hashed") {
+    const fs::path f = dir / "model.safetensors";
+    flip_byte(f, fs::file_size(f) - 3);
+    CHECK_THROWS_WITH(CheckpointManager::load(dir.string(), Part::kWeights), Catch::Contains("corrupted"));
   }
 }
 

@@ -90,15 +90,19 @@ std::string CheckpointManager::save(int64_t step, const std::map<std::string, to
   return final_dir.string();
 }
 
-std::string CheckpointManager::verify(const std::string& path) { return verify_folder(path, kFiles); }
+std::string CheckpointManager::verify(const std::string& path, Part part) {
+  if (part == Part::kWeights) return verify_folder(path, kFiles, {"optimizer.safetensors"});
+  return verify_folder(path, kFiles);
+}
 
-Checkpoint CheckpointManager::load(const std::string& path) {
-  const std::string problem = verify(path);
+Checkpoint CheckpointManager::load(const std::string& path, Part part) {
+  const std::string problem = verify(path, part);
   MM_CHECK(problem.empty(), "checkpoint {} does not verify: {}", path, problem);
   Checkpoint c;
   c.path = path;
   c.model = safetensors::load((fs::path(path) / "model.safetensors").string()).tensors;
-  c.optimizer = safetensors::load((fs::path(path) / "optimizer.safetensors").string()).tensors;
+  if (part == Part::kEverything)
+    c.optimizer = safetensors::load((fs::path(path) / "optimizer.safetensors").string()).tensors;
   const std::string sp = (fs::path(path) / "state.json").string();
   try {
     c.state = nlohmann::json::parse(io::read_file(sp));

@@ -42,11 +42,15 @@ class CheckpointManager {
                    const std::map<std::string, torch::Tensor>& optimizer, nlohmann::json state,
                    const std::string& config_yaml, const std::string& tokenizer_model = {});
 
-  // Verifies the MANIFEST (sizes and hashes of every file) and loads; throws mm::Error naming the
-  // bad file when anything does not verify: a corrupt checkpoint is never loaded.
-  static Checkpoint load(const std::string& path);
+  // What load() reads: everything (to resume), or the weights only (to initialise a stage, to
+  // evaluate or export): then the optimizer file is checked for presence and size but neither
+  // hashed nor mapped, and Checkpoint::optimizer stays empty.
+  enum class Part { kEverything, kWeights };
+  // Verifies the MANIFEST (sizes and hashes of every file `part` reads) and loads; throws mm::Error
+  // naming the bad file when anything does not verify: a corrupt checkpoint is never loaded.
+  static Checkpoint load(const std::string& path, Part part = Part::kEverything);
   // Empty when the folder verifies, else the reason (one line).
-  static std::string verify(const std::string& path);
+  static std::string verify(const std::string& path, Part part = Part::kEverything);
 
   // The folder LATEST names when it verifies; otherwise (LATEST missing, dangling or pointing at
   // a bad checkpoint) the newest step_* folder that verifies, with a warning. nullopt if none.

@@ -26,7 +26,10 @@ std::vector<ManifestEntry> parse_manifest(std::string_view text, const std::stri
 ManifestEntry describe_file(const std::string& path, const std::string& file);
 
 // Empty when every entry of the folder's MANIFEST matches the files (and the MANIFEST lists
-// every file in `required`); otherwise one line saying what is wrong. Never throws.
-std::string verify_folder(const std::string& dir, const std::vector<std::string>& required);
+// every file in `required`); otherwise one line saying what is wrong. Never throws. Files named in
+// `size_only` are checked for presence and size but not read (a weights-only load skips hashing
+// the optimizer state, two thirds of a checkpoint's bytes).
+std::string verify_folder(const std::string& dir, const std::vector<std::string>& required,
+                          const std::vector<std::string>& size_only = {});
 
 }  // namespace mm::train

@@ -54,7 +54,7 @@ std::string resolve_checkpoint(const std::string& path) {
 LoadedModel load_model_checkpoint(const std::string& path) {
   LoadedModel out;
   out.path = resolve_checkpoint(path);
-  Checkpoint ck = CheckpointManager::load(out.path);
+  Checkpoint ck = CheckpointManager::load(out.path, CheckpointManager::Part::kWeights);
   out.step = ck.step;
   const std::string cfg_path = (fs::path(out.path) / "config.yaml").string();
   out.config = load_run_config(cfg_path);

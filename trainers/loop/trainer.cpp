@@ -202,7 +202,7 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     std::string from = tc.init_from == "previous" ? opts.init_override : resolve_checkpoint(tc.init_from);
     MM_CHECK(!from.empty(), "train.init_from: 'previous' but stage '{}' has no previous stage checkpoint", tc.stage);
     if (!resume_from) {
-      init_ckpt = CheckpointManager::load(from);
+      init_ckpt = CheckpointManager::load(from, CheckpointManager::Part::kWeights);  // a new optimizer
       check_carried_tokenizer(from, cfg.tokenizer.model_path, "train.init_from");
     }
   }
