@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/config/config.h"
 #include "core/safetensors.h"
+#include "trainers/optim/adamw.h"
 #include "trainers/optim/param_groups.h"
 
 using namespace mm::train;
@@ -119,6 +120,51 @@ TEST_CASE("optimizer state round trip continues bitwise identically", "[trainers
       CHECK(sd.at("layers.0.attn.q.weight.step").item<int64_t>() == 6);
       CHECK(sd.count("frozen.weight.step") == 0);
     }
+  }
+}
+
+namespace {
+// AdamW through the base class's per-parameter loop (update() for each parameter).
+struct PerParamAdamW : AdamW {
+  using AdamW::AdamW;
+  void update_group(UpdateBatch& b, double lr, double wd) override { Optimizer::update_group(b, lr, wd); }
+};
+}  // namespace
+
+TEST_CASE("AdamW's multi-tensor update equals its per-parameter update bitwise", "[trainers][optim]") {
+  // Two groups (lr multiplier, weight decay) and a parameter that misses its gradient on some
+  // steps, so that the parameters of one update are at different step counts.
+  auto make = [](const NamedParams& np, bool per_param) -> std::unique_ptr<Optimizer> {
+    std::vector<ParamGroup> groups = {{{np[0].first, np[1].first}, {np[0].second, np[1].second}, 1.0, 0.1},
+                                      {{np[2].first, np[4].first}, {np[2].second, np[4].second}, 0.5, 0.0}};
+    const AdamWOptions o{0.9, 0.95, 1e-8};
+    if (per_param) return std::make_unique<PerParamAdamW>(groups, o);
+    return std::make_unique<AdamW>(groups, o);
+  };
+  const NamedParams a = toy_params(), b = clone_params(a);
+  auto fast = make(a, false), slow = make(b, true);
+  for (int t = 0; t < 6; ++t) {
+    set_grads(a, t);
+    set_grads(b, t);
+    if (t % 2 == 1) {  // layers.0.attn.q.bias skips odd steps
+      a[2].second.mutable_grad() = torch::Tensor();
+      b[2].second.mutable_grad() = torch::Tensor();
+    }
+    for (auto* o : {fast.get(), slow.get()}) o->set_lr(1e-2 * (t + 1));
+    fast->step();
+    slow->step();
+  }
+  CHECK(fast->state(1, 0).step == 3);
+  CHECK(fast->state(1, 1).step == 6);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    CHECK(torch::equal(a[i].second, b[i].second));
+  }
+  const auto sa = fast->state_dict(), sb = slow->state_dict();
+  REQUIRE(sa.size() == sb.size());
+  for (const auto& [k, v] : sa) {
+    INFO(k);
+    CHECK(torch::equal(v, sb.at(k)));
   }
 }
 

@@ -1,4 +1,4 @@
-// Optimizer base: group validation, the per-parameter step loop, zero_grad, state to/from maps.
+// Optimizer base: group validation, the step loop (slots, step counters, one update per group), zero_grad, state to/from maps.
 #include "trainers/optim/optimizer.h"
 
 #include <torch/torch.h>
@@ -25,6 +25,7 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
 
 void Optimizer::step() {
   torch::NoGradGuard no_grad;
+  UpdateBatch batch;
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     auto& g = groups_[gi];
     const double lr = lr_ * g.lr_mult;
@@ -38,9 +39,18 @@ void Optimizer::step() {
         for (const auto& [slot, shape] : slot_shapes(p.sizes()))
           st.slots[slot] = torch::zeros(shape, p.options());
       st.step += 1;
-      update(p, grad, st, lr, g.weight_decay);
+      batch.params.push_back(p);
+      batch.grads.push_back(grad);
+      batch.states.push_back(&st);
     }
+    if (!batch.params.empty()) update_group(batch, lr, g.weight_decay);
+    batch = {};
   }
+}
+
+void Optimizer::update_group(UpdateBatch& batch, double lr, double weight_decay) {
+  for (std::size_t i = 0; i < batch.params.size(); ++i)
+    update(batch.params[i], batch.grads[i], *batch.states[i], lr, weight_decay);
 }
 
 void Optimizer::zero_grad() {

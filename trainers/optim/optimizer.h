@@ -59,6 +59,14 @@ class Optimizer {
   // Updates one parameter in place; st.step is already incremented and st.slots initialised.
   virtual void update(torch::Tensor& param, const torch::Tensor& grad, ParamState& st, double lr,
                       double weight_decay) = 0;
+  // The parameters of one group that have a gradient this step (states as for update()).
+  struct UpdateBatch {
+    std::vector<torch::Tensor> params, grads;
+    std::vector<ParamState*> states;
+  };
+  // Updates a group's parameters; the default calls update() for each. An optimizer overrides it
+  // to update many tensors per kernel (multi-tensor `_foreach_*` ops), with the same arithmetic.
+  virtual void update_group(UpdateBatch& batch, double lr, double weight_decay);
 
   std::vector<ParamGroup> groups_;
   std::vector<std::vector<ParamState>> state_;  // [group][param]
