@@ -348,18 +348,23 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
   };
 
   // Loss of every held-out source (data.heldout) on its first heldout_batches batches: the same
-  // batches at every eval, no update. Rank 0 only.
+  // batches at every eval, no update. Rank 0 only. The batches are read once, at the first eval,
+  // and kept (a few micro-batches), instead of reopening and re-indexing the sources each time.
+  std::map<std::string, std::vector<data::Batch>> heldout_batches;
   auto heldout_losses = [&]() {
     nlohmann::json out = nlohmann::json::object();
     torch::NoGradGuard ng;
     model->eval();
     for (const auto& src : cfg.data.heldout) {
-      data::Quarantine q;
-      MixtureConfig flat;
-      auto hl = data::make_loader({src}, flat, cfg.image, tokenizer, model->tokens_per_tile(), cfg.loader, &q);
+      auto& batches = heldout_batches[src.name];
+      if (batches.empty()) {
+        data::Quarantine q;
+        MixtureConfig flat;
+        auto hl = data::make_loader({src}, flat, cfg.image, tokenizer, model->tokens_per_tile(), cfg.loader, &q);
+        for (int64_t b = 0; b < cfg.data.heldout_batches; ++b) batches.push_back(hl->next());
+      }
       double sum = 0, count = 0;
-      for (int64_t b = 0; b < cfg.data.heldout_batches; ++b) {
-        data::Batch batch = hl->next();
+      for (const data::Batch& batch : batches) {
         AutocastScope autocast(tc.precision == "bf16", dev);
         MultimodalOutput o = model->forward(to_model_batch(batch, dev));
         sum += o.loss_sum.item<double>();
