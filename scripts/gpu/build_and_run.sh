@@ -125,14 +125,12 @@ NPROC=$(nproc)
 # ---- 1 unpack ------------------------------------------------------------------------------------
 unpack() {
   rm -rf "$PREFIX" && mkdir -p "$PREFIX"
-  local d
+  local d what
   if [ -n "$PREFIX_TAR" ]; then
     tar -xJf "$PREFIX_TAR" -C "$PREFIX" || { echo "untar $PREFIX_TAR failed"; return 1; }
-    find "$PREFIX" -type l -lname '/*' | while read -r l; do ln -sfn "$PREFIX$(readlink "$l")" "$l"; done
-    echo "unpacked $PREFIX_TAR into $PREFIX"
-    return 0
+    what=$PREFIX_TAR
   fi
-  for d in "$DEBS"/*.deb; do
+  [ -n "$PREFIX_TAR" ] || for d in "$DEBS"/*.deb; do
     if command -v dpkg-deb >/dev/null; then
       dpkg-deb -x "$d" "$PREFIX" || { echo "dpkg-deb -x $d failed"; return 1; }
     else  # no dpkg: a .deb is an ar archive holding data.tar.{xz,zst,gz}
@@ -157,7 +155,7 @@ PYEOF
   done
   # Relative .so symlinks survive; absolute ones (/usr/lib/...) would point at the host: rebase them.
   find "$PREFIX" -type l -lname '/*' | while read -r l; do ln -sfn "$PREFIX$(readlink "$l")" "$l"; done
-  echo "unpacked $(ls "$DEBS"/*.deb | wc -l) packages into $PREFIX"
+  echo "unpacked ${what:-$(ls "$DEBS"/*.deb | wc -l) packages} into $PREFIX"
 }
 export -f unpack
 export PREFIX DEBS PY PREFIX_TAR

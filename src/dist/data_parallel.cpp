@@ -24,9 +24,9 @@ std::string first_line(const std::string& s) {
 // lacks are discarded, not compiled.
 template <typename R = c10d::Reducer>
 std::shared_ptr<R> make_reducer(std::vector<at::Tensor> params, std::vector<std::vector<size_t>> buckets,
-                                            std::vector<size_t> limits, c10::intrusive_ptr<c10d::ProcessGroup> pg,
-                                            std::vector<bool> sparse, int64_t cap, bool find_unused,
-                                            std::unordered_map<size_t, std::string> names, int64_t first_cap) {
+                                std::vector<size_t> limits, c10::intrusive_ptr<c10d::ProcessGroup> pg,
+                                std::vector<bool> sparse, int64_t cap, bool find_unused,
+                                std::unordered_map<size_t, std::string> names, int64_t first_cap) {
   using P = std::vector<at::Tensor>;
   using B = std::vector<std::vector<size_t>>;
   using L = std::vector<size_t>;

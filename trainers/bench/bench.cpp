@@ -66,10 +66,13 @@ void sync(const torch::Device& d) {
 // The CUDA caching allocator's peak of allocated bytes since reset_cuda_peak (what Python's
 // torch.cuda.max_memory_allocated reads); -1 on CPUs and in CPU builds. allocated_bytes[0] is
 // StatType::AGGREGATE, whose namespace moved between LibTorch versions.
+#ifdef MM_WITH_CUDA
+c10::DeviceIndex cuda_index(const torch::Device& d) { return d.has_index() ? d.index() : 0; }
+#endif
+
 void reset_cuda_peak(const torch::Device& d) {
 #ifdef MM_WITH_CUDA
-  if (d.is_cuda())
-    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(d.has_index() ? d.index() : 0));
+  if (d.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_index(d));
 #else
   (void)d;
 #endif
@@ -77,11 +80,7 @@ void reset_cuda_peak(const torch::Device& d) {
 
 int64_t cuda_peak_bytes(const torch::Device& d) {
 #ifdef MM_WITH_CUDA
-  if (d.is_cuda()) {
-    const auto stats =
-        c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(d.has_index() ? d.index() : 0));
-    return stats.allocated_bytes[0].peak;
-  }
+  if (d.is_cuda()) return c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index(d)).allocated_bytes[0].peak;
 #else
   (void)d;
 #endif
@@ -253,8 +252,9 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
 
   // The peak in the precision the steps' matmuls run in: a bf16 run against an fp32 (TF32) GEMM
   // would compare different hardware units.
-  const torch::ScalarType gemm_dtype = r.precision == "bf16" ? torch::kBFloat16 : torch::kFloat;
-  r.gemm_dtype = r.precision == "bf16" ? "bf16" : "fp32";
+  const bool bf16_gemm = r.precision == "bf16";
+  const torch::ScalarType gemm_dtype = bf16_gemm ? torch::kBFloat16 : torch::kFloat;
+  r.gemm_dtype = bf16_gemm ? "bf16" : "fp32";
   const GemmPeak gemm_before = measure_gemm(opt.gemm_size, 3, device, gemm_dtype);
   log->info("GEMM {}^3 {}: {:.1f} GFLOP/s ({} threads, {})", opt.gemm_size, r.gemm_dtype, gemm_before.wall / 1e9,
             r.threads, r.device);
