@@ -30,6 +30,9 @@ bool punctuation_only(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::ispunct(c) != 0; });
 }
 
+// A byte-fallback piece of white space: the newline between an image and its caption is "<0x0A>".
+bool whitespace_byte(const std::string& s) { return s == "<0x09>" || s == "<0x0A>" || s == "<0x0D>" || s == "<0x20>"; }
+
 double fraction(int64_t num, int64_t den) { return den > 0 ? static_cast<double>(num) / static_cast<double>(den) : 0.0; }
 
 }  // namespace
@@ -81,7 +84,7 @@ std::vector<TargetWord> split_target_words(const std::vector<std::string>& piece
     std::string p = pieces[t];
     const bool starts = p.rfind(kWordStart, 0) == 0;
     if (starts) p = p.substr(kWordStart.size());
-    if (punctuation_only(p)) {
+    if (punctuation_only(p) || whitespace_byte(p)) {
       open = false;
       continue;
     }

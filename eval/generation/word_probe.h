@@ -47,8 +47,8 @@ struct TargetWord {
 // Splits the target positions of a row into words. pieces[t] is the piece at t, is_target[t] says
 // whether t is a loss target. A word starts at a piece that begins with U+2581 (a lone U+2581 piece
 // starts a word and adds no text, but its token is the word's first), after a piece of punctuation
-// only, or after a non-target; a punctuation-only piece belongs to no word. Words without text are
-// dropped.
+// only or a byte piece of white space ("<0x0A>", as between an image and its caption), or after a
+// non-target; such separators belong to no word. Words without text are dropped.
 std::vector<TargetWord> split_target_words(const std::vector<std::string>& pieces, const std::vector<bool>& is_target);
 
 struct WordGroupScore {

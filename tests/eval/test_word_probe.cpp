@@ -46,6 +46,13 @@ TEST_CASE("split_target_words joins pieces into words at word starts, punctuatio
   CHECK(texts(w) == std::vector<std::string>{"203", "35"});
   CHECK(w[0].tokens == std::vector<int64_t>{1, 2, 3});
 
+  // A byte piece of white space separates words and belongs to none: an OCR caption "gate" or
+  // "463" after its image starts with a newline, "<0x0A>".
+  w = split_target_words({"<0x0A>", "gate", "<0x0A>", kMark, "4", "6", "3"}, std::vector<bool>(7, true));
+  CHECK(texts(w) == std::vector<std::string>{"gate", "463"});
+  CHECK(w[0].tokens == std::vector<int64_t>{1});
+  CHECK(w[1].tokens == std::vector<int64_t>{3, 4, 5, 6});
+
   // A non-target ends a word (a prompt between two answers); non-targets are never part of one.
   w = split_target_words({kMark + "ye", "s", "x", "no"}, {true, true, false, true});
   CHECK(texts(w) == std::vector<std::string>{"yes", "no"});
