@@ -4,6 +4,7 @@
 #include <opencv2/core.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -122,8 +123,10 @@ int count_kind(const std::vector<Shape>& shapes, int kind) {
   return static_cast<int>(std::count_if(shapes.begin(), shapes.end(), [&](const Shape& s) { return s.kind == kind; }));
 }
 
-// Phrasing 2 of every fact is reserved for evaluation; 0 and 1 train.
-int fact_phrasing(CounterRng& rng, const World& w) { return w.eval ? 2 : static_cast<int>(rng.below(2)); }
+// The last phrasing of every fact is reserved for evaluation; the others train.
+int fact_phrasing(CounterRng& rng, const World& w, size_t phrasings) {
+  return w.eval ? static_cast<int>(phrasings - 1) : static_cast<int>(rng.below(phrasings - 1));
+}
 
 }  // namespace
 
@@ -484,20 +487,28 @@ Qa make_text_only(CounterRng& rng, const World& w, int task) {
       break;
     }
   } else {
-    struct Fact { std::vector<std::string> phrasings; std::string answer; };
+    // Nine facts in three families. Each family asks in five phrasings: four train, the fifth is
+    // only asked in evaluation, so a model must answer from the content words ("sides",
+    // "triangle"), not from a memorised question. ({0}: the fact's subject, {1}: what is counted.)
+    static const std::vector<std::vector<std::string>> families = {
+        {"How many {1} does a {0} have?", "A {0} has how many {1}?", "Tell me the number of {1} of a {0}.",
+         "What is the number of {1} on a {0}?", "Count the {1} of a {0}."},
+        {"What do {0} make?", "Mix {0}: which colour?", "Which colour do you get from {0}?",
+         "What colour is made from {0}?", "Which colour comes from {0}?"},
+        {"What is the opposite of {0}?", "{0} is the opposite of what?", "Give the opposite of {0}.",
+         "Which word is the opposite of {0}?", "Name the opposite of {0}."},
+    };
+    struct Fact { size_t family; std::string subject, counted, answer; };
     static const std::vector<Fact> facts = {
-        {{"How many sides does a triangle have?", "A triangle has how many sides?", "Count the sides of a triangle."}, "3"},
-        {{"How many sides does a square have?", "A square has how many sides?", "Count the sides of a square."}, "4"},
-        {{"How many points does a star have?", "A star has how many points?", "Count the points of a star."}, "5"},
-        {{"What do red and blue make?", "Mix red and blue: which colour?", "Which colour comes from red and blue?"}, "purple"},
-        {{"What do red and yellow make?", "Mix red and yellow: which colour?", "Which colour comes from red and yellow?"}, "orange"},
-        {{"What do blue and yellow make?", "Mix blue and yellow: which colour?", "Which colour comes from blue and yellow?"}, "green"},
-        {{"What is the opposite of left?", "Left is the opposite of what?", "Name the opposite of left."}, "right"},
-        {{"What is the opposite of top?", "Top is the opposite of what?", "Name the opposite of top."}, "bottom"},
-        {{"What is the opposite of big?", "Big is the opposite of what?", "Name the opposite of big."}, "small"},
+        {0, "triangle", "sides", "3"}, {0, "square", "sides", "4"}, {0, "star", "points", "5"},
+        {1, "red and blue", "", "purple"}, {1, "red and yellow", "", "orange"}, {1, "blue and yellow", "", "green"},
+        {2, "left", "", "right"}, {2, "top", "", "bottom"}, {2, "big", "", "small"},
     };
     const Fact& f = rng.pick(facts);
-    q = f.phrasings[fact_phrasing(rng, w)];
+    const auto& phrasings = families[f.family];
+    q = fmt::format(fmt::runtime(phrasings[static_cast<size_t>(fact_phrasing(rng, w, phrasings.size()))]), f.subject,
+                    f.counted);
+    q[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(q[0])));
     a = f.answer;
   }
   qa.turns.push_back({q, a});

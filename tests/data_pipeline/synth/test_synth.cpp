@@ -396,3 +396,25 @@ TEST_CASE("shapes are drawn at the configured size, and crowded scenes shrink th
   CHECK(w.text.cap_px == Approx(16.0));
   CHECK(w.text.thickness == 2);
 }
+
+TEST_CASE("facts are asked in four training phrasings and a fifth only in evaluation", "[synth]") {
+  const SynthConfig cfg;
+  const synth::World train = synth::World::from(cfg, false), eval = synth::World::from(cfg, true);
+  std::map<std::string, std::set<std::string>> train_q, eval_q;  // answer -> questions
+  for (uint64_t i = 0; i < 2000; ++i) {
+    CounterRng r1(7, 3, i), r2(7, 4, i);
+    const synth::Qa t = synth::make_text_only(r1, train, 1), e = synth::make_text_only(r2, eval, 1);
+    train_q[t.answers[0]].insert(t.turns[0].first);
+    eval_q[e.answers[0]].insert(e.turns[0].first);
+  }
+  REQUIRE(train_q.size() == 9);  // nine facts, each answered
+  for (const auto& [answer, qs] : train_q) {
+    INFO(answer);
+    CHECK(qs.size() == 4);
+    REQUIRE(eval_q[answer].size() == 1);
+    CHECK(qs.count(*eval_q[answer].begin()) == 0);
+  }
+  CHECK(train_q["right"].count("Left is the opposite of what?") == 1);  // a subject first is capitalised
+  CHECK(eval_q["5"].count("Count the points of a star.") == 1);
+  CHECK(eval_q["orange"].count("Which colour comes from red and yellow?") == 1);
+}
