@@ -30,7 +30,10 @@ TEST_CASE("multimodal forward, loss and gradients match the torch.nn.functional 
   auto img = model->encode_images(b.tiles);
   test::check_close("image tokens", img, g.at("out.image_tokens"));
   auto out = model->forward(b);
-  test::check_close("logits", out.logits, g.at("out.logits"));
+  // Logits come through ViT, connector and an MoE decoder: float32 rounding differs by CPU and
+  // BLAS kernel (3.0e-5 at worst on an AMD EPYC without AVX-512, against a reference made elsewhere); a wrong
+  // computation differs by far more than 1e-4.
+  test::check_close("logits", out.logits, g.at("out.logits"), 1e-4);
   test::check_close("loss_sum", out.loss_sum, g.at("out.loss_sum"), 1e-4);
   CHECK(out.loss_count.item<int64_t>() == g.at("out.loss_count").item<int64_t>());
   test::check_close("aux_loss", out.aux_loss, g.at("out.aux_loss"), 1e-6);
