@@ -58,6 +58,21 @@ MultimodalBatch make_prompt_batch(const std::vector<Prompt>& prompts, int32_t pa
 
 namespace {
 
+// The device of the model's weights: prompts are built on the CPU and moved there, so evaluation
+// inside a CUDA training run (the trainer's eval hook) works on the model where it is.
+torch::Device model_device(MultimodalModel& model) {
+  const auto params = model->parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
+MultimodalBatch to_device(MultimodalBatch b, const torch::Device& dev) {
+  if (dev.is_cpu()) return b;
+  for (torch::Tensor* t : {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots,
+                           &b.tiles_per_sample})
+    if (t->defined()) *t = t->to(dev);
+  return b;
+}
+
 // Embeddings of a prompt batch with the image tokens in place.
 torch::Tensor embed_batch(MultimodalModel& model, const MultimodalBatch& batch) {
   torch::Tensor image_tokens;
@@ -88,7 +103,9 @@ std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Token
   const std::vector<int32_t> turn_end = tmpl.turn_end.empty() ? std::vector<int32_t>{} : tokenizer.encode(tmpl.turn_end);
   const int32_t eos = tokenizer.eos_id();
 
-  MultimodalBatch batch = make_prompt_batch(prompts, tokenizer.pad_id(), /*left_pad=*/true, model->tokens_per_tile());
+  const torch::Device dev = model_device(model);
+  MultimodalBatch batch =
+      to_device(make_prompt_batch(prompts, tokenizer.pad_id(), /*left_pad=*/true, model->tokens_per_tile()), dev);
   const int64_t len = batch.input_ids.size(1);
   auto embeds = embed_batch(model, batch);
   llm::KVCache cache;
@@ -114,7 +131,7 @@ std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Token
     }
     if (keep.empty() || step + 1 == options.max_new_tokens) break;
     if (keep.size() < active.size()) {  // drop finished rows from the cache
-      auto idx = torch::tensor(keep, torch::kLong);
+      auto idx = torch::tensor(keep, torch::kLong).to(dev);
       for (auto& layer : cache.layers) {
         layer.k = layer.k.index_select(0, idx);
         layer.v = layer.v.index_select(0, idx);
@@ -123,7 +140,7 @@ std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Token
       std::vector<int64_t> still;
       for (int64_t r : keep) still.push_back(active[r]);
       active = std::move(still);
-      next = next.index_select(0, idx);
+      next = next.index_select(0, idx.cpu());
     }
     const int64_t b = static_cast<int64_t>(active.size());
     auto pos = torch::empty({b, 1}, torch::kLong);
@@ -131,7 +148,7 @@ std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Token
       pos[r][0] = static_cast<int64_t>(prompts[active[r]].ids.size() + out[active[r]].output_ids.size()) - 1;
     }
     auto doc = torch::zeros({b, 1}, torch::kLong);
-    auto step_out = model->llm->forward(next.view({b, 1}), pos, doc, &cache);
+    auto step_out = model->llm->forward(next.view({b, 1}).to(dev), pos.to(dev), doc.to(dev), &cache);
     logits = step_out.logits.squeeze(1);  // (B_active, V)
   }
 
@@ -152,7 +169,8 @@ std::vector<std::vector<double>> score_answers(MultimodalModel& model, const std
   for (size_t r = 0; r < prompts.size(); ++r) {
     MM_CHECK(prompts[r].answer_begin >= 0, "scoring: prompt {} was not built with build_scored", r);
   }
-  MultimodalBatch batch = make_prompt_batch(prompts, 0, /*left_pad=*/false, model->tokens_per_tile());
+  const torch::Device dev = model_device(model);
+  MultimodalBatch batch = to_device(make_prompt_batch(prompts, 0, /*left_pad=*/false, model->tokens_per_tile()), dev);
   auto embeds = embed_batch(model, batch);
   auto dec = model->llm->forward_embeds(embeds, batch.positions, batch.doc_ids, nullptr, /*compute_logits=*/false);
   for (size_t r = 0; r < prompts.size(); ++r) {
@@ -164,7 +182,8 @@ std::vector<std::vector<double>> score_answers(MultimodalModel& model, const std
     auto hidden = dec.hidden[static_cast<int64_t>(r)].narrow(0, first - 1, n - first);  // (K, D)
     auto logp = torch::log_softmax(model->llm->lm_logits(hidden.unsqueeze(0)).squeeze(0).to(torch::kFloat), -1);
     std::vector<int64_t> targets(p.ids.begin() + first, p.ids.end());
-    auto picked = logp.gather(1, torch::tensor(targets, torch::kLong).view({-1, 1})).view({-1}).to(torch::kDouble);
+    auto picked =
+        logp.gather(1, torch::tensor(targets, torch::kLong).view({-1, 1}).to(dev)).view({-1}).to(torch::kCPU, torch::kDouble);
     auto pa = picked.accessor<double, 1>();
     for (int64_t i = 0; i < picked.size(0); ++i) out[r].push_back(pa[i]);
   }

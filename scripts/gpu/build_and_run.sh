@@ -227,6 +227,8 @@ for f in "$PREFIX/lib/$ARCH"/*.so.*; do
 done
 RUNPATH=$(IFS=:; echo "${RUNDIRS[*]}")
 export LD_LIBRARY_PATH=$RUNPATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# For later commands on this machine (scripts/gpu/scaled_demo.sh sources it): the same library path.
+echo "export LD_LIBRARY_PATH=$RUNPATH\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" > "$WORK/env.sh"
 export PKG_CONFIG_LIBDIR=$LIBDIR/pkgconfig:$PREFIX/usr/share/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$PREFIX  # the .pc files say prefix=/usr
 PKGCONF=$(command -v pkg-config || echo "$PREFIX/usr/bin/pkgconf")

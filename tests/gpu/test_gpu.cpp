@@ -1,7 +1,9 @@
 // [gpu] tests (ctest label gpu; scripts/gpu/build_and_run.sh runs them on a GPU machine):
 //  - the debug model's forward + backward on CUDA under bf16 autocast against the CPU fp32 run,
 //  - a 1-rank NCCL process group through the src/dist API (CUDA builds only),
-//  - pinned batches (data::pin_batch / set_pin_batches) copied with non_blocking arrive intact.
+//  - pinned batches (data::pin_batch / set_pin_batches) copied with non_blocking arrive intact,
+//  - greedy generation and answer scoring (what evaluation inside a CUDA training run calls) on a
+//    model on CUDA give the CPU's tokens and log-probabilities.
 // Without a CUDA device each test prints "SKIPPED: ..." and returns; CMake marks that output as a
 // skipped ctest (SKIP_REGULAR_EXPRESSION), so CPU machines report them skipped, not passed or failed.
 // The bf16 tolerances are calibrated by the "[bf16]" test below, which runs the same comparison
@@ -12,8 +14,12 @@
 #include <torch/torch.h>
 
 #include <ATen/autocast_mode.h>
+#include <ATen/Context.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <cmath>
 #include <iostream>
 #include <string>
@@ -23,7 +29,11 @@
 #include "data_pipeline/loader/batch.h"
 #include "dist/collectives.h"
 #include "dist/process_group.h"
+#include "eval/generation/greedy.h"
+#include "eval/generation/prompt.h"
+#include "eval/eval_set_reader.h"
 #include "models/mllm.h"
+#include "tokenizer/tokenizer.h"
 #include "trainers/bench/bench.h"
 
 #include "core/torch_compat.h"
@@ -222,4 +232,69 @@ TEST_CASE("pinned batches copy to CUDA with non_blocking unchanged", "[gpu]") {
   data::set_pin_batches(false);
   CHECK(c.input_ids.is_pinned());
   CHECK(torch::equal(c.input_ids.to(torch::kCUDA, true).cpu(), torch::tensor({{5, 6, 7, 0}}, torch::kInt64)));
+}
+
+// The trainer evaluates the model where it trains: prompts are built on the CPU and must follow the
+// weights to CUDA. A tiny synthetic world (written by `mmtrain data synth` in a child process: its
+// tokenizer, and eval items with one and with two images), a random model, the same prompts on
+// both devices in fp32 without TF32: the same greedy tokens and the same answer log-probabilities.
+// (A first version trained the test tokenizer in this process; it passed every assertion on an
+// H100 and then crashed at exit, so the tokenizer now comes from mmtrain, as in training.)
+TEST_CASE("greedy generation and answer scoring on CUDA match the CPU", "[gpu]") {
+  if (!have_cuda("generation on CUDA")) return;
+  const std::filesystem::path dir =
+      std::filesystem::path(MM_BINARY_DIR) / "test_tmp" / ("gpu_generation_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string synth = std::string(MM_MMTRAIN) + " data synth --out " + dir.string() +
+                            " --set synth.counts.caption=20 --set synth.counts.interleaved=0 --set synth.counts.text=40"
+                            " --set synth.counts.ocr=0 --set synth.counts.general=20 --set synth.counts.text_rich=0"
+                            " --set synth.counts.refer_ground=0 --set synth.counts.knowledge=0"
+                            " --set synth.counts.multi_image=10 --set synth.counts.text_only=20"
+                            " --set synth.counts.eval=4 > " + (dir.string() + ".log") + " 2>&1";
+  REQUIRE(std::system(synth.c_str()) == 0);
+  const RunConfig cfg = load_run_config(std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml",
+                                        {"image.tile_size=64", "image.nmin=1", "image.nmax=4", "loader.seq_len=512"});
+  const tok::Tokenizer tok = tok::Tokenizer::load(cfg.tokenizer, (dir / "tokenizer" / "spm.model").string());
+  torch::manual_seed(3);
+  MultimodalModel model(cfg.model);
+  model->llm->reset_parameters(0.08);  // larger weights than the default init: outputs vary
+  model->eval();
+  const gen::PromptBuilder builder(cfg, tok, model->tokens_per_tile());
+  const eval::EvalSet general = eval::read_eval_set((dir / "eval" / "general_vqa.jsonl").string());
+  const eval::EvalSet multi = eval::read_eval_set((dir / "eval" / "multi_image.jsonl").string());
+  REQUIRE(general.items.size() >= 2);
+  REQUIRE(!multi.items.empty());
+  REQUIRE(multi.items[0].images.size() >= 2);
+  std::vector<gen::Prompt> prompts = {builder.build("What is 1 plus 2?", {})};
+  for (const eval::EvalItem* it : {&general.items[0], &general.items[1], &multi.items[0]})
+    prompts.push_back(builder.build(it->question, it->images, it->source));
+  const eval::EvalItem& g = general.items[0];
+  const std::vector<gen::Prompt> scored = {builder.build_scored(g.question, g.images, g.answers.at(0), g.source),
+                                           builder.build_scored("", {}, "one two three four")};
+  gen::GenerateOptions opt;
+  opt.max_new_tokens = 12;
+  const bool tf32 = at::globalContext().allowTF32CuBLAS();
+  at::globalContext().setAllowTF32CuBLAS(false);
+  const auto cpu_gen = gen::generate_greedy(model, tok, prompts, opt);
+  const auto cpu_lp = gen::score_answers(model, scored);
+  model->to(torch::kCUDA);
+  const auto gpu_gen = gen::generate_greedy(model, tok, prompts, opt);
+  const auto gpu_lp = gen::score_answers(model, scored);
+  model->to(torch::kCPU);
+  at::globalContext().setAllowTF32CuBLAS(tf32);
+  REQUIRE(gpu_gen.size() == cpu_gen.size());
+  for (size_t i = 0; i < cpu_gen.size(); ++i) {
+    INFO("prompt " << i << ": CPU \"" << cpu_gen[i].text << "\", CUDA \"" << gpu_gen[i].text << "\"");
+    CHECK(cpu_gen[i].output_ids.size() > 0);
+    CHECK(gpu_gen[i].output_ids == cpu_gen[i].output_ids);
+    CHECK(gpu_gen[i].stop == cpu_gen[i].stop);
+  }
+  REQUIRE(gpu_lp.size() == cpu_lp.size());
+  for (size_t i = 0; i < cpu_lp.size(); ++i) {
+    REQUIRE(gpu_lp[i].size() == cpu_lp[i].size());
+    CHECK(!cpu_lp[i].empty());
+    for (size_t k = 0; k < cpu_lp[i].size(); ++k) CHECK(std::abs(gpu_lp[i][k] - cpu_lp[i][k]) <= 1e-3);
+  }
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(dir.string() + ".log");
 }
