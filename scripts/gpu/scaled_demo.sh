@@ -14,7 +14,9 @@
 # $OUT/scaled_demo.tgz (report, metrics, eval reports, training log).
 #
 # usage: scripts/gpu/scaled_demo.sh [--mm BIN] [--run DIR] [--steps-scale F] [--world-scale K]
-#                                   [--micro-batch N] [--workers W] [--device D]
+#                                   [--micro-batch N] [--workers W] [--device D] [--set KEY=VALUE]...
+#   --set is passed to `mmtrain train` (e.g. eval.max_items=20); ctest scaled_demo_cpu runs the
+#   whole script on the CPU at a tiny size.
 # On the GPU machine after scripts/gpu/build_and_run.sh: --mm /tmp/mmtrain-gpu/build/src/cli/mmtrain
 # (its library path is read from /tmp/mmtrain-gpu/env.sh, which build_and_run.sh writes).
 set -euo pipefail
@@ -26,6 +28,7 @@ MB=32
 WORKERS=$(( $(nproc) / 2 ))
 FACTOR=1.8
 DEVICE=cuda
+EXTRA=()
 while (($#)); do
   case "$1" in
     --mm) MM=$2; shift 2 ;;
@@ -35,7 +38,8 @@ while (($#)); do
     --workers) WORKERS=$2; shift 2 ;;
     --steps-scale) FACTOR=$2; shift 2 ;;
     --device) DEVICE=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --set) EXTRA+=(--set "$2"); shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "scaled_demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +51,7 @@ if [ -f "$ENV_SH" ]; then source "$ENV_SH"; fi
 PY=python3
 command -v "$PY" >/dev/null || { echo "scaled_demo: needs python3 for the step arithmetic" >&2; exit 1; }
 "$PY" -c "assert float('$FACTOR') > 0" 2>/dev/null || { echo "scaled_demo: --steps-scale must be a positive number, got '$FACTOR'" >&2; exit 2; }
+"$PY" -c "assert float('$WSCALE') > 0" 2>/dev/null || { echo "scaled_demo: --world-scale must be a positive number, got '$WSCALE'" >&2; exit 2; }
 WORKERS=$(( WORKERS < 1 ? 1 : WORKERS ))
 mkdir -p "$RUN"
 RUN=$(cd "$RUN" && pwd)
@@ -57,7 +62,7 @@ RECIPE=$RUN/recipe.yaml
 declare -A BASE=([caption]=2000 [interleaved]=400 [text]=3000 [ocr]=500 [general]=1500 [text_rich]=1500
                  [refer_ground]=1500 [knowledge]=800 [multi_image]=800 [text_only]=1500)
 SETS=(--set synth.threads="$(nproc)")
-for k in "${!BASE[@]}"; do SETS+=(--set "synth.counts.$k=$(( BASE[$k] * WSCALE ))"); done
+for k in "${!BASE[@]}"; do SETS+=(--set "synth.counts.$k=$("$PY" -c "print(max(1, round(${BASE[$k]} * $WSCALE)))")"); done
 echo "== world x$WSCALE -> $WORLD"
 rm -rf "$WORLD"
 "$MM" data synth --out "$WORLD" "${SETS[@]}" | tail -1
@@ -66,7 +71,7 @@ sed "s#\.\./\.\./runs/world/#$WORLD/#g; s#\.\./models/#$PWD/configs/models/#g" c
 mapfile -t STEPS < <(grep -oE '(^|[^_])steps: [0-9]+' configs/recipes/debug.yaml | awk '{print $NF}')
 ((${#STEPS[@]} == 3)) || { echo "scaled_demo: expected 3 'steps:' entries in configs/recipes/debug.yaml" >&2; exit 1; }
 COMMON=(--set train.device="$DEVICE" --set loader.micro_batch="$MB" --set loader.workers="$WORKERS"
-        --set train.threads=4 --set train.log_interval=10)
+        --set train.threads=4 --set train.log_interval=10 "${EXTRA[@]}")
 
 S=()
 for i in 0 1 2; do S+=("$("$PY" -c "print(max(1, round(${STEPS[$i]} * $FACTOR)))")"); done
@@ -86,6 +91,7 @@ if ! "$MM" train --config "$RECIPE" --run-dir "$RUN/run" "${COMMON[@]}" \
   tail -5 "$RUN/train.log"; echo "scaled_demo: training failed ($RUN/train.log)" >&2; exit 1
 fi
 "$MM" report --run-dir "$RUN/run" --config "$RECIPE" > /dev/null 2>&1
+grep -qE '^\| sft \| [0-9]+ \|' "$RUN/run/report.md" || { echo "scaled_demo: $RUN/run/report.md has no SFT scores" >&2; exit 1; }
 echo "scaled_demo: ${S[0]} / ${S[1]} / ${S[2]} steps at micro-batch $MB, world x$WSCALE, in $(( $(date +%s) - START )) s"
 sed -n '/## Scores/,/^Each stage/p' "$RUN/run/report.md"
 if [ -n "${OUT:-}" ]; then
