@@ -65,14 +65,6 @@ torch::Device model_device(MultimodalModel& model) {
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 }
 
-MultimodalBatch to_device(MultimodalBatch b, const torch::Device& dev) {
-  if (dev.is_cpu()) return b;
-  for (torch::Tensor* t : {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots,
-                           &b.tiles_per_sample})
-    if (t->defined()) *t = t->to(dev);
-  return b;
-}
-
 // Embeddings of a prompt batch with the image tokens in place.
 torch::Tensor embed_batch(MultimodalModel& model, const MultimodalBatch& batch) {
   torch::Tensor image_tokens;
@@ -131,16 +123,17 @@ std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Token
     }
     if (keep.empty() || step + 1 == options.max_new_tokens) break;
     if (keep.size() < active.size()) {  // drop finished rows from the cache
-      auto idx = torch::tensor(keep, torch::kLong).to(dev);
+      const auto idx = torch::tensor(keep, torch::kLong);  // next is on the CPU, the cache on dev
+      const auto idx_dev = idx.to(dev);
       for (auto& layer : cache.layers) {
-        layer.k = layer.k.index_select(0, idx);
-        layer.v = layer.v.index_select(0, idx);
+        layer.k = layer.k.index_select(0, idx_dev);
+        layer.v = layer.v.index_select(0, idx_dev);
       }
-      cache.doc_ids = cache.doc_ids.index_select(0, idx);
+      cache.doc_ids = cache.doc_ids.index_select(0, idx_dev);
       std::vector<int64_t> still;
       for (int64_t r : keep) still.push_back(active[r]);
       active = std::move(still);
-      next = next.index_select(0, idx.cpu());
+      next = next.index_select(0, idx);
     }
     const int64_t b = static_cast<int64_t>(active.size());
     auto pos = torch::empty({b, 1}, torch::kLong);

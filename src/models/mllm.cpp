@@ -136,6 +136,18 @@ torch::Tensor image_slots_from_mask(const torch::Tensor& mask) {
   return mask.to(torch::kBool).reshape({-1}).nonzero().reshape({-1});  // (K) row-major
 }
 
+MultimodalBatch to_device(const MultimodalBatch& b, const torch::Device& d) {
+  if (d.is_cpu()) return b;
+  auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(d) : t; };
+  MultimodalBatch o = b;  // image_slots, tiles_per_sample: see the header
+  o.input_ids = mv(b.input_ids);
+  o.labels = mv(b.labels);
+  o.positions = mv(b.positions);
+  o.doc_ids = mv(b.doc_ids);
+  o.tiles = mv(b.tiles);
+  return o;
+}
+
 torch::Tensor image_slots_from_tile_starts(const std::vector<std::vector<int64_t>>& tile_starts_per_row,
                                            int64_t seq_len, int64_t tokens_per_tile) {
   std::vector<int64_t> slots;

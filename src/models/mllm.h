@@ -72,6 +72,11 @@ TORCH_MODULE(MultimodalModel);
 std::pair<torch::Tensor, torch::Tensor> causal_lm_loss_sum(const torch::Tensor& logits, const torch::Tensor& labels,
                                                            const torch::Tensor& doc_ids);
 
+// The batch's tensors on device d. image_slots and tiles_per_sample stay where they are: the model
+// validates them on the CPU (embed_with_images), so moving them would copy them there and back.
+// On the CPU the tensors are shared, not copied.
+MultimodalBatch to_device(const MultimodalBatch& b, const torch::Device& d);
+
 // Flat image slots (K) int64 from a (B, T) bool mask (row-major order of the true entries).
 torch::Tensor image_slots_from_mask(const torch::Tensor& mask);
 

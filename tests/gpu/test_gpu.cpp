@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <cmath>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -53,12 +53,6 @@ bool have_cuda(const char* what) {
   if (torch::cuda::is_available()) return true;
   std::cout << "SKIPPED: " << what << ": no CUDA device visible to this LibTorch" << std::endl;
   return false;
-}
-
-MultimodalBatch to_device(const MultimodalBatch& b, const torch::Device& d) {
-  auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(d) : t; };
-  return {mv(b.input_ids), mv(b.labels),       mv(b.positions),       mv(b.doc_ids),
-          mv(b.tiles),     mv(b.image_slots), mv(b.tiles_per_sample)};
 }
 
 // One forward + backward of the per-batch objective; bf16 autocast on `dev` when asked.
@@ -235,8 +229,8 @@ TEST_CASE("pinned batches copy to CUDA with non_blocking unchanged", "[gpu]") {
 }
 
 // The trainer evaluates the model where it trains: prompts are built on the CPU and must follow the
-// weights to CUDA. A tiny synthetic world (written by `mmtrain data synth` in a child process: its
-// tokenizer, and eval items with one and with two images), a random model, the same prompts on
+// weights to CUDA. A tiny synthetic world (tests/cli/tiny_world.sh, `mmtrain data synth` in a child
+// process: its tokenizer, and eval items with one and with two images), a random model, the same prompts on
 // both devices in fp32 without TF32: the same greedy tokens and the same answer log-probabilities.
 // (A first version trained the test tokenizer in this process; it passed every assertion on an
 // H100 and then crashed at exit, so the tokenizer now comes from mmtrain, as in training.)
@@ -245,23 +239,19 @@ TEST_CASE("greedy generation and answer scoring on CUDA match the CPU", "[gpu]")
   const std::filesystem::path dir =
       std::filesystem::path(MM_BINARY_DIR) / "test_tmp" / ("gpu_generation_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  const std::string synth = std::string(MM_MMTRAIN) + " data synth --out " + dir.string() +
-                            " --set synth.counts.caption=20 --set synth.counts.interleaved=0 --set synth.counts.text=40"
-                            " --set synth.counts.ocr=0 --set synth.counts.general=20 --set synth.counts.text_rich=0"
-                            " --set synth.counts.refer_ground=0 --set synth.counts.knowledge=0"
-                            " --set synth.counts.multi_image=10 --set synth.counts.text_only=20"
-                            " --set synth.counts.eval=4 > " + (dir.string() + ".log") + " 2>&1";
+  const std::string synth = std::string(MM_SOURCE_DIR) + "/tests/cli/tiny_world.sh " + MM_MMTRAIN + " " +
+                            MM_SOURCE_DIR + " " + dir.string() + " > " + dir.string() + ".log 2>&1";
   REQUIRE(std::system(synth.c_str()) == 0);
   const RunConfig cfg = load_run_config(std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml",
                                         {"image.tile_size=64", "image.nmin=1", "image.nmax=4", "loader.seq_len=512"});
-  const tok::Tokenizer tok = tok::Tokenizer::load(cfg.tokenizer, (dir / "tokenizer" / "spm.model").string());
+  const tok::Tokenizer tok = tok::Tokenizer::load(cfg.tokenizer, (dir / "world" / "tokenizer" / "spm.model").string());
   torch::manual_seed(3);
   MultimodalModel model(cfg.model);
   model->llm->reset_parameters(0.08);  // larger weights than the default init: outputs vary
   model->eval();
   const gen::PromptBuilder builder(cfg, tok, model->tokens_per_tile());
-  const eval::EvalSet general = eval::read_eval_set((dir / "eval" / "general_vqa.jsonl").string());
-  const eval::EvalSet multi = eval::read_eval_set((dir / "eval" / "multi_image.jsonl").string());
+  const eval::EvalSet general = eval::read_eval_set((dir / "world" / "eval" / "general_vqa.jsonl").string());
+  const eval::EvalSet multi = eval::read_eval_set((dir / "world" / "eval" / "multi_image.jsonl").string());
   REQUIRE(general.items.size() >= 2);
   REQUIRE(!multi.items.empty());
   REQUIRE(multi.items[0].images.size() >= 2);

@@ -87,20 +87,6 @@ int64_t cuda_peak_bytes(const torch::Device& d) {
   return -1;
 }
 
-MultimodalBatch to_device(const MultimodalBatch& b, const torch::Device& d) {
-  if (d.is_cpu()) return b;
-  auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(d) : t; };
-  MultimodalBatch o;
-  o.input_ids = mv(b.input_ids);
-  o.labels = mv(b.labels);
-  o.positions = mv(b.positions);
-  o.doc_ids = mv(b.doc_ids);
-  o.tiles = mv(b.tiles);
-  o.image_slots = b.image_slots;  // the model moves slots itself (validated on the CPU)
-  o.tiles_per_sample = b.tiles_per_sample;
-  return o;
-}
-
 int64_t tiles_of(const MultimodalBatch& b) { return b.tiles.defined() ? b.tiles.size(0) : 0; }
 
 std::string shell_quote(const std::string& s) {
