@@ -17,6 +17,8 @@ the dynamic split show (position table resized to 16 x 16 there).
     /usr/bin/python3 scripts/bench/encoder_warmstart.py --world runs/world-enc \
         --checkpoint runs/enc-init/pretrain/checkpoints/step_000001 --out runs/enc-ckpt
     /usr/bin/python3 scripts/bench/encoder_warmstart.py --world runs/world-enc --linear-probe CKPT...
+    /usr/bin/python3 scripts/bench/encoder_warmstart.py --encoder-from runs/enc-ckpt \
+        --checkpoint OTHER_CKPT --out runs/enc-ckpt-other
 
 Debian's python3-torch and python3-pil; a diagnostic, not part of the build or the runtime.
 """
@@ -190,11 +192,14 @@ def linear_probe(world, checkpoints):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--world", required=True)
+    ap.add_argument("--world", help="output folder of mmtrain data synth (to train or to --linear-probe)")
     ap.add_argument("--checkpoint", help="an mmtrain checkpoint of the debug preset to copy")
     ap.add_argument("--out", help="folder of the copy with the trained encoder")
     ap.add_argument("--linear-probe", nargs="+", metavar="CKPT",
                     help="instead of training: score these checkpoints' encoders with a linear probe")
+    ap.add_argument("--encoder-from", metavar="CKPT",
+                    help="instead of training: take the encoder of this checkpoint (e.g. to give it to a "
+                         "checkpoint with another connector)")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -202,9 +207,15 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.linear_probe:
+        if not a.world:
+            ap.error("--world is needed for --linear-probe")
         return linear_probe(a.world, a.linear_probe)
     if not a.checkpoint or not a.out:
         ap.error("--checkpoint and --out are needed to train (or give --linear-probe)")
+    if a.encoder_from:
+        return write_into_checkpoint(read_encoder(a.encoder_from), a.checkpoint, a.out)
+    if not a.world:
+        ap.error("--world is needed to train")
     xs, ys = load_scenes(a.world, 64, 14000, "shapes")
     xw, yw = load_scenes(a.world, 64, 14000, "signs")
     xo128, wo, do = load_ocr_signs(a.world, 128, 4000)
