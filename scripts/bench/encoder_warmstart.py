@@ -28,7 +28,7 @@ import math
 import os
 import re
 import shutil
-import struct
+import sys
 import time
 
 import numpy as np
@@ -37,6 +37,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vision_probe import WORDS, CLIP_MEAN, CLIP_STD, Block, decode, load_scenes
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+import safetensors_io  # noqa: E402  (scripts/golden: the project's independent safetensors reader/writer)
 
 
 def load_ocr_signs(world, res, limit):
@@ -99,8 +102,8 @@ def fnv1a64(path):
     return h
 
 
-def write_into_checkpoint(model, src, out):
-    """Copies checkpoint `src` to `out` with vision.* replaced by the trained encoder."""
+def vision_tensors(model):
+    """The Encoder's tensors under the checkpoint's HF CLIP names (q, k, v are views of in_proj)."""
     d = model.ln_pre.weight.shape[0]
     w = {"vision.embeddings.patch_embedding.weight": model.stem.weight,
          "vision.embeddings.position_embedding.weight": model.pos,
@@ -110,27 +113,26 @@ def write_into_checkpoint(model, src, out):
         for j, name in enumerate(["q_proj", "k_proj", "v_proj"]):
             w[p + f"self_attn.{name}.weight"] = b.attn.in_proj_weight[j * d:(j + 1) * d]
             w[p + f"self_attn.{name}.bias"] = b.attn.in_proj_bias[j * d:(j + 1) * d]
-        w[p + "self_attn.out_proj.weight"], w[p + "self_attn.out_proj.bias"] = b.attn.out_proj.weight, b.attn.out_proj.bias
-        w[p + "layer_norm1.weight"], w[p + "layer_norm1.bias"] = b.n1.weight, b.n1.bias
-        w[p + "layer_norm2.weight"], w[p + "layer_norm2.bias"] = b.n2.weight, b.n2.bias
-        w[p + "mlp.fc1.weight"], w[p + "mlp.fc1.bias"] = b.mlp[0].weight, b.mlp[0].bias
-        w[p + "mlp.fc2.weight"], w[p + "mlp.fc2.bias"] = b.mlp[2].weight, b.mlp[2].bias
+        for module, name in [(b.attn.out_proj, "self_attn.out_proj"), (b.n1, "layer_norm1"), (b.n2, "layer_norm2"),
+                             (b.mlp[0], "mlp.fc1"), (b.mlp[2], "mlp.fc2")]:
+            w[p + name + ".weight"], w[p + name + ".bias"] = module.weight, module.bias
+    return w
+
+
+def write_into_checkpoint(model, src, out):
+    """Copies checkpoint `src` to `out` with vision.* replaced by the trained encoder."""
+    w = vision_tensors(model)
     if os.path.exists(out):
         shutil.rmtree(out)
     shutil.copytree(src, out)
     path = os.path.join(out, "model.safetensors")
-    with open(path, "r+b") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        names = [k for k in header if k.startswith("vision.")]
-        assert sorted(names) == sorted(w), f"vision tensors differ: {sorted(set(names) ^ set(w))}"
-        for k, t in w.items():
-            meta = header[k]
-            assert meta["dtype"] == "F32" and meta["shape"] == list(t.shape), k
-            begin, end = meta["data_offsets"]
-            f.seek(8 + n + begin)
-            f.write(t.detach().contiguous().numpy().astype("<f4").tobytes())
-            assert f.tell() == 8 + n + end, k
+    tensors, metadata = safetensors_io.load(path)
+    names = [k for k in tensors if k.startswith("vision.")]
+    assert sorted(names) == sorted(w), f"vision tensors differ: {sorted(set(names) ^ set(w))}"
+    for k, t in w.items():
+        assert tensors[k].dtype == np.float32 and tensors[k].shape == tuple(t.shape), k
+        tensors[k] = t.detach().contiguous().numpy()
+    safetensors_io.save(path, tensors, metadata)
     lines = open(os.path.join(out, "MANIFEST")).read().splitlines()
     for i, line in enumerate(lines):
         if line.startswith("model.safetensors "):
@@ -141,26 +143,11 @@ def write_into_checkpoint(model, src, out):
 
 def read_encoder(checkpoint):
     """The Encoder with the vision.* tensors of an mmtrain checkpoint (heads left untrained)."""
-    with open(os.path.join(checkpoint, "model.safetensors"), "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    w = {k: torch.frombuffer(bytearray(data[v["data_offsets"][0]:v["data_offsets"][1]]), dtype=torch.float32).view(v["shape"])
-         for k, v in header.items() if k.startswith("vision.")}
+    tensors, _ = safetensors_io.load(os.path.join(checkpoint, "model.safetensors"))
     m = Encoder()
     with torch.no_grad():
-        m.stem.weight.copy_(w["vision.embeddings.patch_embedding.weight"])
-        m.pos.copy_(w["vision.embeddings.position_embedding.weight"])
-        m.ln_pre.weight.copy_(w["vision.pre_layrnorm.weight"])
-        m.ln_pre.bias.copy_(w["vision.pre_layrnorm.bias"])
-        for i, b in enumerate(m.blocks):
-            p = f"vision.encoder.layers.{i}."
-            b.attn.in_proj_weight.copy_(torch.cat([w[p + f"self_attn.{c}_proj.weight"] for c in "qkv"]))
-            b.attn.in_proj_bias.copy_(torch.cat([w[p + f"self_attn.{c}_proj.bias"] for c in "qkv"]))
-            for dst, name in [(b.attn.out_proj, "self_attn.out_proj"), (b.n1, "layer_norm1"), (b.n2, "layer_norm2"),
-                              (b.mlp[0], "mlp.fc1"), (b.mlp[2], "mlp.fc2")]:
-                dst.weight.copy_(w[p + name + ".weight"])
-                dst.bias.copy_(w[p + name + ".bias"])
+        for k, t in vision_tensors(m).items():
+            t.copy_(torch.from_numpy(tensors[k].copy()))
     return m.eval()
 
 
@@ -220,17 +207,14 @@ def main():
     xw, yw = load_scenes(a.world, 64, 14000, "signs")
     xo128, wo, do = load_ocr_signs(a.world, 128, 4000)
     xo64 = F.interpolate(xo128, size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
-    test = {}
-    for name, tensors in [("shapes", [xs, ys]), ("signs", [xw, yw]), ("ocr", [xo128, xo64, wo, do])]:
+
+    def hold_out(*tensors):  # (training part, last min(500, a fifth) held out)
         n = min(500, len(tensors[0]) // 5)
-        test[name] = [t[-n:] for t in tensors]
-        tensors[:] = [t[:-n] for t in tensors]
-        if name == "shapes":
-            xs, ys = tensors
-        elif name == "signs":
-            xw, yw = tensors
-        else:
-            xo128, xo64, wo, do = tensors
+        return [t[:-n] for t in tensors], [t[-n:] for t in tensors]
+
+    (xs, ys), test_shapes = hold_out(xs, ys)
+    (xw, yw), test_signs = hold_out(xw, yw)
+    (xo128, xo64, wo, do), test_ocr = hold_out(xo128, xo64, wo, do)
     print(f"{len(xs)} shape scenes, {len(xw)} caption signs, {len(xo128)} OCR signs (+ held out)", flush=True)
     torch.manual_seed(0)
     model = Encoder()
@@ -262,11 +246,11 @@ def main():
         if step % 250 == 0 or step == a.steps:
             model.eval()
             with torch.no_grad():
-                xt, yt = test["shapes"]
+                xt, yt = test_shapes
                 kind = ((model.shapes(model.features(xt)) > 0).float() == yt).float().mean(0)[6:]
-                xt, yt = test["signs"]
+                xt, yt = test_signs
                 sign64 = (model.word(model.features(xt))[:, :len(WORDS)].argmax(1) == yt).float().mean()
-                x128, x64, wt, dt = test["ocr"]
+                x128, x64, wt, dt = test_ocr
                 res = []
                 for x in (x64, x128):
                     f = model.features(x)
