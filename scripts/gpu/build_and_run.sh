@@ -52,8 +52,7 @@ BUDGET=${MM_GPU_BUDGET_S:-480}
 START=$(date +%s)
 SUMMARY=()
 note() { echo "[gpu] $*"; SUMMARY+=("$*"); }
-hard_fail() { fail() { echo "PHASE $1 FAILED: $2"; SUMMARY+=("PHASE $1 FAILED: $2"); finish 1; }; }
-hard_fail
+fail() { echo "PHASE $1 FAILED: $2"; SUMMARY+=("PHASE $1 FAILED: $2"); finish 1; }
 finish() {
   local rc=$1
   {
@@ -71,25 +70,28 @@ finish() {
 # stops the run. MM_PHASE_SOFT=1 (the tests): a failure is reported, the later phases still run
 # (one device call then also brings back smoke and bench) and the run exits 1 at the end.
 SOFT_FAILED=0
+phase_failed() {  # NAME WHY
+  if [ "${MM_PHASE_SOFT:-0}" = 1 ]; then
+    echo "PHASE $1 FAILED: $2 (going on with the next phases)"; SUMMARY+=("PHASE $1 FAILED: $2"); SOFT_FAILED=1
+  else
+    fail "$1" "$2"
+  fi
+}
 run_phase() {
   local name=$1 cap=$2; shift 2
-  if [ "${MM_PHASE_SOFT:-0}" = 1 ]; then
-    fail() { echo "PHASE $1 FAILED: $2 (going on with the next phases)"; SUMMARY+=("PHASE $1 FAILED: $2"); SOFT_FAILED=1; }
-  fi
   local left=$(( BUDGET - ($(date +%s) - START) ))
   ((left < cap)) && cap=$left
-  if ((cap < 5)); then fail "$name" "no time left in the ${BUDGET} s budget"; hard_fail; return 0; fi
+  if ((cap < 5)); then phase_failed "$name" "no time left in the ${BUDGET} s budget"; return 0; fi
   echo "== $name (timeout ${cap} s)"
   local t0; t0=$(date +%s)
   # bash -c: the command may be one of the functions below (exported with export -f).
   timeout --kill-after=10 "$cap" bash -o pipefail -c '"$@"' _ "$@" > "$WORK/$name.log" 2>&1
   local rc=$?
   tail -n 25 "$WORK/$name.log"
-  if ((rc == 124 || rc == 137)); then fail "$name" "timed out after ${cap} s (log: $WORK/$name.log)"
-  elif ((rc != 0)); then fail "$name" "exit status $rc (log: $WORK/$name.log)"
+  if ((rc == 124 || rc == 137)); then phase_failed "$name" "timed out after ${cap} s (log: $WORK/$name.log)"
+  elif ((rc != 0)); then phase_failed "$name" "exit status $rc (log: $WORK/$name.log)"
   else note "$name ok ($(( $(date +%s) - t0 )) s)"
   fi
-  hard_fail  # restore the stopping fail() after a soft phase
 }
 mkdir -p "$WORK"
 rm -f "$WORK"/*.log "$WORK/bench_summary.txt" "$WORK/bench_gpu_mem_mib"  # nothing from an earlier run in this summary
