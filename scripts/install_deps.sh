@@ -9,7 +9,7 @@ PACKAGES=(
   libopencv-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libbenchmark-dev
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libarchive-dev
   fonts-dejavu-core
-  python3 python3-numpy python3-torch python3-opencv
+  python3 python3-numpy python3-torch python3-opencv python3-pil
 )
 
 missing=()
