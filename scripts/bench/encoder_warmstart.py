@@ -24,7 +24,6 @@ Debian's python3-torch and python3-pil; a diagnostic, not part of the build or t
 """
 import argparse
 import json
-import math
 import os
 import re
 import shutil
@@ -36,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vision_probe import WORDS, CLIP_MEAN, CLIP_STD, Block, decode, load_scenes
+from vision_probe import WORDS, CLIP_MEAN, CLIP_STD, Block, decode, load_scenes, set_recipe_lr
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
 import safetensors_io  # noqa: E402  (scripts/golden: the project's independent safetensors reader/writer)
@@ -229,9 +228,7 @@ def main():
 
     start = time.time()
     for step in range(1, a.steps + 1):
-        lr = a.lr * min(1.0, step / 30) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / a.steps)))
-        for g in opt.param_groups:
-            g["lr"] = lr
+        set_recipe_lr(opt, a.lr, step, a.steps)
         i = torch.randint(0, len(xs), (a.batch,))
         loss = F.binary_cross_entropy_with_logits(model.shapes(model.features(xs[i])), ys[i])
         i = torch.randint(0, len(xw), (a.batch // 2,))

@@ -34,6 +34,13 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+def set_recipe_lr(opt, base_lr, step, steps):
+    """The debug recipe's schedule at `step` (1-based) of `steps`: 30 warmup steps, cosine to 0.1."""
+    lr = base_lr * min(1.0, step / 30) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
 def decode(png, res):
     """An RGB array (res, res, 3) of a PNG, resized bilinearly as a single tile is."""
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((res, res), Image.BILINEAR))
@@ -156,10 +163,8 @@ def main():
     model = Probe(a.stem, a.head, res=a.res, pos=a.pos, outputs=10 if a.task == "shapes" else len(WORDS))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
     start = time.time()
-    for step in range(1, a.steps + 1):  # the debug recipe's schedule: 30 warmup steps, cosine to 0.1
-        lr = a.lr * min(1.0, step / 30) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / a.steps)))
-        for g in opt.param_groups:
-            g["lr"] = lr
+    for step in range(1, a.steps + 1):
+        set_recipe_lr(opt, a.lr, step, a.steps)
         idx = torch.randint(0, len(xtr), (a.batch,))
         out = model(xtr[idx])
         loss = (F.binary_cross_entropy_with_logits(out, ytr[idx]) if a.task == "shapes"
