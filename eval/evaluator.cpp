@@ -21,29 +21,33 @@ std::vector<EvalSet> Evaluator::load_sets() const {
   return out;
 }
 
-EvalReport Evaluator::run(const std::vector<EvalSet>& sets, const PredictFn& predict) const {
-  auto log = mm::log::get("eval");
-  // Benchmarks in first-appearance order, items in file order.
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<EvalItem>> groups;
-  std::vector<std::string> skipped;
+std::vector<BenchmarkItems> group_by_benchmark(const std::vector<EvalSet>& sets, int64_t max_items) {
+  std::vector<BenchmarkItems> groups;
+  std::map<std::string, size_t> index;  // benchmark -> position in groups
   for (const auto& set : sets) {
-    for (const auto& s : set.skipped) skipped.push_back(s.message());
     for (const auto& item : set.items) {
-      auto& g = groups[item.benchmark];
-      if (g.empty()) order.push_back(item.benchmark);
+      auto [it, fresh] = index.emplace(item.benchmark, groups.size());
+      if (fresh) groups.push_back({item.benchmark, {}});
+      auto& g = groups[it->second].items;
       const EvalItem& first = g.empty() ? item : g.front();
       MM_CHECK(first.category == item.category && first.metric == item.metric,
                "{}: benchmark \"{}\" is {}/{} at {} but {}/{} here", item.source, item.benchmark,
                category_name(first.category), metric_name(first.metric), first.source,
                category_name(item.category), metric_name(item.metric));
-      if (config_.max_items == 0 || static_cast<int64_t>(g.size()) < config_.max_items) g.push_back(item);
+      if (max_items == 0 || static_cast<int64_t>(g.size()) < max_items) g.push_back(item);
     }
   }
+  return groups;
+}
+
+EvalReport Evaluator::run(const std::vector<EvalSet>& sets, const PredictFn& predict) const {
+  auto log = mm::log::get("eval");
+  std::vector<std::string> skipped;
+  for (const auto& set : sets)
+    for (const auto& s : set.skipped) skipped.push_back(s.message());
 
   std::vector<BenchmarkScore> scores;
-  for (const auto& name : order) {
-    const auto& items = groups[name];
+  for (const auto& [name, items] : group_by_benchmark(sets, config_.max_items)) {
     std::vector<std::string> texts;
     std::vector<double> item_scores;
     std::vector<std::vector<double>> logprobs;

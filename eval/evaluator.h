@@ -18,6 +18,17 @@ namespace mm::eval {
 // it is all generation (fill `text`) or all perplexity (fill `token_logprobs` of answers[0]).
 using PredictFn = std::function<std::vector<Prediction>(const std::vector<EvalItem>& batch)>;
 
+// The items of one benchmark, in file order.
+struct BenchmarkItems {
+  std::string name;
+  std::vector<EvalItem> items;
+};
+
+// Groups the items of `sets` by benchmark: benchmarks in first-appearance order, items in file
+// order, at most max_items each (0: all). Throws if a benchmark spans sets with a different
+// category or metric.
+std::vector<BenchmarkItems> group_by_benchmark(const std::vector<EvalSet>& sets, int64_t max_items);
+
 class Evaluator {
  public:
   explicit Evaluator(EvalConfig config);
@@ -25,9 +36,8 @@ class Evaluator {
   // Reads config.sets (with config.check_images); malformed lines are skipped and listed.
   std::vector<EvalSet> load_sets() const;
 
-  // Scores every benchmark of `sets` (at most config.max_items items each, in file order).
-  // Throws if a benchmark spans sets with a different category or metric, or if predict returns
-  // the wrong number of predictions.
+  // Scores every benchmark of group_by_benchmark(sets, config.max_items). Throws as it does, or
+  // if predict returns the wrong number of predictions.
   EvalReport run(const std::vector<EvalSet>& sets, const PredictFn& predict) const;
 
   const EvalConfig& config() const { return config_; }

@@ -38,15 +38,12 @@ eval::EvalReport evaluate_model(MultimodalModel& model, const RunConfig& cfg, co
   eval::Evaluator evaluator(cfg.eval);
   const std::vector<eval::EvalSet> sets = evaluator.load_sets();
 
-  // Items per benchmark (first-appearance order, capped at max_items) for the progress reports.
+  // Items per benchmark, in the order the evaluator scores them, for the progress reports.
   std::vector<std::string> order;
   std::map<std::string, int64_t> totals;
-  for (const auto& set : sets) {
-    for (const auto& item : set.items) {
-      auto [it, fresh] = totals.emplace(item.benchmark, 0);
-      if (fresh) order.push_back(item.benchmark);
-      if (cfg.eval.max_items == 0 || it->second < cfg.eval.max_items) ++it->second;
-    }
+  for (const auto& g : eval::group_by_benchmark(sets, cfg.eval.max_items)) {
+    order.push_back(g.name);
+    totals[g.name] = static_cast<int64_t>(g.items.size());
   }
   std::map<std::string, int64_t> done;
 

@@ -121,6 +121,31 @@ TEST_CASE("Evaluator rejects a predictor that returns the wrong count", "[eval][
                     Catch::Contains("benchmark \"b\" is general/exact_match"));
 }
 
+TEST_CASE("group_by_benchmark keeps first-appearance order, file order and the cap", "[eval][evaluator]") {
+  mm::test::TempDir dir;
+  // Benchmark "b" appears first, then "a", then "b" again in the second file.
+  const std::string one = line("b1", "b", "general", "exact_match", "x") + line("a1", "a", "general", "exact_match", "x") +
+                          line("b2", "b", "general", "exact_match", "x");
+  const std::string two = line("b3", "b", "general", "exact_match", "x") + line("a2", "a", "general", "exact_match", "x");
+  mm::EvalConfig cfg;
+  cfg.sets = {dir.write("one.jsonl", one), dir.write("two.jsonl", two)};
+  const auto sets = Evaluator(cfg).load_sets();
+  auto ids = [](const BenchmarkItems& g) {
+    std::vector<std::string> out;
+    for (const auto& it : g.items) out.push_back(it.id);
+    return out;
+  };
+  const auto all = group_by_benchmark(sets, 0);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].name == "b");
+  CHECK(ids(all[0]) == std::vector<std::string>{"b1", "b2", "b3"});
+  CHECK(all[1].name == "a");
+  CHECK(ids(all[1]) == std::vector<std::string>{"a1", "a2"});
+  const auto capped = group_by_benchmark(sets, 2);
+  CHECK(ids(capped[0]) == std::vector<std::string>{"b1", "b2"});
+  CHECK(ids(capped[1]) == std::vector<std::string>{"a1", "a2"});
+}
+
 TEST_CASE("EvalConfig reads from YAML with its defaults and checks", "[eval][config]") {
   const auto cfg = mm::cfg::parse_config<mm::EvalConfig>("sets: [a.jsonl, b.jsonl]\nbatch_size: 4\n");
   CHECK(cfg.sets == std::vector<std::string>{"a.jsonl", "b.jsonl"});
