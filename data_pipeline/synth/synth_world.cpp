@@ -323,7 +323,7 @@ SynthSummary WorldWriter::run() {
   fs::create_directories(out_ / "tokenizer");
   corpus_.open(out_ / "tokenizer" / "corpus.txt", std::ios::binary | std::ios::trunc);
   MM_CHECK(corpus_.good(), "synth: cannot write {}", (out_ / "tokenizer" / "corpus.txt").string());
-  const auto& c = cfg_.counts;
+  const SynthCountsConfig c = cfg_.counts.scaled(cfg_.counts_scale);
 
   write_captions_wds("synth_captions", c.caption);
   write_interleaved(c.interleaved);

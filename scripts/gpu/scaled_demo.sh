@@ -59,10 +59,7 @@ WORLD=$RUN/world
 RECIPE=$RUN/recipe.yaml
 
 # ---- the world, K times larger (same seed: the eval sets are the demo's items) -------------------
-declare -A BASE=([caption]=2000 [interleaved]=400 [text]=3000 [ocr]=500 [general]=1500 [text_rich]=1500
-                 [refer_ground]=1500 [knowledge]=800 [multi_image]=800 [text_only]=1500)
-SETS=(--set synth.threads="$(nproc)")
-for k in "${!BASE[@]}"; do SETS+=(--set "synth.counts.$k=$("$PY" -c "print(max(1, round(${BASE[$k]} * $WSCALE)))")"); done
+SETS=(--set synth.threads="$(nproc)" --set synth.counts_scale="$WSCALE")
 echo "== world x$WSCALE -> $WORLD"
 rm -rf "$WORLD"
 "$MM" data synth --out "$WORLD" "${SETS[@]}" | tail -1

@@ -1,6 +1,8 @@
 // Typed configuration of the synthetic world (`mmtrain data synth`): how many samples of each
 // set, image sizes relative to the model's tile, shard sizes and the tokenizer to train.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -36,6 +38,16 @@ struct SynthCountsConfig {
     v("text_only", text_only, "SFT text-only conversations", cfg::non_negative());
     v("eval", eval, "held-out samples per evaluation set", cfg::non_negative());
   }
+
+  // Every training count times k (rounded, at least 1 where it was not 0); `eval` is kept, so a
+  // larger world is scored on the same held-out items.
+  SynthCountsConfig scaled(double k) const {
+    SynthCountsConfig c = *this;
+    for (int64_t* n : {&c.caption, &c.interleaved, &c.text, &c.ocr, &c.general, &c.text_rich, &c.refer_ground,
+                       &c.knowledge, &c.multi_image, &c.text_only})
+      if (*n > 0) *n = std::max<int64_t>(1, std::llround(static_cast<double>(*n) * k));
+    return c;
+  }
 };
 
 struct SynthConfig {
@@ -51,6 +63,7 @@ struct SynthConfig {
   int64_t jpeg_quality = 92;
   int64_t shard_size = 500;       // samples per WebDataset tar shard
   SynthCountsConfig counts;
+  double counts_scale = 1.0;      // multiplies every training count (not eval)
   bool tokenizer = true;          // train a SentencePiece model on the generated text
   int64_t vocab_size = 1024;
   int64_t threads = 1;            // parallel image rendering (output is identical for any value)
@@ -67,6 +80,8 @@ struct SynthConfig {
     v("jpeg_quality", jpeg_quality, "JPEG quality", cfg::in_range(1, 100));
     v("shard_size", shard_size, "samples per WebDataset tar shard", cfg::positive());
     v("counts", counts, "samples per set");
+    v("counts_scale", counts_scale, "multiplies every training count (not eval): a larger or smaller world",
+      cfg::positive());
     v("tokenizer", tokenizer, "train a SentencePiece model on the generated text");
     v("vocab_size", vocab_size, "SentencePiece vocabulary size", cfg::at_least(64));
     v("threads", threads, "rendering threads (the output does not depend on it)", cfg::positive());

@@ -148,6 +148,34 @@ TEST_CASE("counts per set and files on disk", "[synth]") {
   CHECK(fs::exists(d / "stages/sft.yaml"));
 }
 
+TEST_CASE("counts_scale multiplies the training counts, keeps eval, and keeps the first samples", "[synth]") {
+  SynthCountsConfig base = tiny_config().counts;
+  base.knowledge = 0;  // a switched-off set stays off
+  const auto half = base.scaled(0.5), tiny = base.scaled(0.01);
+  CHECK(half.caption == 6);
+  CHECK(half.ocr == 3);
+  CHECK(half.text_only == 20);
+  CHECK(half.knowledge == 0);
+  CHECK(half.eval == base.eval);
+  CHECK(tiny.general == 1);  // rounded, at least 1 where it was not 0
+  CHECK(tiny.knowledge == 0);
+
+  const fs::path d = fresh_dir("scaled");
+  auto cfg = tiny_config();
+  cfg.counts_scale = 2.0;
+  synth::write_synthetic_world(cfg, d.string());
+  const auto big = read_jsonl(d / "sft/general.jsonl");
+  CHECK(big.size() == 24);
+  CHECK(read_jsonl(d / "ocr/signs.jsonl").size() == 12);
+  CHECK(read_jsonl(d / "eval/grounding.jsonl").size() == static_cast<size_t>(cfg.counts.eval));
+  // Sample i depends only on (seed, set, i): the larger world starts with the smaller one.
+  const auto small = read_jsonl(shared_world() / "sft/general.jsonl");
+  REQUIRE(small.size() == 12);
+  for (size_t i = 0; i < small.size(); ++i) CHECK(big[i] == small[i]);
+  CHECK(read_all(d / "eval/grounding.jsonl") == read_all(shared_world() / "eval/grounding.jsonl"));
+  fs::remove_all(d);
+}
+
 TEST_CASE("every source opens with the real readers, with no quarantined record", "[synth]") {
   const fs::path& d = shared_world();
   struct S { const char* name; const char* format; std::string path; size_t n; };
