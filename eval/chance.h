@@ -5,6 +5,9 @@
 //  - every other accuracy metric (vqa_accuracy, anls, exact_match, iou@0.5): the mean score of
 //    always answering the most frequent reference answer (counted once per item that lists it,
 //    after trimming/lowercasing; ties -> the one seen first in file order);
+//  - iou@0.5 also tries every box with corners on a 50-unit grid of 0..999 (0, 50, ..., 950, 999)
+//    and takes the better of the two: boxes rarely repeat exactly, but a box in the middle of
+//    where objects usually are scores;
 //  - perplexity: none.
 // A category's chance is the plain mean over its accuracy benchmarks, as aggregate() averages
 // category scores (eval/report.cpp).
@@ -20,6 +23,10 @@ namespace mm::eval {
 
 // The most frequent reference answer of `items` (raw text of its first occurrence); "" if none.
 std::string majority_answer(const std::vector<EvalItem>& items);
+
+// iou@0.5: the share of items whose reference box (any of them) reaches IoU >= 0.5 with the best
+// single box with corners on the 50-unit grid above (0 for no items).
+double best_constant_box(const std::vector<EvalItem>& items);
 
 // The baseline of one benchmark's items (all share one metric); nullopt for perplexity or no items.
 std::optional<double> majority_baseline(const std::vector<EvalItem>& items);

@@ -296,7 +296,8 @@ std::vector<Block> report_blocks(const RunSummary& run) {
   b.push_back({Block::kTable, "", 2, scores_table(run), {}});
   para("Each stage's row is its last evaluation. Chance: " + run.chance_source +
        ". Multiple choice: the expected score of a random letter; other accuracy metrics: the score of always "
-       "giving the most frequent reference answer; a category's chance is the mean over its benchmarks.");
+       "giving the most frequent reference answer (for boxes, or the best constant box on a 50-unit grid, "
+       "whichever is higher); a category's chance is the mean over its benchmarks.");
   b.push_back({Block::kChart, "scores.svg", 2, {}, scores_svg(run)});
   heading("Training", 2);
   b.push_back({Block::kTable, "", 2, training_table(run), {}});

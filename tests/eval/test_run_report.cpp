@@ -153,6 +153,18 @@ TEST_CASE("majority-answer baseline with each benchmark's metric", "[eval][run_r
   // boxes: the most frequent box scores 1 on its own items (IoU 1), 0 on a disjoint one
   CHECK(*majority_baseline({item(Metric::kIouAt50, {"[0, 0, 100, 100]"}), item(Metric::kIouAt50, {"[0, 0, 100, 100]"}),
                             item(Metric::kIouAt50, {"[500, 500, 900, 900]"})}) == Approx(2.0 / 3));
+  // boxes that never repeat: the best constant box on the 50-unit grid. [100, 100, 300, 300] has
+  // IoU 0.82 with [110, 90, 310, 290] and 0.52 with [60, 130, 260, 330], which have 0.43 with each
+  // other (so the majority answer, the first box, scores 1/3); the third box is far away.
+  std::vector<EvalItem> near = {item(Metric::kIouAt50, {"[110, 90, 310, 290]"}),
+                                item(Metric::kIouAt50, {"[60, 130, 260, 330]"}),
+                                item(Metric::kIouAt50, {"[700, 700, 800, 800]"})};
+  CHECK(best_constant_box(near) == Approx(2.0 / 3));
+  CHECK(*majority_baseline(near) == Approx(2.0 / 3));
+  CHECK(majority_answer(near) == "[110, 90, 310, 290]");  // alone it scores 1/3
+  CHECK(best_constant_box({item(Metric::kIouAt50, {"[0, 0, 999, 999]"}), item(Metric::kIouAt50, {"[0, 0, 10, 10]"})}) ==
+        Approx(0.5));  // a tiny box far from the grid's reach: only the whole image is matched
+  CHECK(best_constant_box({}) == 0.0);
   CHECK_FALSE(majority_baseline({item(Metric::kPerplexity, {"text"})}).has_value());
   CHECK_FALSE(majority_baseline({}).has_value());
 
