@@ -48,7 +48,7 @@ double best_constant_box(const std::vector<EvalItem>& items) {
           const Box box{edges[x1], edges[y1], edges[x2], edges[y2]};
           size_t hits = 0;
           for (const auto& r : refs)
-            hits += std::any_of(r.begin(), r.end(), [&](const Box& b) { return box_iou(box, b) >= 0.5; });
+            hits += std::any_of(r.begin(), r.end(), [&](const Box& b) { return box_iou(box, b) >= kIouThreshold; });
           best = std::max(best, hits);
         }
   return static_cast<double>(best) / items.size();

@@ -21,9 +21,12 @@ std::optional<Box> parse_box(const std::string& text, std::string* why = nullptr
 // Intersection over union; 0 when the union is empty (two degenerate boxes).
 double box_iou(const Box& a, const Box& b);
 
+// The IoU an answer's box must reach for the iou@0.5 metric (and its chance level, eval/chance.h).
+inline constexpr double kIouThreshold = 0.5;
+
 // 1 when the prediction's box reaches IoU >= threshold with any reference box, else 0
 // (no box or a malformed one: 0). References must parse.
 double iou_accuracy(const std::string& prediction, const std::vector<std::string>& references,
-                    double threshold = 0.5);
+                    double threshold = kIouThreshold);
 
 }  // namespace mm::eval
