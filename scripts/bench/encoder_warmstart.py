@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Does an image encoder that already sees the world's shapes and glyphs make the demo read?
 
-A diagnostic for the demo's vision gap (docs/status.md), standing in for the paper's CLIP start:
+A diagnostic for the demo's vision gap
+(docs/investigations/does-an-encoder-that-reads-help.md), standing in for the paper's CLIP start:
 trains the debug preset's ViT (the same layers as src/models/vision/vit.cpp) with direct labels on a
 synthetic world written with another seed than the demo's, then writes its weights, under the
 checkpoint's HF CLIP names, into a copy of an mmtrain checkpoint (MANIFEST checksums updated), so

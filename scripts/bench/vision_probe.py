@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """How fast does an image encoder learn the synthetic world's shapes from scratch?
 
-A diagnostic for the demo's vision gap (docs/status.md): trains the debug preset's ViT (3 blocks,
-width 128, 64 px tiles, 8 px patches) or a variant directly on the pretraining caption scenes of a
+A diagnostic for the demo's vision gap (docs/investigations/how-large-shapes-and-glyphs-must-be.md):
+trains the debug preset's ViT (3 blocks, width 128, 64 px tiles, 8 px patches) or a variant directly on the pretraining caption scenes of a
 synthetic world, to predict which colours and which shape kinds are present (10 labels, read from
 the captions), and prints held-out per-label accuracy every 200 steps. Colour is learned in about
 200 steps whatever the stem; shape kind is what separates the stems.

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The demo's recipe (configs/recipes/debug.yaml: pretraining -> OCR -> SFT on the synthetic world)
 # scaled up on a GPU, to see what the debug preset reaches with more training than 2 cores give it
-# in 20 minutes (issue 8; docs/status.md). Everything but the amount of training stays the demo's:
+# in 20 minutes (issue 8; docs/investigations/what-seven-times-the-training-reaches.md). Everything but the amount of training stays the demo's:
 #   - a world --world-scale times larger (every training set; the eval sets are the same items),
 #   - micro-batches of --micro-batch sequences (the demo's 8) with the recipe's learning rates,
 #   - the three stages' step counts (400 / 120 / 500 in the recipe) multiplied by --steps-scale,
 #   - SFT scored at half and at the end (pretraining and OCR are not: they only continue captions).
-# Measured on one H100 with 16 cores (docs/status.md): the defaults (world x8, micro-batch 32,
+# Measured on one H100 with 16 cores (same page): the defaults (world x8, micro-batch 32,
 # steps x1.8: 7.2 times the demo's tokens in every stage) take 276 s in all. The first 40 s or so of
 # each stage run several times slower than the rest (not investigated; see docs/gpu.md), so step
 # times from a short run overestimate a long one.
