@@ -26,8 +26,8 @@
 #include "data_pipeline/loader/loader.h"
 #include "models/llm/decoder.h"
 #include "tokenizer/tokenizer.h"
-#include "trainers/autocast_scope.h"
-#include "trainers/grad_utils.h"
+#include "dist/process_group.h"
+#include "trainers/loop/train_step.h"
 #include "trainers/model_batch.h"
 #include "trainers/optim/param_groups.h"
 
@@ -261,10 +261,25 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
   module->train();
   train::NamedParams named;
   for (const auto& p : module->named_parameters()) named.emplace_back(p.key(), p.value());
-  std::vector<torch::Tensor> params;
-  for (const auto& p : named) params.push_back(p.second);
   auto optimizer = train::make_optimizer(cfg.optimizer, named);
-  optimizer->set_lr(cfg.optimizer.lr);
+  // The train loop's own step (train_step.h): one process, one micro-batch, every parameter trains.
+  const dist::Group single;
+  train::StepSetup setup;
+  for (const auto& p : named) setup.trainable.push_back(p.second);
+  setup.optimizer = optimizer.get();
+  setup.group = &single;
+  setup.device = device;
+  setup.bf16 = cfg.train.precision == "bf16";
+  setup.clip_grad_norm = cfg.train.clip_grad_norm;
+  if (opt.decoder_only) {
+    setup.forward = [decoder](const MultimodalBatch& b) mutable {
+      auto out = decoder->forward(b.input_ids, b.positions, b.doc_ids);
+      auto [sum, count] = causal_lm_loss_sum(out.logits, b.labels, b.doc_ids);
+      return MultimodalOutput{out.logits, sum, count, out.aux_loss, out.z_loss};
+    };
+  } else {
+    setup.forward = [model](const MultimodalBatch& b) mutable { return model->forward(b); };
+  }
 
   // Batches: two synthetic ones alternating (built up front: their data wait is ~0), or the loader.
   std::vector<MultimodalBatch> pool;
@@ -308,28 +323,13 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
       batch = to_device(pool[step % pool.size()], device);
       n_images = tiles_of(batch);
     }
+    train::StepCounts local;
+    local.loss_targets = static_cast<double>(train::loss_targets(batch.labels, batch.doc_ids));
     sync(device);
     const auto t1 = Clock::now();
-    torch::Tensor loss;
-    {
-      train::AutocastScope autocast(cfg.train.precision == "bf16", device);  // train.precision
-      if (opt.decoder_only) {
-        auto out = decoder->forward(batch.input_ids, batch.positions, batch.doc_ids);
-        auto [sum, count] = causal_lm_loss_sum(out.logits, batch.labels, batch.doc_ids);
-        loss = sum / count.clamp_min(1).to(sum.scalar_type()) + out.aux_loss + out.z_loss;
-      } else {
-        loss = model->forward(batch).loss();
-      }
-    }
-    const double loss_value = loss.item<double>();  // synchronises
-    const auto t2 = Clock::now();
-    loss.backward();
-    sync(device);
-    const auto t3 = Clock::now();
-    if (cfg.train.clip_grad_norm > 0) train::clip_grad_norm(params, cfg.train.clip_grad_norm);
-    optimizer->step();
-    optimizer->zero_grad();
-    sync(device);
+    train::StepPhases phases;
+    const train::StepResult res = train::train_step(setup, {batch}, local, cfg.optimizer.lr, nullptr, &phases);
+    const double loss_value = res.loss;
     const auto t4 = Clock::now();
     profile.reset();  // writes the trace
     if (step == 0) r.loss_first = loss_value;
@@ -337,9 +337,9 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
     if (!timed) continue;
     auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
     r.time.data_wait += secs(t0, t1);
-    r.time.forward += secs(t1, t2);
-    r.time.backward += secs(t2, t3);
-    r.time.optimizer += secs(t3, t4);
+    r.time.forward += phases.forward;
+    r.time.backward += phases.backward;
+    r.time.optimizer += phases.optimizer;
     r.time.total += secs(t0, t4);
     r.step_cpu_s += process_cpu_seconds() - cpu0;
     const int64_t tiles = tiles_of(batch);

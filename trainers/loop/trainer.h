@@ -1,8 +1,11 @@
-// The stage-agnostic training loop and the recipe runner. One Trainer runs one stage (a
-// RunConfig): model (fresh or init_from a checkpoint), freezing and lr multipliers, optimizer,
-// schedule, the data loader, gradient accumulation with the loss averaged over the global batch's
-// loss tokens, clipping, non-finite skips and loss-spike reports, metrics (console, metrics.jsonl,
-// TensorBoard), periodic eval and checkpoints, exact resume, and SIGINT/SIGTERM preemption.
+// The stage-agnostic training loop: train_stage runs one stage (a RunConfig): model (fresh or
+// init_from a checkpoint), freezing and lr multipliers, optimizer, schedule, the data loader,
+// gradient accumulation with the loss averaged over the global batch's loss tokens, clipping,
+// non-finite skips and loss-spike reports, metrics (console, metrics.jsonl, TensorBoard), periodic
+// eval and checkpoints, exact resume, and SIGINT/SIGTERM preemption. Where each part lives:
+// stage_run.h (opening a stage, checkpoints, evaluation), train_step.h (one optimizer step),
+// train_state.h (state.json), step_health.h (skips, spikes), train_metrics.h (records).
+// run_recipe.h runs the stages of a recipe in order.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -50,11 +53,10 @@ struct TrainOptions {
 std::atomic<bool>& stop_requested();
 void install_stop_handlers();
 
+// True when `interval` > 0 and `step` is a multiple of it: "every interval steps" (0 = never).
+inline bool due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
+
 // Runs one stage. `group` is the data-parallel group (single process when not distributed).
 StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const TrainOptions& opts);
-
-// True when <stage dir>/checkpoints holds a verified checkpoint whose state says the stage completed;
-// `folder` receives it.
-bool stage_completed(const RunConfig& cfg, std::string* folder = nullptr);
 
 }  // namespace mm::train

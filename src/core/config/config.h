@@ -2,7 +2,8 @@
 // fields as v("key", field, "doc"[, rule]), checks unknown keys (with a suggestion), types, rules
 // (rules.h), required keys and the struct's optional validate(); writes a struct back to JSON/YAML,
 // hashes it, and lists its keys for the reference docs. Supported fields: bool, integers, floating
-// point, std::string, nested visit() structs, std::vector<T> and std::map<std::string, T>.
+// point, std::string, nested visit() structs, std::vector<T>, std::map<std::string, T>, and JSON
+// values (nlohmann::json / ordered_json) kept as written.
 #pragma once
 #include <fmt/format.h>
 
@@ -51,6 +52,10 @@ struct has_validate<T, std::void_t<decltype(std::declval<const T&>().validate(st
 template <class T>
 constexpr bool is_int_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 
+// A field kept as JSON, unread (a loader's resume state inside state.json): any value passes.
+template <class T>
+constexpr bool is_json_v = nlohmann::detail::is_basic_json<T>::value;
+
 inline std::string join_key(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
@@ -84,6 +89,7 @@ const char* type_name() {
   else if constexpr (std::is_same_v<T, std::string>) return "string";
   else if constexpr (is_vector<T>::value) return "list";
   else if constexpr (is_string_map<T>::value) return "map";
+  else if constexpr (is_json_v<T>) return "any";
   else return "map";
 }
 
@@ -132,7 +138,10 @@ class Reader {
   // Reads `node` (null = not written: keep the defaults in `out`) into `out`.
   template <class T>
   void read(const Json* node, const std::string& path, T& out, const Rule& rule) {
-    if constexpr (has_visit<T>::value) {
+    if constexpr (is_json_v<T>) {
+      if (node) out = T(*node);
+      return;
+    } else if constexpr (has_visit<T>::value) {
       read_struct(node, path, out);
     } else if constexpr (is_vector<T>::value) {
       if (node && !node->is_null()) {
@@ -312,7 +321,9 @@ class Reader {
 
 template <class T>
 Json write(const T& value) {
-  if constexpr (has_visit<T>::value) {
+  if constexpr (is_json_v<T>) {
+    return Json(value);
+  } else if constexpr (has_visit<T>::value) {
     Json j = Json::object();
     auto writer = [&j](const char* key, auto& field, const char*, const Rule& = Rule{}) {
       j[key] = write(field);

@@ -1,0 +1,35 @@
+// run_recipe: the stages of a recipe in order (or one), each handing its final checkpoint to the
+// next (init_from: previous), with per-stage resume. A library call: `mmtrain train` parses flags
+// around it and prints its results; other commands (ablation sweeps) call it the same way.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "trainers/loop/recipe.h"
+#include "trainers/loop/trainer.h"
+
+namespace mm::train {
+
+struct RecipeOptions {
+  std::string only_stage;  // "" = every stage; else run only this one (its predecessor must be complete)
+  std::string resume;      // "" = fresh (refused over existing checkpoints) | auto | a checkpoint folder
+  EvalHook evaluate;       // null = no evaluation
+  bool progress = true;    // console progress lines on rank 0
+};
+
+struct RecipeResult {
+  std::vector<StageResult> stages;  // the stages run, in order (the last one may have stopped early)
+  bool completed = false;           // every stage asked for completed (false after a stop signal)
+};
+
+// Runs the recipe's stages on `group` (every rank calls it). Before any stage starts: a fresh run
+// is refused when a stage to run already holds checkpoints, a --resume folder must belong to one of
+// the recipe's stages, and a single stage whose init_from is `previous` needs its predecessor
+// completed. Throws mm::Error (one line) on each.
+RecipeResult run_recipe(const Recipe& recipe, const dist::Group& group, const RecipeOptions& opts);
+
+// True when the stage's checkpoints hold a verified checkpoint whose state says the stage
+// completed; `folder` receives it.
+bool stage_completed(const RunConfig& cfg, std::string* folder = nullptr);
+
+}  // namespace mm::train

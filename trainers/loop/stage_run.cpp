@@ -1,0 +1,284 @@
+// Opening a stage and its actions (stage_run.h).
+#include "trainers/loop/stage_run.h"
+
+#include <filesystem>
+#include <optional>
+
+#include "core/check.h"
+#include "core/io.h"
+#include "core/logging.h"
+#include "data_pipeline/loader/loader.h"
+#include "data_pipeline/quarantine.h"
+#include "dist/collectives.h"
+#include "dist/data_parallel.h"
+#include "dist/process_group.h"
+#include "models/param_groups.h"
+#include "trainers/checkpoint/model_state.h"
+#include "trainers/loop/recipe.h"
+#include "trainers/model_batch.h"
+#include "trainers/optim/param_groups.h"
+
+namespace fs = std::filesystem;
+
+namespace mm::train {
+namespace {
+
+torch::Device pick_device(const TrainConfig& t) {
+  if (t.device == "cuda") {
+    MM_CHECK(torch::cuda::is_available(), "train.device: cuda requested but no CUDA device is available");
+    data::set_pin_batches(true);  // the loader (created after this) collates into pinned memory
+    return torch::Device(torch::kCUDA);
+  }
+  if (t.device == "auto" && torch::cuda::is_available()) {
+    data::set_pin_batches(true);
+    return torch::Device(torch::kCUDA);
+  }
+  return torch::Device(torch::kCPU);
+}
+
+// The checkpoint to resume from: the stage's latest good one (auto), a named one, or none.
+std::optional<Checkpoint> find_resume_point(const StageRun& run) {
+  const std::string& resume = run.opts.resume;
+  if (resume == "auto") {
+    if (auto good = run.checkpoints.find_latest_good()) return CheckpointManager::load(*good);
+    return std::nullopt;
+  }
+  if (!resume.empty()) return CheckpointManager::load(resolve_checkpoint(resume));
+  require_fresh_stage(run.cfg);
+  return std::nullopt;
+}
+
+// The model: fresh (seeded) or with the init_from weights; freezing and lr multipliers applied.
+// Fills run.model, run.optimizer and run.step's parameters.
+void build_model(StageRun& run, const std::optional<Checkpoint>& resume_from) {
+  auto log = mm::log::get("trainer");
+  const RunConfig& cfg = run.cfg;
+  const TrainConfig& tc = cfg.train;
+  std::optional<Checkpoint> init_ckpt;
+  if (!tc.init_from.empty()) {
+    std::string from = tc.init_from == "previous" ? run.opts.init_override : resolve_checkpoint(tc.init_from);
+    MM_CHECK(!from.empty(), "train.init_from: 'previous' but stage '{}' has no previous stage checkpoint", tc.stage);
+    if (!resume_from) {
+      init_ckpt = CheckpointManager::load(from, CheckpointManager::Part::kWeights);  // a new optimizer
+      check_carried_tokenizer(from, cfg.tokenizer.model_path, "train.init_from");
+    }
+  }
+  if (tc.threads > 0) torch::set_num_threads(static_cast<int>(tc.threads));
+  run.step.device = pick_device(tc);
+  torch::manual_seed(static_cast<uint64_t>(cfg.seed));
+  run.model = MultimodalModel(cfg.model);
+  if (init_ckpt) {
+    load_model_state(*run.model, init_ckpt->model, (fs::path(init_ckpt->path) / "model.safetensors").string());
+    log->info("stage '{}': initialised from {}", tc.stage, init_ckpt->path);
+  }
+  std::vector<ParamRule> rules;
+  for (const auto& r : tc.params) rules.push_back(ParamRule{r.select, r.trainable, r.lr_mult});
+  OptimizerConfig ocfg = cfg.optimizer;
+  for (const auto& g : apply_param_rules(*run.model, rules))
+    for (size_t i = 0; i < g.names.size(); ++i)
+      if (g.lr_mult != 1.0) ocfg.lr_mults[g.names[i]] = g.lr_mult * lr_mult_for(cfg.optimizer, g.names[i]);
+  NamedParams named;
+  for (const auto& item : run.model->named_parameters())
+    if (item.value().requires_grad()) {
+      named.emplace_back(item.key(), item.value());
+      run.step.trainable.push_back(item.value());
+    }
+  MM_CHECK(!named.empty(), "train.params: stage '{}' freezes every parameter", tc.stage);
+  run.model->to(run.step.device);
+  run.model->train();
+  run.optimizer = make_optimizer(ocfg, named);
+}
+
+// Restores weights, optimizer state, counters and the CPU generator from the resume point;
+// returns the loader state this rank resumes with (every rank's states when the rank count changed).
+nlohmann::json restore(StageRun& run, const Checkpoint& ck) {
+  const std::string origin = ck.path + "/state.json";
+  load_model_state(*run.model, ck.model, ck.path + "/model.safetensors");
+  run.optimizer->load_state_dict(ck.optimizer);
+  if (!run.state.rng_cpu.empty()) restore_cpu_rng(run.state.rng_cpu, origin);
+  const auto& loaders = run.state.loaders;
+  MM_CHECK(!loaders.empty(), "{}: state.json key 'loaders': expected one state per rank", ck.path);
+  mm::log::get("trainer")->info("stage '{}': resuming from {} (step {}, {} tokens seen)", run.cfg.train.stage,
+                                ck.path, run.state.step, run.state.tokens_seen);
+  // Another rank count: make_loader redistributes every rank's state (see loader_reshard.h).
+  if (static_cast<int>(loaders.size()) == run.group.world_size())
+    return loaders.at(static_cast<size_t>(run.group.rank()));
+  return nlohmann::json(loaders);
+}
+
+void open_data(StageRun& run, const nlohmann::json* loader_state, const std::string& resumed_from) {
+  const RunConfig& cfg = run.cfg;
+  const TrainConfig& tc = cfg.train;
+  MM_CHECK(!cfg.data.sources.empty(), "data.sources: stage '{}' lists no data sources", tc.stage);
+  run.tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(cfg.tokenizer));
+  // Carried into every checkpoint as tokenizer.model: eval/generate/export and later stages use the
+  // vocabulary this stage trained with even when tokenizer.model_path is regenerated.
+  run.tokenizer_bytes = io::read_file(cfg.tokenizer.model_path);
+  run.quarantine = run.group.is_main()
+                       ? std::make_unique<data::Quarantine>((fs::path(run.dir) / "quarantine.jsonl").string())
+                       : std::make_unique<data::Quarantine>();
+  data::ReshardSummary reshard;
+  run.loader = data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, *run.tokenizer,
+                                 run.model->tokens_per_tile(), cfg.loader, run.quarantine.get(), run.group.rank(),
+                                 run.group.world_size(), loader_state, &reshard);
+  if (run.group.is_main() && reshard.old_world > 0)
+    mm::log::get("trainer")->warn(
+        "stage '{}': {} was written by {} ranks, resuming with {}: {} stream positions not yet delivered ({} never "
+        "drawn, {} partly delivered long texts) are carried over round-robin, then the stream continues at position "
+        "{}; the global batch is now {} sequences ({} ranks x micro_batch {} x grad_accum {})",
+        tc.stage, resumed_from, reshard.old_world, reshard.new_world, reshard.carried, reshard.holes, reshard.partial,
+        reshard.resume_position, run.group.world_size() * cfg.loader.micro_batch * tc.grad_accum,
+        run.group.world_size(), cfg.loader.micro_batch, tc.grad_accum);
+}
+
+}  // namespace
+
+StageRun::StageRun(const RunConfig& c, const dist::Group& g, const TrainOptions& o)
+    : cfg(c),
+      group(g),
+      opts(o),
+      dir(stage_dir(c)),
+      checkpoints((fs::path(dir) / "checkpoints").string(), RetentionPolicy{c.train.keep_last, c.train.keep_every}) {
+  result.stage = c.train.stage;
+}
+
+StageRun::~StageRun() = default;
+
+bool StageRun::finished() const {
+  return state.step >= cfg.train.steps || (cfg.train.max_tokens > 0 && state.tokens_seen >= cfg.train.max_tokens);
+}
+
+void require_fresh_stage(const RunConfig& cfg) {
+  const fs::path ck = fs::path(stage_dir(cfg)) / "checkpoints";
+  MM_CHECK(!fs::exists(ck) || CheckpointManager(ck.string()).list().empty(),
+           "{}: already holds checkpoints of stage '{}': pass --resume auto to continue it, or choose another run_dir",
+           ck.string(), cfg.train.stage);
+}
+
+std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& group, const TrainOptions& opts) {
+  auto log = mm::log::get("trainer");
+  const TrainConfig& tc = cfg.train;
+  if (group.is_main()) fs::create_directories(stage_dir(cfg));
+  auto run = std::make_unique<StageRun>(cfg, group, opts);
+
+  // ---- The resume point ----
+  std::optional<Checkpoint> resume_from = find_resume_point(*run);
+  if (resume_from) {
+    run->state = train_state_from_json(resume_from->state, resume_from->path + "/state.json");
+    const TrainState& st = run->state;
+    MM_CHECK(st.stage.empty() || st.stage == tc.stage, "{}: is a checkpoint of stage '{}', not '{}'",
+             resume_from->path, st.stage, tc.stage);
+    if (st.config_hash != config_hash(cfg))
+      log->warn("{}: the config differs from the one the checkpoint was trained with (hash {} vs {})",
+                resume_from->path, st.config_hash, config_hash(cfg));
+    if (st.stage_complete) {
+      log->info("stage '{}' already completed at step {} ({})", tc.stage, resume_from->step, resume_from->path);
+      run->result.final_checkpoint = resume_from->path;
+      run->result.steps_done = resume_from->step;
+      run->result.completed = true;
+      return run;
+    }
+    // The vocabulary must be the one the checkpoint was trained with (it carries its tokenizer.model).
+    check_carried_tokenizer(resume_from->path, cfg.tokenizer.model_path, "--resume");
+  }
+
+  // ---- Model, optimizer, data parallelism ----
+  build_model(*run, resume_from);
+  run->schedule = cfg.schedule;
+  if (run->schedule.total_steps == 0) run->schedule.total_steps = tc.steps;
+  if (group.distributed()) {
+    dist::DataParallelOptions o;
+    o.bucket_cap_mb = cfg.dist.bucket_cap_mb;
+    o.find_unused_parameters = true;  // text-only batches leave the vision tower without gradients
+    run->dp = std::make_unique<dist::DataParallel>(*run->model, group, o);
+  }
+  StepSetup& step = run->step;
+  step.forward = [model = run->model](const MultimodalBatch& b) mutable { return model->forward(b); };
+  step.optimizer = run->optimizer.get();
+  step.group = &group;
+  step.dp = run->dp.get();
+  step.bf16 = tc.precision == "bf16";
+  step.clip_grad_norm = tc.clip_grad_norm;
+
+  nlohmann::json loader_state;
+  if (resume_from) loader_state = restore(*run, *resume_from);
+  run->health = std::make_unique<StepHealth>(tc, run->state);
+
+  // ---- Data and sinks ----
+  open_data(*run, resume_from ? &loader_state : nullptr, resume_from ? resume_from->path : "");
+  if (group.is_main()) {
+    // The stage's resolved config, standalone: `previous` becomes the checkpoint it named, so
+    // `mmtrain eval/train --config <stage>/config.yaml` works on it.
+    RunConfig saved = cfg;
+    if (saved.train.init_from == "previous") saved.train.init_from = opts.init_override;
+    io::write_file_atomic((fs::path(run->dir) / "config.yaml").string(), dump_yaml(saved));
+  }
+  run->metrics = std::make_unique<TrainMetrics>(cfg, run->dir, group.is_main(), resume_from.has_value(),
+                                                run->state.step, opts.progress);
+  if (group.is_main()) {
+    int64_t n_total = 0, n_trainable = 0;
+    for (const auto& p : run->model->parameters()) n_total += p.numel();
+    for (const auto& p : step.trainable) n_trainable += p.numel();
+    log->info("stage '{}': {} steps x {} micro-batches x {} ranks x {} sequences of {} tokens; {:.2f}M of {:.2f}M "
+              "parameters train; {} on {}",
+              tc.stage, tc.steps, tc.grad_accum, group.world_size(), cfg.loader.micro_batch, cfg.loader.seq_len,
+              n_trainable / 1e6, n_total / 1e6, run->optimizer->name(), step.device.str());
+  }
+  return run;
+}
+
+MicroBatches next_micro_batches(StageRun& run) {
+  MicroBatches mb;
+  for (int64_t m = 0; m < run.cfg.train.grad_accum; ++m) {
+    mb.batches.push_back(run.loader->next());
+    const data::Batch& b = mb.batches.back();
+    mb.data_wait += b.data_wait_s;
+    mb.counts.loss_targets += static_cast<double>(loss_targets(b.labels, b.doc_ids));
+    mb.counts.tokens += static_cast<double>(b.real_tokens);
+    mb.counts.samples += static_cast<double>(b.docs.size());
+  }
+  for (const auto& b : mb.batches) mb.model.push_back(to_model_batch(b, run.step.device));
+  return mb;
+}
+
+std::string save_checkpoint(StageRun& run, bool complete) {
+  // Every rank's loader state is needed for exact resume; rank 0 writes.
+  const std::vector<std::string> states = dist::all_gather_strings(run.group, run.loader->state().dump());
+  if (!run.group.is_main()) {
+    dist::barrier(run.group);  // rank 0 has written it when the barrier opens
+    return (fs::path(run.checkpoints.dir()) / CheckpointManager::folder_name(run.state.step)).string();
+  }
+  TrainState& st = run.state;
+  st.stage = run.cfg.train.stage;
+  st.stage_complete = complete;
+  st.world_size = run.group.world_size();
+  st.config_hash = config_hash(run.cfg);
+  run.health->save_into(st);
+  st.rng_cpu = capture_cpu_rng();
+  st.loaders.clear();
+  for (const auto& s : states) st.loaders.push_back(nlohmann::json::parse(s));
+  TensorMap weights = model_state(*run.model);
+  for (auto& [k, v] : weights) v = v.to(torch::kCPU);
+  TensorMap opt = run.optimizer->state_dict();
+  for (auto& [k, v] : opt) v = v.to(torch::kCPU);
+  const std::string path = run.checkpoints.save(st.step, weights, opt, nlohmann::json(to_json(st)),
+                                                dump_yaml(run.cfg), run.tokenizer_bytes);
+  dist::barrier(run.group);
+  mm::log::get("trainer")->info("checkpoint {}{}", path, complete ? " (stage complete)" : "");
+  return path;
+}
+
+std::string docs_summary(const std::vector<data::Batch>& batches, size_t max_docs) {
+  std::string s;
+  size_t n = 0, total = 0;
+  for (const auto& b : batches) total += b.docs.size();
+  for (const auto& b : batches)
+    for (const auto& d : b.docs) {
+      if (n++ >= max_docs) break;
+      s += (s.empty() ? "" : ", ") + d.source + ":" + d.id;
+    }
+  if (total > max_docs) s += fmt::format(", ... ({} documents)", total);
+  return s;
+}
+
+}  // namespace mm::train

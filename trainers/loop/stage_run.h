@@ -1,0 +1,97 @@
+// One stage while it trains: what train_stage opens (the resume point or the init_from weights,
+// the model with its freezing and learning-rate multipliers, the optimizer and schedule, data
+// parallelism, the tokenizer and the loader, the metrics sinks), the live TrainState, and the
+// stage's own actions: fetching a step's micro-batches, saving a checkpoint, evaluating.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config/run_config.h"
+#include "data_pipeline/loader/batch.h"
+#include "models/mllm.h"
+#include "tokenizer/tokenizer.h"
+#include "trainers/checkpoint/checkpoint_manager.h"
+#include "trainers/loop/step_health.h"
+#include "trainers/loop/train_metrics.h"
+#include "trainers/loop/train_state.h"
+#include "trainers/loop/train_step.h"
+#include "trainers/loop/trainer.h"
+
+namespace mm::data {
+class Loader;
+class Quarantine;
+}  // namespace mm::data
+namespace mm::dist {
+class DataParallel;
+}
+
+namespace mm::train {
+
+class Optimizer;
+
+// The micro-batches of one optimizer step: as the loader made them (for per-source losses and
+// sample names) and as the model reads them, with this rank's counts and the time spent waiting.
+struct MicroBatches {
+  std::vector<data::Batch> batches;
+  std::vector<MultimodalBatch> model;
+  StepCounts counts;
+  double data_wait = 0;
+};
+
+struct StageRun {
+  const RunConfig& cfg;
+  const dist::Group& group;
+  const TrainOptions& opts;
+  std::string dir;                 // <run_dir>/<stage>
+  CheckpointManager checkpoints;   // <dir>/checkpoints
+  TrainState state;                // the live state: what the next checkpoint's state.json holds
+  StageResult result;
+
+  MultimodalModel model{nullptr};
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<dist::DataParallel> dp;
+  StepSetup step;
+  ScheduleConfig schedule;
+  std::unique_ptr<tok::Tokenizer> tokenizer;
+  std::string tokenizer_bytes;     // carried into every checkpoint as tokenizer.model
+  std::unique_ptr<data::Quarantine> quarantine;
+  std::unique_ptr<data::Loader> loader;
+  std::unique_ptr<TrainMetrics> metrics;
+  std::unique_ptr<StepHealth> health;
+  std::map<std::string, std::vector<data::Batch>> heldout;  // data.heldout batches, read at the first eval
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  StageRun(const RunConfig& c, const dist::Group& g, const TrainOptions& o);
+  ~StageRun();
+  // The stage's step or token budget is spent.
+  bool finished() const;
+};
+
+// Opens the stage: finds the resume point (or refuses a fresh start over checkpoints), builds
+// everything above. A stage whose checkpoint says it completed comes back with result.completed
+// and nothing else opened.
+std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& group, const TrainOptions& opts);
+
+// The next train.grad_accum micro-batches on the stage's device.
+MicroBatches next_micro_batches(StageRun& run);
+
+// Saves a checkpoint of the current step (every rank's loader state gathered; rank 0 writes) and
+// returns its folder. `complete`: the stage's last step is done.
+std::string save_checkpoint(StageRun& run, bool complete);
+
+// Held-out losses (data.heldout) and the evaluation hook (eval.sets), rank 0; every rank waits.
+void evaluate_stage(StageRun& run);
+
+// "src:id, src:id, ... (N documents)": the documents of a step, for warnings.
+std::string docs_summary(const std::vector<data::Batch>& batches, size_t max_docs = 12);
+
+// Throws mm::Error (one line) when the stage's checkpoint folder already holds checkpoints: a fresh
+// start must not mix with an earlier run (pass --resume auto, or another run directory).
+void require_fresh_stage(const RunConfig& cfg);
+
+}  // namespace mm::train
