@@ -13,6 +13,7 @@
 #include "core/config/run_config.h"
 #include "models/mllm.h"
 #include "trainers/bench/flops.h"
+#include "trainers/bench/measure.h"
 
 namespace mm::bench {
 
@@ -70,21 +71,6 @@ struct BenchResult {
 // line when the images do not fit.
 MultimodalBatch synthetic_batch(const ModelConfig& model, int64_t batch, int64_t seq_len, int64_t images_per_seq,
                                 int64_t docs_per_seq, uint64_t seed);
-
-// Best-of-`repeats` FLOP/s of an n^3 matmul of `dtype` on `device` (after one warm-up): per wall
-// second and per process-CPU second.
-struct GemmPeak {
-  double wall = 0, cpu = 0;
-};
-GemmPeak measure_gemm(int64_t n, int repeats = 3, const torch::Device& device = torch::kCPU,
-                      torch::ScalarType dtype = torch::kFloat);
-double measure_gemm_flops(int64_t n, int repeats = 3, const torch::Device& device = torch::kCPU);
-
-// CPU time of this process (all threads), seconds.
-double process_cpu_seconds();
-
-// Peak resident set size of this process (VmHWM), bytes; 0 when /proc is not available.
-int64_t peak_rss_bytes();
 
 // Runs the benchmark; threads from cfg.train.threads (0 = LibTorch's default), device from
 // cfg.train.device. Logs progress to the "bench" logger.
