@@ -21,7 +21,8 @@
 #include <random>
 
 #include "data_pipeline/loader/loader.h"
-#include "models/registry.h"
+#include "models/model_size.h"
+#include "models/presets.h"
 #include "tokenizer/train_tokenizer.h"
 
 namespace {

@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "core/check.h"
+#include "core/config/config.h"
+#include "core/config/run_config.h"
 #include "core/config/tokenizer_config.h"
 #include "core/logging.h"
 #include "data_pipeline/synth/scene.h"
@@ -399,43 +401,86 @@ void WorldWriter::write_readme(const SynthSummary& summary) const {
   write_file(out_ / "README.md", md);
 }
 
+// The fields of `value` that differ from T's defaults (keys from T's visit(), nested structs and
+// lists of structs the same way): a recipe fragment sets what it means to set and nothing else,
+// so it overrides no other parent's keys with defaults.
+template <class T>
+cfg::Json changed_fields(const T& value) {
+  const cfg::Json defaults = cfg::to_ordered_json(T{});
+  cfg::Json out = cfg::Json::object();
+  auto add = [&](const char* key, auto& field, const char*, const cfg::Rule& = cfg::Rule{}) {
+    using F = std::decay_t<decltype(field)>;
+    if constexpr (cfg::detail::has_visit<F>::value) {
+      cfg::Json j = changed_fields(field);
+      if (!j.empty()) out[key] = std::move(j);
+    } else if (cfg::Json j = cfg::to_ordered_json(field); j != defaults.at(key)) {
+      if constexpr (cfg::detail::is_vector<F>::value) {
+        if constexpr (cfg::detail::has_visit<typename F::value_type>::value) {
+          j = cfg::Json::array();
+          for (const auto& item : field) j.push_back(changed_fields(item));
+        }
+      }
+      out[key] = std::move(j);
+    }
+  };
+  const_cast<T&>(value).visit(add);  // visit() is non-const by convention; `add` only reads
+  return out;
+}
+
 void WorldWriter::write_yaml(const SynthSummary& summary) const {
   // Config fragments a recipe inherits (configs/recipes/debug.yaml): stages/<stage>.yaml holds a
   // RunConfig `data:` section (sources + mixture), common.yaml the tokenizer and the eval sets.
+  // Both are RunConfig values written by changed_fields(): the keys are the config structs'.
   const std::string base = fs::absolute(out_).lexically_normal().generic_string();
-  auto source_line = [&](const SynthSetSummary& s) {
-    return fmt::format("    - {{name: {}, format: {}, path: \"{}/{}\", category: \"{}\", weight: 1.0}}\n", s.name,
-                       s.format, base, s.path, s.category);
-  };
   // Each stage's mixture follows the paper's shape: pretraining caption : interleaved : text =
   // 50 : 10 : 40; the four OCR sources equally in every batch; SFT single-image 0.8 (alphas to
   // general; knowledge stands for math + code + science = 0.8), multi-image 0.1, text-only 0.1.
-  const std::map<std::string, std::string> mixtures = {
-      {"pretrain",
-       "  mixture:\n    groups:\n      - {name: caption, weight: 50}\n      - {name: interleaved, weight: 10}\n"
-       "      - {name: text, weight: 40}\n"},
-      {"ocr", "  mixture:\n    sampling: per_batch\n"},
-      {"sft",
-       "  mixture:\n    groups:\n      - name: single-image\n        weight: 0.8\n        reference: general\n"
-       "        categories:\n          - {name: general, alpha: 1.0}\n          - {name: text-rich, alpha: 3.3}\n"
-       "          - {name: \"refer&ground\", alpha: 2.0}\n          - {name: knowledge, alpha: 0.8}\n"
-       "      - {name: multi-image, weight: 0.1}\n      - {name: text-only, weight: 0.1}\n"}};
+  auto group = [](const std::string& name, double weight) {
+    MixtureGroupConfig g;
+    g.name = name, g.weight = weight;
+    return g;
+  };
+  std::map<std::string, MixtureConfig> mixtures;
+  mixtures["pretrain"].groups = {group("caption", 50), group("interleaved", 10), group("text", 40)};
+  mixtures["ocr"].sampling = "per_batch";
+  MixtureGroupConfig single = group("single-image", 0.8);
+  single.reference = "general";
+  for (const auto& [name, alpha] :
+       std::vector<std::pair<std::string, double>>{{"general", 1.0}, {"text-rich", 3.3}, {"refer&ground", 2.0},
+                                                   {"knowledge", 0.8}}) {
+    MixtureCategoryConfig c;
+    c.name = name, c.alpha = alpha;
+    single.categories.push_back(c);
+  }
+  mixtures["sft"].groups = {single, group("multi-image", 0.1), group("text-only", 0.1)};
+
   fs::create_directories(out_ / "stages");
   for (const std::string stage : {"pretrain", "ocr", "sft"}) {
-    std::string y = fmt::format("# The {} stage's data in the synthetic world (mmtrain data synth, seed {}).\ndata:\n  sources:\n",
-                                stage, cfg_.seed);
-    for (const auto& s : summary.sets)
-      if (s.stage == stage) y += source_line(s);
-    y += mixtures.at(stage);
-    write_file(out_ / "stages" / (stage + ".yaml"), y);
+    RunConfig run;
+    for (const auto& s : summary.sets) {
+      if (s.stage != stage) continue;
+      SourceConfig src;
+      src.name = s.name, src.format = s.format, src.path = base + "/" + s.path, src.category = s.category;
+      run.data.sources.push_back(src);
+    }
+    run.data.mixture = mixtures.at(stage);
+    write_file(out_ / "stages" / (stage + ".yaml"),
+               fmt::format("# The {} stage's data in the synthetic world (mmtrain data synth, seed {}).\n", stage,
+                           cfg_.seed) +
+                   cfg::emit_yaml(changed_fields(run)));
   }
-  std::string y = fmt::format("# Tokenizer and held-out eval sets of the synthetic world (seed {}).\neval:\n  sets:\n",
-                              cfg_.seed);
-  for (const auto& s : summary.sets)
-    if (s.stage == "eval") y += fmt::format("    - \"{}/{}\"  # {}: {}, {}\n", base, s.path, s.name, s.category, s.metric);
-  if (!summary.tokenizer_model.empty())
-    y += fmt::format("tokenizer:\n  model_path: \"{}/{}\"\n", base, summary.tokenizer_model);
-  write_file(out_ / "common.yaml", y);
+  RunConfig common;
+  std::string sets;
+  for (const auto& s : summary.sets) {
+    if (s.stage != "eval") continue;
+    common.eval.sets.push_back(base + "/" + s.path);
+    sets += fmt::format("#   {}: {}, {}\n", s.name, s.category, s.metric);
+  }
+  if (!summary.tokenizer_model.empty()) common.tokenizer.model_path = base + "/" + summary.tokenizer_model;
+  write_file(out_ / "common.yaml",
+             fmt::format("# Tokenizer and held-out eval sets of the synthetic world (seed {}); the sets in order:\n",
+                         cfg_.seed) +
+                 sets + cfg::emit_yaml(changed_fields(common)));
 }
 
 }  // namespace

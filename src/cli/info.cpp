@@ -13,7 +13,7 @@
 #include "core/config/config.h"
 #include "core/config/run_config.h"
 #include "data_pipeline/mixture/mixture_plan.h"  // effective mixture shares
-#include "models/registry.h"  // model summary (mllm engineer)
+#include "models/model_size.h"  // model summary
 
 namespace mm::cli {
 namespace {
@@ -55,7 +55,7 @@ void run_info(const InfoArgs& a) {
     cfg::Json out = cfg::Json::object();
     out["config"] = cfg::to_ordered_json(cfg);
     out["config_hash"] = hash;
-    // The model summary (models/registry.h): "params" per component, total and active (MoE).
+    // The model summary (models/model_size.h): "params" per component, total and active (MoE).
     const auto summary = model_summary_json(cfg.model);
     out["params"] = summary["params"];
     out["model_summary"] = summary;

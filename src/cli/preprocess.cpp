@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/config/config.h"
 #include "core/config/image_config.h"
 #include "core/config/tokenizer_config.h"
 #include "data_pipeline/image/image_bytes.h"
@@ -60,6 +61,67 @@ std::vector<std::string> dump_tiles(const std::string& dir, const std::vector<st
 #endif
 }
 
+// `preprocess --json`: one object, keys sorted (docs/images.md). The keys are this visit() list.
+struct PreprocessJson {
+  struct Candidate {
+    std::vector<int64_t> grid;  // rows, cols
+    double scale = 0;
+    double padding = 0;
+    int64_t fit_case = 0;
+    template <class V>
+    void visit(V& v) {
+      v("grid", grid, "rows, cols");
+      v("scale", scale, "s of this grid");
+      v("padding", padding, "canvas pixels not covered by the image");
+      v("case", fit_case, "1: fits without downscaling, 2: downscaled");
+    }
+  };
+  std::string image, format;
+  std::vector<int64_t> size;  // h, w
+  std::string mode;
+  int64_t tile = 0, nmin = 0, nmax = 0;
+  std::vector<int64_t> grid;  // rows, cols
+  int64_t tiles = 0;
+  bool overview = false;
+  int64_t images = 0;
+  double scale = 0;
+  int64_t fit_case = 0;
+  std::vector<int64_t> scaled, canvas;  // h, w
+  int64_t padding = 0, tokens_per_tile = 0, tokens = 0;
+  std::string indicators, layout;
+  std::vector<std::vector<int64_t>> positions;  // (k, i, j) per image
+  std::vector<Candidate> candidates;
+  std::vector<std::string> dump;  // the tile files --dump wrote
+  bool with_dump = false;         // --dump given: the only condition on a key
+
+  template <class V>
+  void visit(V& v) {
+    v("image", image, "the file");
+    v("format", format, "png | jpeg | bmp | webp");
+    v("size", size, "h, w");
+    v("mode", mode, "single | static | dynamic");
+    v("tile", tile, "tile side r");
+    v("nmin", nmin, "fewest tiles of a candidate grid");
+    v("nmax", nmax, "most tiles of a candidate grid");
+    v("grid", grid, "rows, cols (0, 0 without a grid)");
+    v("tiles", tiles, "sub-images, overview excluded");
+    v("overview", overview, "an overview image follows the tiles");
+    v("images", images, "tiles + overview");
+    v("scale", scale, "s (0 without a grid)");
+    v("fit_case", fit_case, "dynamic: 1 or 2; 0: fixed grid or none");
+    v("scaled", scaled, "resized image h, w");
+    v("canvas", canvas, "canvas h, w");
+    v("padding", padding, "canvas pixels not covered by the image");
+    v("tokens_per_tile", tokens_per_tile, "connector tokens per tile");
+    v("tokens", tokens, "image tokens of the image");
+    v("indicators", indicators, "none | index | seps");
+    v("layout", layout, "the token run, one <tile> per image");
+    v("positions", positions, "(k, i, j) of each image");
+    v("candidates", candidates, "dynamic: every candidate grid");
+    if (with_dump) v("dump", dump, "the tile files written");
+  }
+};
+
 void run_preprocess(const PreprocessArgs& a) {
   const ImageConfig& cfg = a.cfg;
   data::validate_image_config(cfg);
@@ -108,37 +170,34 @@ void run_preprocess(const PreprocessArgs& a) {
   if (!a.dump.empty()) dumped = dump_tiles(a.dump, names, a.image, plan, cfg, bytes);
 
   if (a.json) {
-    nlohmann::json j;
-    j["image"] = a.image;
-    j["format"] = data::image_format_name(size.format);
-    j["size"] = {size.height, size.width};
-    j["mode"] = cfg.mode;
-    j["tile"] = cfg.tile_size;
-    j["nmin"] = cfg.nmin;
-    j["nmax"] = cfg.nmax;
-    j["grid"] = {plan.rows, plan.cols};
-    j["tiles"] = plan.num_tiles();
-    j["overview"] = plan.overview;
-    j["images"] = plan.num_images();
-    j["scale"] = plan.scale;
-    j["fit_case"] = plan.fit_case;
-    j["scaled"] = {plan.scaled_h, plan.scaled_w};
-    j["canvas"] = {plan.canvas_h, plan.canvas_w};
-    j["padding"] = plan.padding();
-    j["tokens_per_tile"] = a.tokens_per_tile;
-    j["tokens"] = plan.tokens(a.tokens_per_tile);
-    j["indicators"] = cfg.indicators;
-    j["layout"] = layout.render("<tile>");
-    auto pos = nlohmann::json::array();
-    for (const auto& p : positions) pos.push_back({p[0], p[1], p[2]});
-    j["positions"] = pos;
-    auto cj = nlohmann::json::array();
-    for (const auto& c : cands) {
-      cj.push_back({{"grid", {c.rows, c.cols}}, {"scale", c.scale}, {"padding", c.padding}, {"case", c.fit_case}});
-    }
-    j["candidates"] = cj;
-    if (!a.dump.empty()) j["dump"] = dumped;
-    std::cout << j.dump() << "\n";
+    PreprocessJson j;
+    j.image = a.image;
+    j.format = data::image_format_name(size.format);
+    j.size = {size.height, size.width};
+    j.mode = cfg.mode;
+    j.tile = cfg.tile_size;
+    j.nmin = cfg.nmin;
+    j.nmax = cfg.nmax;
+    j.grid = {plan.rows, plan.cols};
+    j.tiles = plan.num_tiles();
+    j.overview = plan.overview;
+    j.images = plan.num_images();
+    j.scale = plan.scale;
+    j.fit_case = plan.fit_case;
+    j.scaled = {plan.scaled_h, plan.scaled_w};
+    j.canvas = {plan.canvas_h, plan.canvas_w};
+    j.padding = plan.padding();
+    j.tokens_per_tile = a.tokens_per_tile;
+    j.tokens = plan.tokens(a.tokens_per_tile);
+    j.indicators = cfg.indicators;
+    j.layout = layout.render("<tile>");
+    for (const auto& p : positions) j.positions.push_back({p[0], p[1], p[2]});
+    for (const auto& c : cands)
+      j.candidates.push_back({{c.rows, c.cols}, c.scale, c.padding, c.fit_case});
+    j.dump = dumped;
+    j.with_dump = !a.dump.empty();
+    // Keys sorted, as nlohmann::json writes them.
+    std::cout << nlohmann::json::parse(cfg::to_ordered_json(j).dump()).dump() << "\n";
     return;
   }
 

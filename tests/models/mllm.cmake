@@ -7,3 +7,5 @@ mm_add_test(test_mllm
     ${CMAKE_CURRENT_LIST_DIR}/test_mllm_golden.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_presets.cpp
   LIBS mm_models)
+# The HF adapters beside the modules (models/llm/hf_llama_adapter.h, models/vision/hf_clip_adapter.h).
+mm_add_test(test_hf_adapters SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_hf_adapters.cpp LIBS mm_models)

@@ -6,7 +6,8 @@
 #include "core/check.h"
 #include "models/llm/lm_loss.h"
 #include "models/mllm.h"
-#include "models/registry.h"
+#include "models/model_size.h"
+#include "models/presets.h"
 #include "test_mllm_helpers.h"
 
 using namespace mm;

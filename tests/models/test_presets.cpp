@@ -1,33 +1,107 @@
-// Model presets: the YAML files equal the C++ registry, and the paper-sized presets land on their
-// nominal sizes (analytic counts; the big models are never instantiated).
+// Model presets: configs/models/*.yaml is their only source, compiled in (models/presets.h); every
+// file is a preset, the compiled-in text is the file's, and the sizes docs/models.md documents are
+// the analytic counts (models/model_size.h) rounded; the paper-sized presets land on their nominal
+// sizes (the big models are never instantiated).
+#include <algorithm>
 #include <catch2/catch.hpp>
-
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include "core/check.h"
 #include "core/config/config.h"
 #include "core/config/run_config.h"
-#include "models/registry.h"
+#include "core/io.h"
+#include "models/model_size.h"
+#include "models/presets.h"
 
 using namespace mm;
 using Catch::Matchers::Contains;
 
-TEST_CASE("every configs/models YAML equals the registry preset of the same name", "[presets]") {
+TEST_CASE("every configs/models YAML is a compiled-in preset that reads like the file", "[presets]") {
   const std::filesystem::path dir = std::filesystem::path(MM_SOURCE_DIR) / "configs" / "models";
+  const auto names = model_preset_names();
   size_t files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     if (e.path().extension() != ".yaml") continue;
     ++files;
     const std::string name = e.path().stem().string();
-    INFO(e.path());
+    INFO(e.path() << " (a new preset file is listed in MM_PRESET_NAMES, src/models/CMakeLists.txt)");
+    REQUIRE(std::find(names.begin(), names.end(), name) != names.end());
+    CHECK(model_preset_yaml(name) == io::read_file(e.path().string()));
     const RunConfig run = load_run_config(e.path().string());
     CHECK(cfg::to_ordered_json(run.model).dump() == cfg::to_ordered_json(model_preset(name)).dump());
+    CHECK(model_preset(name).name == name);
   }
-  CHECK(files == model_preset_names().size());
+  CHECK(files == names.size());
   CHECK(cfg::to_ordered_json(model_preset("debug")).dump() == cfg::to_ordered_json(ModelConfig{}).dump());
+  CHECK(model_preset("1b-moe").llm.moe.num_experts == 64);       // inherit: 1b -> vit-h14-378
+  CHECK(model_preset("1b-moe").vision.image_size == 378);
   REQUIRE_THROWS_WITH(model_preset("2b"), Contains("valid presets: debug, small"));
+  CHECK(model_preset_yaml("2b").empty());
+}
+
+namespace {
+
+// "631.4M" -> {631.4e6, half a unit of the last digit shown}.
+std::pair<double, double> parse_count(const std::string& text) {
+  static const std::regex re(R"(([0-9]+)(?:\.([0-9]+))?([KMB]))");
+  std::smatch m;
+  REQUIRE(std::regex_match(text, m, re));
+  const double unit = m[3] == "K" ? 1e3 : m[3] == "M" ? 1e6 : 1e9;
+  const double value = std::stod(m[1].str() + (m[2].matched ? "." + m[2].str() : ""));
+  return {value * unit, 0.5 * std::pow(10.0, -static_cast<double>(m[2].length())) * unit};
+}
+
+// "1.04B (0.3B active)" -> {"1.04B", "0.3B"}; "**7.242B**" -> {"7.242B", ""}; "-" -> {"", ""}.
+std::pair<std::string, std::string> split_active(std::string text) {
+  text = std::regex_replace(text, std::regex(R"(\*|^\s+|\s+$)"), "");
+  std::smatch m;
+  if (std::regex_match(text, m, std::regex(R"((\S+) \((\S+) active\))"))) return {m[1], m[2]};
+  return {text == "-" ? "" : text, ""};
+}
+
+void check_count(const std::string& what, const std::string& documented, int64_t count) {
+  if (documented.empty()) return;
+  const auto [value, tolerance] = parse_count(documented);
+  INFO(what << ": documented " << documented << ", counted " << count);
+  CHECK(std::abs(static_cast<double>(count) - value) <= tolerance * 1.0001);
+}
+
+}  // namespace
+
+TEST_CASE("the preset table of docs/models.md holds the analytic parameter counts", "[presets][size]") {
+  // | `name` | vision | connector | decoder | vision / connector / llm (active) | total (active) |
+  std::istringstream doc(io::read_file(std::string(MM_SOURCE_DIR) + "/docs/models.md"));
+  static const std::regex row(R"(^\| `([a-z0-9-]+)` \|.*\| ([^|]+) \| ([^|]+) \|$)");
+  std::set<std::string> seen;
+  for (std::string line; std::getline(doc, line);) {
+    std::smatch m;
+    if (!std::regex_match(line, m, row)) continue;
+    const std::string name = m[1];
+    const auto names = model_preset_names();
+    if (std::find(names.begin(), names.end(), name) == names.end()) continue;  // another table
+    INFO(line);
+    const ModelSize s = model_size(model_preset(name));
+    std::vector<std::string> parts;
+    std::stringstream cols(m[2].str());
+    for (std::string p; std::getline(cols, p, '/');) parts.push_back(p);
+    REQUIRE(parts.size() == 3);
+    check_count(name + " vision", split_active(parts[0]).first, s.vision);
+    check_count(name + " connector", split_active(parts[1]).first, s.connector);
+    const auto [llm, llm_active] = split_active(parts[2]);
+    check_count(name + " llm", llm, s.llm);
+    check_count(name + " llm active", llm_active, s.llm_active);
+    const auto [total, active] = split_active(m[3]);
+    check_count(name + " total", total, s.total);
+    check_count(name + " active", active, s.active);
+    seen.insert(name);
+  }
+  CHECK(seen.size() == model_preset_names().size());
 }
 
 TEST_CASE("decoder presets land within 10% of their nominal size", "[presets][size]") {

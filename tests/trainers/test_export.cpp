@@ -1,6 +1,7 @@
-// Checkpoint export (trainers/export/hf_export.h): a checkpoint of the debug model (dense, untied,
-// MoE on every layer, MoE on every 2nd layer) is exported; the HF-named files are read back, mapped
-// to our names and must reproduce the decoder's logits and the vision features bit for bit;
+// Checkpoint export (trainers/export/hf_export.h) and the HF adapters it calls
+// (models/llm/hf_llama_adapter.h, models/vision/hf_clip_adapter.h): a checkpoint of the debug
+// model (dense, untied, MoE on every layer, MoE on every 2nd layer) is exported; the HF-named files
+// are read back, mapped to our names and must reproduce the decoder's logits and the vision features bit for bit;
 // scripts/golden/check_hf_export.py (an independent python3-torch HF Llama/Mixtral/Qwen2-MoE +
 // CLIP vision) must reproduce them within 1e-4 (skipped with a warning when /usr/bin/python3 lacks
 // torch); error cases give one line.
@@ -22,7 +23,9 @@
 #include "core/io.h"
 #include "core/safetensors.h"
 #include "models/llm/decoder_layer.h"
+#include "models/llm/hf_llama_adapter.h"
 #include "models/mllm.h"
+#include "models/vision/hf_clip_adapter.h"
 #include "tokenizer/train_tokenizer.h"
 #include "trainers/checkpoint/checkpoint_manager.h"
 #include "trainers/checkpoint/model_state.h"
@@ -30,7 +33,7 @@
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using mm::train::TensorMap;
+using mm::TensorMap;
 
 namespace {
 
@@ -122,9 +125,9 @@ mm::MultimodalModel reload(const mm::RunConfig& cfg, const std::string& out) {
   auto con = mm::safetensors::load(out + "/connector/model.safetensors");
   CHECK(llm.metadata.at("format") == "pt");
   CHECK(vis.metadata.at("format") == "pt");
-  for (auto& [k, v] : mm::train::llm_state_from_hf(llm.tensors, cfg.model.llm))
+  for (auto& [k, v] : mm::llm::llm_state_from_hf(llm.tensors, cfg.model.llm))
     all[k] = v.to(torch::kFloat);
-  for (auto& [k, v] : mm::train::vision_state_from_clip(vis.tensors, cfg.model.vision))
+  for (auto& [k, v] : mm::vision::vision_state_from_clip(vis.tensors, cfg.model.vision))
     all[k] = v.to(torch::kFloat);
   for (auto& [k, v] : con.tensors) all["connector." + k] = v.to(torch::kFloat);
   torch::manual_seed(5);  // different random init: everything must come from the files
@@ -409,7 +412,7 @@ TEST_CASE(
     c.layers = 7;
     c.moe.num_experts = 3;
     c.moe.every = every;
-    const json j = mm::train::hf_llm_config(c, {}, "float32");
+    const json j = mm::llm::hf_llm_config(c, {}, "float32");
     REQUIRE(j["model_type"] == "qwen2_moe");
     const auto dense = j["mlp_only_layers"].get<std::vector<int64_t>>();
     for (int64_t i = 0; i < c.layers; ++i) {
@@ -484,7 +487,7 @@ TEST_CASE(
     TensorMap bad = T;
     bad[n] = bad.at(n).clone();
     bad[n].view(-1)[0].fill_(0.5);
-    const std::string e = error_of([&] { mm::train::llm_state_from_hf(bad, b.cfg.model.llm); });
+    const std::string e = error_of([&] { mm::llm::llm_state_from_hf(bad, b.cfg.model.llm); });
     CHECK_THAT(e, Catch::Contains(n) && Catch::Contains("non-zero"));
     CHECK(e.find('\n') == std::string::npos);
   }
@@ -550,7 +553,7 @@ TEST_CASE("export errors are one line", "[trainers][export]") {
   // The inverse mapping names the missing tensor.
   TensorMap partial = {{"model.embed_tokens.weight", torch::zeros({2048, 192})}};
   mm::LLMConfig dense;
-  e = error_of([&] { mm::train::llm_state_from_hf(partial, dense); });
+  e = error_of([&] { mm::llm::llm_state_from_hf(partial, dense); });
   CHECK_THAT(e, Catch::Contains("model.layers.0.input_layernorm.weight"));
   fs::remove_all(dir);
 }

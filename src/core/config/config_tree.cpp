@@ -122,15 +122,16 @@ void merge_node(Json& base, Origins& base_origins, const Json& over, const Origi
   copy_under(base_origins, over_origins, path);
 }
 
-// The tree of one YAML document with its `inherit:` parents merged underneath it.
+// The tree of one YAML document with its `inherit:` parents merged underneath it. Files are read
+// from disk, or through `read` when it is not null.
 ConfigTree tree_from_text(const std::string& text, const std::string& source, const fs::path& dir,
-                          std::vector<std::pair<std::string, std::string>>& chain);
+                          std::vector<std::pair<std::string, std::string>>& chain, const TextReader* read);
 
-ConfigTree tree_from_file(const fs::path& shown,
-                          std::vector<std::pair<std::string, std::string>>& chain) {
+ConfigTree tree_from_file(const fs::path& shown, std::vector<std::pair<std::string, std::string>>& chain,
+                          const TextReader* read) {
   std::string name = shown.lexically_normal().generic_string();
   std::error_code ec;
-  std::string canon = fs::weakly_canonical(shown, ec).generic_string();
+  std::string canon = read ? name : fs::weakly_canonical(shown, ec).generic_string();
   if (ec) canon = name;
   for (size_t i = 0; i < chain.size(); ++i) {
     if (chain[i].second == canon) {
@@ -139,21 +140,30 @@ ConfigTree tree_from_file(const fs::path& shown,
       throw ConfigError(fmt::format("inherit cycle: {}{}", cycle, name));
     }
   }
-  std::ifstream in(shown, std::ios::binary);
-  if (!in || fs::is_directory(shown, ec)) {
-    throw ConfigError(fmt::format("cannot read config file '{}'{}", name,
-                                  chain.empty() ? "" : " (inherited by " + chain.back().first + ")"));
+  auto unreadable = [&] {
+    return ConfigError(fmt::format("cannot read config file '{}'{}", name,
+                                   chain.empty() ? "" : " (inherited by " + chain.back().first + ")"));
+  };
+  std::string text;
+  if (read) {
+    std::optional<std::string> t = (*read)(name);
+    if (!t) throw unreadable();
+    text = std::move(*t);
+  } else {
+    std::ifstream in(shown, std::ios::binary);
+    if (!in || fs::is_directory(shown, ec)) throw unreadable();
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
   chain.emplace_back(name, canon);
-  ConfigTree tree = tree_from_text(ss.str(), name, shown.parent_path(), chain);
+  ConfigTree tree = tree_from_text(text, name, shown.parent_path(), chain, read);
   chain.pop_back();
   return tree;
 }
 
 ConfigTree tree_from_text(const std::string& text, const std::string& source, const fs::path& dir,
-                          std::vector<std::pair<std::string, std::string>>& chain) {
+                          std::vector<std::pair<std::string, std::string>>& chain, const TextReader* read) {
   YAML::Node doc = parse_yaml(text, source);
   ConfigTree self;
   if (doc.IsNull() || !doc.IsDefined()) return self;
@@ -183,7 +193,7 @@ ConfigTree tree_from_text(const std::string& text, const std::string& source, co
   ConfigTree merged;
   for (const auto& p : parents) {
     fs::path pp(p);
-    merge_into(merged, tree_from_file(pp.is_absolute() ? pp : dir / pp, chain));
+    merge_into(merged, tree_from_file(pp.is_absolute() ? pp : dir / pp, chain, read));
   }
   merge_into(merged, self);
   return merged;
@@ -242,12 +252,17 @@ std::string ConfigTree::origin_of(const std::string& path) const {
 
 ConfigTree load_yaml_file(const std::string& path) {
   std::vector<std::pair<std::string, std::string>> chain;
-  return tree_from_file(fs::path(path), chain);
+  return tree_from_file(fs::path(path), chain, nullptr);
+}
+
+ConfigTree load_yaml_file(const std::string& path, const TextReader& read) {
+  std::vector<std::pair<std::string, std::string>> chain;
+  return tree_from_file(fs::path(path), chain, &read);
 }
 
 ConfigTree parse_yaml_text(const std::string& text, const std::string& source) {
   std::vector<std::pair<std::string, std::string>> chain;
-  return tree_from_text(text, source, fs::current_path(), chain);
+  return tree_from_text(text, source, fs::current_path(), chain, nullptr);
 }
 
 void merge_into(ConfigTree& base, const ConfigTree& over) {

@@ -5,7 +5,9 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,14 @@ struct ConfigTree {
 // top level, paths relative to the including file). Later parents override earlier ones; the
 // file itself overrides its parents. A cycle throws ConfigError naming the chain.
 ConfigTree load_yaml_file(const std::string& path);
+
+// The text of a config file by its path (as named, joined to the including file's folder), or
+// nullopt when there is no such file.
+using TextReader = std::function<std::optional<std::string>(const std::string& path)>;
+
+// load_yaml_file with the file and its inherit chain read through `read` instead of from disk:
+// texts compiled into the binary (models/presets.h). Paths are compared lexically.
+ConfigTree load_yaml_file(const std::string& path, const TextReader& read);
 
 // Parses YAML text (no inherit); `source` names it in origins and errors.
 ConfigTree parse_yaml_text(const std::string& text, const std::string& source);

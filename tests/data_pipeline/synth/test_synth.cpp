@@ -229,6 +229,15 @@ TEST_CASE("the stage fragments load as run configs whose mixtures have the paper
   CHECK(ocr_cfg.data.mixture.sampling == "per_batch");
   const auto ocr = compute_mixture_plan(ocr_cfg.data.mixture, ocr_cfg.data.sources);
   for (const auto& s : ocr.sources) CHECK(s.share == Approx(0.25));
+  // Written from the config structs, only what differs from the defaults: a fragment sets no
+  // default that would override another parent of a recipe.
+  std::ifstream f(d / "stages/ocr.yaml");
+  const std::string ocr_text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(ocr_text.find("sampling: per_batch") != std::string::npos);
+  for (const char* key : {"check_boxes:", "seed:", "heldout_batches:", "root:"}) {
+    INFO(key);
+    CHECK(ocr_text.find(key) == std::string::npos);
+  }
 }
 
 TEST_CASE("every JSONL line has the fields of its format and every image decodes", "[synth]") {

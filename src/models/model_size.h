@@ -1,23 +1,14 @@
-// Model presets (name -> ModelConfig, the same values as configs/models/<name>.yaml) and the
-// analytic size of a config: parameters per component, total and active (MoE), image tokens.
+// The analytic size of a model config: parameters per component, total and active (MoE), and
+// the image-token budget; the summaries `mmtrain info` prints. Presets: models/presets.h.
 #pragma once
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "core/config/model_config.h"
 
 namespace mm {
-
-// Preset names, in a fixed order: debug, small, the encoders, the decoders.
-std::vector<std::string> model_preset_names();
-
-// The preset's ModelConfig, equal to loading configs/models/<name>.yaml (with its inherit chain)
-// on top of the struct defaults. Encoder presets (vit-*) set vision + connector only. An unknown
-// name fails listing the valid ones.
-ModelConfig model_preset(const std::string& name);
 
 struct ModelSize {
   int64_t vision = 0;     // ViT parameters (blocks past feature_layer are not built, not counted)

@@ -1,0 +1,28 @@
+// The vision tower's HF adapter: our "vision.*" names and shapes <-> Hugging Face
+// CLIPVisionModel's (vision_model.*), both directions, and its config.json. Used by the export
+// (trainers/export) and its tests; docs/export.md explains the deviations.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/config/model_config.h"
+#include "models/hf_names.h"
+
+namespace mm::vision {
+
+// "vision.*" -> CLIPVisionModel names (vision_model.embeddings.patch_embedding.weight, ...).
+// Without our class token, a zero class_embedding and a zero position row 0 are added so the
+// shapes are CLIP's (HF then prepends a class token we never had: see mm_class_token in the
+// config and docs/export.md). Without pre_norm, pre_layrnorm is written as weight 1, bias 0.
+// post_layernorm (HF applies it only to the pooled class token) is written as weight 1, bias 0.
+// Checked like llm::hf_llm_state: every name with its shape, no other "vision.*" name.
+TensorMap clip_vision_state(const TensorMap& ours, const VisionConfig& cfg);
+
+// The inverse (drops the added class token row / identity norms again). Errors start with
+// "import vision: ".
+TensorMap vision_state_from_clip(const TensorMap& clip, const VisionConfig& cfg);
+
+// CLIPVisionConfig JSON (the vision/config.json of an export); keys HF ignores start with mm_.
+nlohmann::json clip_vision_config(const VisionConfig& cfg, const std::string& torch_dtype);
+
+}  // namespace mm::vision
