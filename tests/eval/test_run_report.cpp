@@ -15,7 +15,7 @@
 #include "eval/report.h"
 #include "eval/chance.h"
 #include "eval/report/run_report.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace mm::eval;

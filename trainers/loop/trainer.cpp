@@ -53,11 +53,9 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 torch::Device pick_device(const TrainConfig& t) {
   if (t.device == "cuda") {
     MM_CHECK(torch::cuda::is_available(), "train.device: cuda requested but no CUDA device is available");
-    data::set_pin_batches(true);  // the loader (created after this) collates into pinned memory
     return torch::Device(torch::kCUDA);
   }
   if (t.device == "auto" && torch::cuda::is_available()) {
-    data::set_pin_batches(true);
     return torch::Device(torch::kCUDA);
   }
   return torch::Device(torch::kCPU);
@@ -286,8 +284,10 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
   auto quarantine = main ? std::make_unique<data::Quarantine>((fs::path(sdir) / "quarantine.jsonl").string())
                          : std::make_unique<data::Quarantine>();
   data::ReshardSummary reshard;
+  LoaderConfig loader_cfg = cfg.loader;
+  loader_cfg.pin_batches = dev.is_cuda();  // collated into pinned memory: asynchronous copies to the GPU
   auto loader = data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, tokenizer, model->tokens_per_tile(),
-                                  cfg.loader, quarantine.get(), group.rank(), world,
+                                  loader_cfg, quarantine.get(), group.rank(), world,
                                   have_loader_state ? &loader_state : nullptr, &reshard);
   if (main && reshard.old_world > 0)
     log->warn("stage '{}': {} was written by {} ranks, resuming with {}: {} stream positions not yet delivered ({} "
@@ -360,7 +360,7 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
       if (batches.empty()) {
         data::Quarantine q;
         MixtureConfig flat;
-        auto hl = data::make_loader({src}, flat, cfg.image, tokenizer, model->tokens_per_tile(), cfg.loader, &q);
+        auto hl = data::make_loader({src}, flat, cfg.image, tokenizer, model->tokens_per_tile(), loader_cfg, &q);
         for (int64_t b = 0; b < cfg.data.heldout_batches; ++b) batches.push_back(hl->next());
       }
       double sum = 0, count = 0;
