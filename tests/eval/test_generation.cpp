@@ -477,7 +477,6 @@ TEST_CASE("load_checkpoint_tokenizer prefers the tokenizer.model the checkpoint 
   }
 }
 
-#ifdef MM_MMTRAIN
 namespace {
 std::string run_command(const std::string& cmd, int* rc) {
   std::string out;
@@ -566,7 +565,6 @@ TEST_CASE("mmtrain generate --json, mmtrain eval and mmtrain probe on a saved ch
   CHECK(rc != 0);
   CHECK_THAT(err, Catch::Contains("nowhere"));
 }
-#endif
 
 // Timing (hidden; run with: test_generation "[.bench]"): the full debug model, 8 prompts, 64 new
 // tokens, the KV cache against recomputing the sequence each step.
