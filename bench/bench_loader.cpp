@@ -14,12 +14,12 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
+#include "core/timer.h"
 #include "data_pipeline/loader/loader.h"
 #include "models/model_size.h"
 #include "models/presets.h"
@@ -91,9 +91,9 @@ double gemm_flops() {  // best of 5, 1024^3 fp32
     torch::matmul(a, b);
     double best = 1e30;
     for (int r = 0; r < 5; ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
+      const mm::Stopwatch watch;
       auto c = torch::matmul(a, b);
-      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      best = std::min(best, watch.seconds());
     }
     return 2.0 * n * n * n / best;
   }();
@@ -127,14 +127,14 @@ void BM_Loader(benchmark::State& state, Setup s) {
   auto loader = mm::data::make_loader({src}, mm::MixtureConfig{}, image, tokenizer(), s.tokens_per_tile, cfg, &q);
   loader->next();  // warm-up: threads started, first batch built
   int64_t samples = 0, tokens = 0, images = 0;
-  const auto t0 = std::chrono::steady_clock::now();
+  const mm::Stopwatch watch;
   for (auto _ : state) {
     const mm::data::Batch b = loader->next();
     samples += static_cast<int64_t>(b.docs.size());
     tokens += b.real_tokens;
     images += b.images;
   }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = watch.seconds();
   const double model_tps = gemm_flops() / (6.0 * preset_params(s.preset));
   state.counters["samples/s"] = samples / secs;
   state.counters["tokens/s"] = tokens / secs;

@@ -18,13 +18,13 @@
 
 #include <torch/csrc/autograd/profiler_legacy.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <vector>
 #include <algorithm>
 
 #include "core/config/model_config.h"
+#include "core/timer.h"
 #include "models/llm/decoder.h"
 #include "models/llm/lm_loss.h"
 #include "models/llm/param_count.h"
@@ -37,10 +37,6 @@ double cpu_seconds() {  // CPU time of the whole process (all threads)
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // torch intra-op threads and, when the BLAS is OpenBLAS, its own pool: the GEMM peak and the
@@ -67,9 +63,10 @@ Peak gemm_peak(int threads) {
   Peak best;
   const double flops = 2.0 * kGemm * kGemm * kGemm;
   for (int r = 0; r < 3; ++r) {
-    const double w0 = wall_seconds(), c0 = cpu_seconds();
+    const mm::Stopwatch watch;
+    const double c0 = cpu_seconds();
     torch::mm_out(c, a, b);
-    best.wall = std::max(best.wall, flops / (wall_seconds() - w0));
+    best.wall = std::max(best.wall, flops / watch.seconds());
     best.cpu = std::max(best.cpu, flops / (cpu_seconds() - c0));
   }
   return cache[threads] = best;
@@ -135,13 +132,14 @@ void run_decoder(benchmark::State& state, const mm::LLMConfig& cfg, int64_t batc
   double wall = 0.0, cpu = 0.0;
   for (auto _ : state) {
     state.PauseTiming();
-    const double g0 = wall_seconds();
+    const mm::Stopwatch gemm;
     torch::mm_out(gc, ga, gb);
-    const double gemm_rate = 2.0 * kGemm * kGemm * kGemm / (wall_seconds() - g0);
+    const double gemm_rate = 2.0 * kGemm * kGemm * kGemm / gemm.seconds();
     state.ResumeTiming();
-    const double w0 = wall_seconds(), c0 = cpu_seconds();
+    const mm::Stopwatch step_watch;
+    const double c0 = cpu_seconds();
     step();
-    const double w = wall_seconds() - w0;
+    const double w = step_watch.seconds();
     wall += w;
     cpu += cpu_seconds() - c0;
     ratios.push_back(flops / w / gemm_rate);

@@ -9,7 +9,7 @@
 namespace mm::train {
 
 // On the CPU the tensors are shared, not copied. Asynchronous copies only from pinned memory
-// (data::set_pin_batches): the host keeps queueing kernels. A batch without tiles leaves tiles
+// (LoaderConfig::pin_batches): the host keeps queueing kernels. A batch without tiles leaves tiles
 // and image_slots undefined.
 inline MultimodalBatch to_model_batch(const data::Batch& b, const torch::Device& dev = torch::kCPU) {
   MultimodalBatch m;

@@ -16,16 +16,13 @@
 #include "core/check.h"
 #include "core/config/run_config.h"
 #include "core/logging.h"
+#include "core/timer.h"
 #include "data_pipeline/formats/registry.h"
 #include "data_pipeline/loader/sample_pipeline.h"
 
 namespace mm::data {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 bool contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
 
@@ -87,19 +84,19 @@ void lint_records(const Source& src, const SamplePipeline& pipeline, int64_t thr
     cv.notify_all();
   };
 
-  const auto t0 = Clock::now();
+  const Stopwatch watch;
   std::vector<std::thread> pool;
   for (int64_t t = 0; t < threads; ++t) pool.emplace_back(work, std::ref(parts[static_cast<size_t>(t)]));
   {
     auto log = log::get("lint");
     std::unique_lock<std::mutex> lock(mu);
-    auto last = Clock::now();
+    Stopwatch since_last;
     while (running > 0) {
       cv.wait_for(lock, std::chrono::milliseconds(200));
-      if (progress_s > 0 && std::chrono::duration<double>(Clock::now() - last).count() >= progress_s && running > 0) {
-        last = Clock::now();
+      if (progress_s > 0 && since_last.seconds() >= progress_s && running > 0) {
+        since_last.restart();
         const int64_t d = done.load();
-        const double dt = seconds_since(t0);
+        const double dt = watch.seconds();
         log->info("{}: {}/{} records ({:.0f}%), {:.0f} records/s", src.name(), d, n, 100.0 * d / std::max<int64_t>(n, 1),
                   d / std::max(dt, 1e-9));
       }
@@ -237,11 +234,11 @@ LintReport lint_data(const LintInputs& in, const LintOptions& opts) {
     report.mixture_error = e.what();
   }
   auto log = log::get("lint");
-  const auto t_all = Clock::now();
+  const Stopwatch all;
   for (const SourceConfig& sc : in.sources) {
     SourceLint s;
     s.config = sc;
-    const auto t0 = Clock::now();
+    const Stopwatch watch;
     std::vector<QuarantineEntry> errors;
     std::unique_ptr<Source> src;
     try {
@@ -256,7 +253,7 @@ LintReport lint_data(const LintInputs& in, const LintOptions& opts) {
     s.bad = static_cast<int64_t>(errors.size());
     s.records = s.good + s.bad;
     for (const auto& e : errors) ++s.issues[static_cast<int>(classify(e))];
-    s.seconds = seconds_since(t0);
+    s.seconds = watch.seconds();
     if (!s.open_error.empty() || s.good == 0) s.verdict = "unusable";
     else if (s.bad_fraction() > opts.max_bad_fraction) s.verdict = "fail";
     else s.verdict = "pass";
@@ -264,7 +261,7 @@ LintReport lint_data(const LintInputs& in, const LintOptions& opts) {
     for (auto& e : errors) report.quarantine.push_back(std::move(e));
     report.sources.push_back(std::move(s));
   }
-  report.seconds = seconds_since(t_all);
+  report.seconds = all.seconds();
   return report;
 }
 

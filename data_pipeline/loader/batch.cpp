@@ -1,18 +1,9 @@
 #include "data_pipeline/loader/batch.h"
 
-#include <atomic>
-
 #include "core/check.h"
 #include "data_pipeline/image/tile_buffers.h"
 
 namespace mm::data {
-
-namespace {
-std::atomic<bool> g_pin_batches{false};
-}  // namespace
-
-void set_pin_batches(bool on) { g_pin_batches.store(on); }
-bool pin_batches() { return g_pin_batches.load(); }
 
 void pin_batch(Batch& b) {
   for (torch::Tensor* t : {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots,
@@ -21,7 +12,7 @@ void pin_batch(Batch& b) {
 }
 
 Batch collate_batch(const std::vector<PackedSequence>& seqs, const DocLookup& lookup, int64_t tokens_per_tile,
-                    int64_t tile_size) {
+                    int64_t tile_size, bool pin) {
   MM_CHECK(!seqs.empty(), "collate: no sequences");
   const int64_t B = static_cast<int64_t>(seqs.size());
   const int64_t T = static_cast<int64_t>(seqs[0].input_ids.size());
@@ -82,7 +73,7 @@ Batch collate_batch(const std::vector<PackedSequence>& seqs, const DocLookup& lo
   }
   b.image_slots = torch::tensor(slots, torch::kInt64);  // (N * M)
   if (slots.empty()) b.image_slots = torch::empty({0}, torch::kInt64);
-  if (pin_batches()) pin_batch(b);
+  if (pin) pin_batch(b);
   return b;
 }
 

@@ -55,17 +55,15 @@ using DocLookup = std::function<DocInfo(int64_t sample)>;  // PackedDoc::sample 
 
 // Pinned (page-locked) batches: Tensor::to(cuda, non_blocking=true) is asynchronous only from pinned
 // host memory; from pageable memory the copy blocks the host until the stream reaches it, so the CPU
-// stops queueing kernels. Off by default (pinning needs a CUDA LibTorch and a visible GPU); the
-// trainer switches it on for CUDA runs before it creates the loader, so collate_batch pins in the
-// loader's thread, off the training thread. Process-wide.
-void set_pin_batches(bool on);
-bool pin_batches();
+// stops queueing kernels. Pinning needs a CUDA LibTorch and a visible GPU; a loader whose
+// LoaderConfig::pin_batches is set (CUDA runs) pins in its own thread, off the training thread.
 // Moves every tensor of `b` into pinned memory (tensors already pinned are kept).
 void pin_batch(Batch& b);
 
 // Stacks `seqs` (each of length T) into a Batch; tiles are gathered through `lookup` in the
-// order of each sequence's images. `tile_size` shapes the empty tile tensor of text-only batches. Pinned when pin_batches().
+// order of each sequence's images. `tile_size` shapes the empty tile tensor of text-only batches.
+// pin: the batch is returned in pinned memory (pin_batch).
 Batch collate_batch(const std::vector<PackedSequence>& seqs, const DocLookup& lookup, int64_t tokens_per_tile,
-                    int64_t tile_size);
+                    int64_t tile_size, bool pin = false);
 
 }  // namespace mm::data

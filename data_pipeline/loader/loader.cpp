@@ -1,9 +1,8 @@
 #include "data_pipeline/loader/loader.h"
 
-#include <chrono>
-
 #include "core/check.h"
 #include "core/logging.h"
+#include "core/timer.h"
 #include "data_pipeline/formats/registry.h"
 #include "data_pipeline/mixture/mixture_plan.h"
 #include "data_pipeline/quarantine.h"
@@ -195,7 +194,7 @@ void Loader::assembler_loop() {
         ready_.pop_front();
       }
       Slot slot;
-      slot.batch = collate_batch(seqs, lookup, M, r);
+      slot.batch = collate_batch(seqs, lookup, M, r, cfg_.pin_batches);
       for (const PackedSequence& s : seqs) {
         for (const PackedDoc& d : s.docs) {
           auto it = live_.find(d.sample);
@@ -224,7 +223,7 @@ void Loader::assembler_loop() {
 }
 
 Batch Loader::next() {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   std::unique_lock<std::mutex> lk(qmu_);
   q_cv_.wait(lk, [&] { return !queue_.empty(); });
   if (queue_.front().error) std::rethrow_exception(queue_.front().error);  // stays: later calls fail too
@@ -233,7 +232,7 @@ Batch Loader::next() {
   consumer_state_ = std::move(slot.state);
   lk.unlock();
   q_cv_.notify_all();
-  const double wait = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wait = watch.seconds();
   slot.batch.data_wait_s = wait;
   total_wait_s_ += wait;
   ++batches_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/hash.h"
 #include "data_pipeline/mixture/counter_rng.h"
 
 namespace mm::data {
@@ -12,12 +13,6 @@ constexpr uint64_t kStreamSource = 0x5eed0001;  // which source a position draws
 constexpr uint64_t kStreamPhase = 0x5eed0002;   // per-batch systematic-sampling phase
 constexpr uint64_t kStreamSlots = 0x5eed0003;   // per-batch slot shuffle
 constexpr uint64_t kStreamEpoch = 0x5eed0004;   // per-(source, epoch) record shuffle
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 }  // namespace
 
 MixtureSampler::MixtureSampler(MixturePlan plan, std::vector<int64_t> sizes, MixtureSamplerOptions options)
@@ -34,7 +29,7 @@ MixtureSampler::MixtureSampler(MixturePlan plan, std::vector<int64_t> sizes, Mix
              plan_.sources[i].name);
     acc += plan_.sources[i].share;
     cumulative_.push_back(acc);
-    name_keys_.push_back(fnv1a(plan_.sources[i].name));
+    name_keys_.push_back(fnv1a64(plan_.sources[i].name));
   }
   MM_CHECK(acc > 0, "mixture: every source has share 0");
   for (double& c : cumulative_) c /= acc;

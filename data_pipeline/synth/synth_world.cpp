@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -17,7 +16,9 @@
 #include "core/config/config.h"
 #include "core/config/run_config.h"
 #include "core/config/tokenizer_config.h"
+#include "core/hash.h"
 #include "core/logging.h"
+#include "core/timer.h"
 #include "data_pipeline/synth/scene.h"
 #include "data_pipeline/synth/tar_writer.h"
 #include "data_pipeline/synth/tasks.h"
@@ -42,16 +43,6 @@ struct Item {
   std::vector<Encoded> images;
   std::string corpus;           // text for the tokenizer corpus (training sets only)
 };
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-uint64_t stream_of(const std::string& name) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 void write_file(const fs::path& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -83,7 +74,7 @@ class WorldWriter {
     return k < 0 ? fmt::format("{:06d}.{}", i, cfg_.image_ext) : fmt::format("{:06d}_{}.{}", i, k, cfg_.image_ext);
   }
   CounterRng rng_for(const std::string& set, int64_t i) const {
-    return CounterRng(cfg_.seed, stream_of(set), static_cast<uint64_t>(i));
+    return CounterRng(cfg_.seed, fnv1a64(set), static_cast<uint64_t>(i));
   }
 
   void write_captions_wds(const std::string& name, int64_t n);
@@ -141,7 +132,7 @@ void WorldWriter::generate(int64_t n, const std::function<Item(int64_t)>& make,
 
 void WorldWriter::write_captions_wds(const std::string& name, int64_t n) {
   if (n <= 0) return;
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   fs::create_directories(out_ / "pretrain");
   SynthSetSummary set{name, "pretrain", "wds", "pretrain/captions-*.tar", "caption", "", n, n, 0};
   std::unique_ptr<TarWriter> shard;
@@ -170,14 +161,14 @@ void WorldWriter::write_captions_wds(const std::string& name, int64_t n) {
         ++index;
       });
   if (shard) shard->close();
-  set.seconds = seconds_since(t0);
+  set.seconds = watch.seconds();
   summary_.sets.push_back(set);
 }
 
 void WorldWriter::write_jsonl(SynthSetSummary set, int64_t n,
                               const std::function<Item(int64_t, const std::string&)>& make) {
   if (n <= 0) return;
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   const fs::path file = out_ / set.path;
   const std::string image_dir = file.stem().string();  // images sit next to the file, in <stem>/
   fs::create_directories(file.parent_path() / image_dir);
@@ -193,7 +184,7 @@ void WorldWriter::write_jsonl(SynthSetSummary set, int64_t n,
         if (!it.corpus.empty() && set.stage != "eval") corpus_ << it.corpus << "\n";
       });
   MM_CHECK(f.good(), "synth: write failed on {}", file.string());
-  set.seconds = seconds_since(t0);
+  set.seconds = watch.seconds();
   summary_.sets.push_back(set);
 }
 
@@ -279,7 +270,7 @@ void WorldWriter::write_eval(const std::string& name, const std::string& categor
                              int64_t n, const QaMaker& make, std::vector<int> tasks) {
   SynthSetSummary set{name, "eval", "eval", "eval/" + name + ".jsonl", category, metric};
   write_jsonl(set, n, [&, tasks](int64_t i, const std::string& dir) {
-    CounterRng rng(cfg_.seed, stream_of("eval/" + name), static_cast<uint64_t>(i));  // disjoint stream
+    CounterRng rng(cfg_.seed, fnv1a64("eval/" + name), static_cast<uint64_t>(i));  // disjoint stream
     const int task = tasks.empty() ? -1 : tasks[rng.below(tasks.size())];
     Qa qa = make(rng, eval_, task);
     Item it;
@@ -301,7 +292,7 @@ void WorldWriter::write_eval(const std::string& name, const std::string& categor
 void WorldWriter::write_eval_ppl(int64_t n) {
   SynthSetSummary set{"text_ppl", "eval", "eval", "eval/text_ppl.jsonl", "text-only", "perplexity"};
   write_jsonl(set, n, [&](int64_t i, const std::string&) {
-    CounterRng rng(cfg_.seed, stream_of("eval/text_ppl"), static_cast<uint64_t>(i));
+    CounterRng rng(cfg_.seed, fnv1a64("eval/text_ppl"), static_cast<uint64_t>(i));
     Item it;
     it.line = Json{{"id", fmt::format("text_ppl-{:06d}", i)}, {"benchmark", "text_ppl"}, {"category", "text-only"},
                    {"metric", "perplexity"}, {"question", ""}, {"images", Json::array()},
@@ -313,15 +304,15 @@ void WorldWriter::write_eval_ppl(int64_t n) {
 
 void WorldWriter::train_tokenizer(SynthSummary& summary) {
   if (!cfg_.tokenizer) return;
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   const std::string prefix = (out_ / "tokenizer" / "spm").string();
   tok::train_tokenizer({(out_ / "tokenizer" / "corpus.txt").string()}, prefix, cfg_.vocab_size, TokenizerConfig{});
   summary.tokenizer_model = "tokenizer/spm.model";
-  summary.tokenizer_seconds = seconds_since(t0);
+  summary.tokenizer_seconds = watch.seconds();
 }
 
 SynthSummary WorldWriter::run() {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   fs::create_directories(out_ / "tokenizer");
   corpus_.open(out_ / "tokenizer" / "corpus.txt", std::ios::binary | std::ios::trunc);
   MM_CHECK(corpus_.good(), "synth: cannot write {}", (out_ / "tokenizer" / "corpus.txt").string());
@@ -351,7 +342,7 @@ SynthSummary WorldWriter::run() {
   corpus_.close();
 
   SynthSummary summary = summary_;
-  summary.seconds = seconds_since(t0);
+  summary.seconds = watch.seconds();
   for (const auto& s : summary.sets) summary.samples += s.samples, summary.images += s.images;
   train_tokenizer(summary);
   write_readme(summary);

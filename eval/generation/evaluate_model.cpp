@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <map>
 
 #include "core/check.h"
 #include "core/logging.h"
+#include "core/timer.h"
 #include "eval/evaluator.h"
 #include "eval/generation/greedy.h"
 #include "eval/generation/prompt.h"
@@ -32,7 +32,7 @@ struct ModeGuard {
 eval::EvalReport evaluate_model(MultimodalModel& model, const RunConfig& cfg, const tok::Tokenizer& tokenizer,
                                 const EvaluateOptions& options) {
   auto log = mm::log::get("eval");
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   ModeGuard mode(model);
   torch::NoGradGuard no_grad;
   eval::Evaluator evaluator(cfg.eval);
@@ -90,14 +90,14 @@ eval::EvalReport evaluate_model(MultimodalModel& model, const RunConfig& cfg, co
       p.benchmarks = static_cast<int64_t>(order.size());
       p.done = done[name];
       p.total = totals[name];
-      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      p.seconds = watch.seconds();
       options.progress(p);
     }
     return preds;
   };
   eval::EvalReport report = evaluator.run(sets, predict);
   log->info("evaluated {} benchmark(s) in {:.1f} s", order.size(),
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            watch.seconds());
   return report;
 }
 

@@ -12,16 +12,14 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstring>
 #include <iostream>
 
 #include "core/check.h"
+#include "core/timer.h"
 
 namespace mm::dist {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 int g_signal_pipe[2] = {-1, -1};
 
@@ -164,10 +162,10 @@ LaunchResult launch(const LaunchOptions& o) {
   }
 
   LaunchResult res;
-  const auto start = Clock::now();
+  const Stopwatch running;
   bool stopping = false;
   bool killed = false;
-  Clock::time_point kill_at{};
+  Stopwatch since_stop;  // restarted when the ranks are asked to stop; SIGKILL after grace_s
   auto stop_all = [&](int sig) {
     for (Rank& r : ranks)
       if (r.running) kill(-r.pid, sig);
@@ -176,7 +174,7 @@ LaunchResult launch(const LaunchOptions& o) {
     if (stopping) return;
     stopping = true;
     stop_all(SIGTERM);
-    kill_at = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.grace_s * 1000));
+    since_stop.restart();
   };
 
   for (;;) {
@@ -207,7 +205,7 @@ LaunchResult launch(const LaunchOptions& o) {
           }
           if (!stopping) {
             stopping = true;
-            kill_at = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.grace_s * 1000));
+            since_stop.restart();
           }
         }
         continue;
@@ -237,13 +235,12 @@ LaunchResult launch(const LaunchOptions& o) {
         begin_stop();
       }
     }
-    const auto now = Clock::now();
-    if (o.timeout_s > 0 && !stopping && now - start > std::chrono::duration<double>(o.timeout_s)) {
+    if (o.timeout_s > 0 && !stopping && running.seconds() > o.timeout_s) {
       res.exit_code = 124;
       res.message = fmt::format("launch: ranks still running after the {} s limit; stopped them", o.timeout_s);
       begin_stop();
     }
-    if (stopping && !killed && now >= kill_at) {
+    if (stopping && !killed && since_stop.seconds() >= o.grace_s) {
       stop_all(SIGKILL);
       killed = true;
     }

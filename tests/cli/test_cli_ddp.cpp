@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
+#include "core/timer.h"
+#include "support/tiny_world.h"
 
 namespace fs = std::filesystem;
 
@@ -31,10 +33,7 @@ const std::string kMmtrain = std::string(MM_BINARY_DIR) + "/src/cli/mmtrain";
 fs::path world_dir() {
   static const fs::path d = [] {
     fs::path p = fs::temp_directory_path() / ("mm_cli_ddp_" + std::to_string(getpid()));
-    fs::remove_all(p);
-    const std::string cmd = std::string(MM_SOURCE_DIR) + "/tests/cli/tiny_world.sh " + kMmtrain + " " +
-                            MM_SOURCE_DIR + " " + p.string();
-    REQUIRE(std::system(cmd.c_str()) == 0);
+    REQUIRE(mm::test::write_tiny_world(kMmtrain, p) == 0);
     return p;
   }();
   return d;
@@ -141,8 +140,8 @@ TEST_CASE("killing one rank mid-run makes the launcher exit non-zero naming it",
     _exit(127);
   }
   // Wait until training runs, then SIGKILL the process whose environment says RANK=1.
-  const auto t0 = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const mm::Stopwatch watch;
+  auto elapsed = [&] { return watch.seconds(); };
   while (elapsed() < 120 && read(run_dir / "pretrain/metrics.jsonl").size() < 200)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   pid_t victim = -1;

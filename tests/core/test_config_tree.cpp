@@ -124,12 +124,6 @@ TEST_CASE("set override errors name the assignment", "[config]") {
   CHECK_THAT(error_of([&] { mm::cfg::apply_set(t, "m.a=[1, 2"); }), Contains("--set m.a=[1, 2: invalid YAML"));
 }
 
-TEST_CASE("FNV-1a 64 matches the published test vectors", "[config]") {
-  CHECK(mm::cfg::fnv1a_hex("") == "cbf29ce484222325");
-  CHECK(mm::cfg::fnv1a_hex("a") == "af63dc4c8601ec8c");
-  CHECK(mm::cfg::fnv1a_hex("foobar") == "85944171f73967e8");
-}
-
 TEST_CASE("closest_key suggests near misses only", "[config]") {
   std::vector<std::string> keys = {"lr_max", "lr_min", "warmup_steps", "dim"};
   CHECK(mm::cfg::closest_key("lr_maxx", keys) == "lr_max");

@@ -14,30 +14,13 @@
 
 #include "core/check.h"
 #include "core/io.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
-namespace {
+using mm::test::TempDir;
 
-// A fresh folder under the system temp dir, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mm_io_test.XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    return out;
-  }
-};
+namespace {
 
 std::string binary_payload() {
   std::string s;
@@ -58,7 +41,7 @@ std::string what_of(const std::function<void()>& f) {
 
 TEST_CASE("write_file_atomic writes, replaces, and read_file reads back", "[core][io]") {
   TempDir dir;
-  const std::string path = (dir.path / "blob.bin").string();
+  const std::string path = (dir.path() / "blob.bin").string();
   const std::string payload = binary_payload();
   mm::io::write_file_atomic(path, payload);
   REQUIRE(mm::io::read_file(path) == payload);
@@ -76,15 +59,15 @@ TEST_CASE("write_file_atomic writes, replaces, and read_file reads back", "[core
 
   // A relative path (no folder part) writes into the current folder.
   const fs::path cwd = fs::current_path();
-  fs::current_path(dir.path);
+  fs::current_path(dir.path());
   mm::io::write_file_atomic("plain.txt", "x");
   fs::current_path(cwd);
-  REQUIRE(mm::io::read_file((dir.path / "plain.txt").string()) == "x");
+  REQUIRE(mm::io::read_file((dir.path() / "plain.txt").string()) == "x");
 }
 
 TEST_CASE("AtomicWriter streams chunks and commits once", "[core][io]") {
   TempDir dir;
-  const std::string path = (dir.path / "stream.bin").string();
+  const std::string path = (dir.path() / "stream.bin").string();
   mm::io::AtomicWriter w(path);
   w.write("abc", 3);
   w.write(std::string_view("defg"));
@@ -98,7 +81,7 @@ TEST_CASE("AtomicWriter streams chunks and commits once", "[core][io]") {
 
 TEST_CASE("An uncommitted AtomicWriter leaves the old file and no temporary", "[core][io]") {
   TempDir dir;
-  const std::string path = (dir.path / "keep.txt").string();
+  const std::string path = (dir.path() / "keep.txt").string();
   mm::io::write_file_atomic(path, "old contents");
   {
     mm::io::AtomicWriter w(path);
@@ -112,14 +95,14 @@ TEST_CASE("An uncommitted AtomicWriter leaves the old file and no temporary", "[
 TEST_CASE("A write into an unwritable folder fails cleanly and leaves no file", "[core][io]") {
   TempDir dir;
   SECTION("missing folder") {
-    const std::string path = (dir.path / "no_such_dir" / "x.bin").string();
+    const std::string path = (dir.path() / "no_such_dir" / "x.bin").string();
     const std::string msg = what_of([&] { mm::io::write_file_atomic(path, "data"); });
     REQUIRE(msg.find(path) != std::string::npos);
     REQUIRE(msg.find("No such file or directory") != std::string::npos);
     REQUIRE(dir.entries().empty());
   }
   SECTION("parent is a regular file") {
-    const std::string parent = (dir.path / "file").string();
+    const std::string parent = (dir.path() / "file").string();
     mm::io::write_file_atomic(parent, "I am a file");
     const std::string msg = what_of([&] { mm::io::write_file_atomic(parent + "/x.bin", "d"); });
     REQUIRE(msg.find(parent + "/x.bin") != std::string::npos);
@@ -130,7 +113,7 @@ TEST_CASE("A write into an unwritable folder fails cleanly and leaves no file", 
       WARN("running as root: permission bits do not stop writes, read-only case skipped");
       return;
     }
-    const fs::path ro = dir.path / "ro";
+    const fs::path ro = dir.path() / "ro";
     fs::create_directory(ro);
     fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
     const std::string path = (ro / "x.bin").string();
@@ -143,7 +126,7 @@ TEST_CASE("A write into an unwritable folder fails cleanly and leaves no file", 
 
 TEST_CASE("A write that fails midway (file size limit) keeps the old file intact", "[core][io]") {
   TempDir dir;
-  const std::string path = (dir.path / "big.bin").string();
+  const std::string path = (dir.path() / "big.bin").string();
   mm::io::write_file_atomic(path, "previous");
 
   // RLIMIT_FSIZE makes write() fail with EFBIG past 4 KiB: a stand-in for a full disk.
@@ -166,16 +149,16 @@ TEST_CASE("A write that fails midway (file size limit) keeps the old file intact
 
 TEST_CASE("read_file names the path when it cannot read", "[core][io]") {
   TempDir dir;
-  const std::string missing = (dir.path / "missing.txt").string();
+  const std::string missing = (dir.path() / "missing.txt").string();
   std::string msg = what_of([&] { mm::io::read_file(missing); });
   REQUIRE(msg.find(missing) != std::string::npos);
-  msg = what_of([&] { mm::io::read_file(dir.path.string()); });
+  msg = what_of([&] { mm::io::read_file(dir.path().string()); });
   REQUIRE(msg.find("is a folder") != std::string::npos);
 }
 
 TEST_CASE("MappedFile maps contents, moves, and unmaps", "[core][io]") {
   TempDir dir;
-  const std::string path = (dir.path / "map.bin").string();
+  const std::string path = (dir.path() / "map.bin").string();
   const std::string payload = binary_payload();
   mm::io::write_file_atomic(path, payload);
 
@@ -190,22 +173,22 @@ TEST_CASE("MappedFile maps contents, moves, and unmaps", "[core][io]") {
   REQUIRE(moved.size() == payload.size());
   REQUIRE(moved.data()[1] == static_cast<std::uint8_t>(37));
 
-  mm::io::write_file_atomic((dir.path / "empty").string(), "");
-  mm::io::MappedFile empty((dir.path / "empty").string());
+  mm::io::write_file_atomic((dir.path() / "empty").string(), "");
+  mm::io::MappedFile empty((dir.path() / "empty").string());
   REQUIRE(empty.size() == 0);
   REQUIRE(empty.data() == nullptr);
   moved = std::move(empty);
   REQUIRE(moved.size() == 0);
 
-  const std::string missing = (dir.path / "nope").string();
+  const std::string missing = (dir.path() / "nope").string();
   REQUIRE(what_of([&] { mm::io::MappedFile x(missing); }).find(missing) != std::string::npos);
-  REQUIRE(what_of([&] { mm::io::MappedFile x(dir.path.string()); }).find("not a regular file") !=
+  REQUIRE(what_of([&] { mm::io::MappedFile x(dir.path().string()); }).find("not a regular file") !=
           std::string::npos);
 }
 
 TEST_CASE("A copy-on-write mapping is writable and never changes the file", "[core][io]") {
   TempDir dir;
-  const std::string path = (dir.path / "cow.bin").string();
+  const std::string path = (dir.path() / "cow.bin").string();
   mm::io::write_file_atomic(path, "abcdef");
   {
     mm::io::MappedFile m(path, mm::io::MappedFile::Access::kCopyOnWrite);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/logging.h"
+#include "support/temp_dir.h"
 
 namespace {
 std::string read_all(const std::string& path) {
@@ -17,8 +18,8 @@ std::string read_all(const std::string& path) {
 }  // namespace
 
 TEST_CASE("logging: each line carries its own component, rank 0 only by default", "[core][logging]") {
-  auto path = (std::filesystem::temp_directory_path() / "mm_test_logging.log").string();
-  std::remove(path.c_str());
+  const mm::test::TempDir tmp("mm_test_logging");
+  auto path = tmp.file("mm_test_logging.log");
   auto early = mm::log::get("early");  // handed out before init: must follow the new config
   mm::log::init({"info", false, 0, path});
   mm::log::get("alpha")->info("one");

@@ -21,26 +21,14 @@
 #include "core/check.h"
 #include "core/io.h"
 #include "core/safetensors.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 namespace st = mm::safetensors;
 using json = nlohmann::json;
+using mm::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mm_st_test.XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // Raw bytes of a tensor in C order.
 std::string bytes_of(const torch::Tensor& t) {
@@ -393,7 +381,7 @@ TEST_CASE("safetensors save rejects what it cannot store and leaves no file",
                       Catch::Contains("cannot write the safetensors header"));
   REQUIRE_THROWS_AS(st::save(dir.file("no/such/dir.safetensors"), {{"a", torch::ones({1})}}),
                     mm::Error);
-  REQUIRE(fs::is_empty(dir.path));
+  REQUIRE(fs::is_empty(dir.path()));
   REQUIRE(st::dtype_name(torch::kBFloat16) == "BF16");
   REQUIRE(st::scalar_type("I16") == torch::kInt16);
   REQUIRE_THROWS_AS(st::scalar_type("U16"), mm::Error);

@@ -2,7 +2,6 @@
 // and the box scanner.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <ctime>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "core/timer.h"
 #include "data_pipeline/formats/file_io.h"
 #include "data_pipeline/formats/json_index.h"
 #include "data_pipeline/formats/json_source.h"
@@ -36,10 +36,10 @@ TEST_CASE("100k-line JSONL: compact index, O(1) random access, thread-safe get",
              " with some words\"}\n";
     }
   }
-  write_file(dir / "big.jsonl", all);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto src = open_source(source_config("big", "text", dir / "big.jsonl"));
-  const double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_file(dir.file("big.jsonl"), all);
+  const mm::Stopwatch watch;
+  auto src = open_source(source_config("big", "text", dir.file("big.jsonl")));
+  const double open_s = watch.seconds();
   WARN("opened 100k lines (" << all.size() / 1e6 << " MB) in " << open_s << " s, index " << src->index_bytes() / 1e6
                              << " MB");
   REQUIRE(src->size() == n - n / 1000);
@@ -58,8 +58,8 @@ TEST_CASE("100k-line JSONL: compact index, O(1) random access, thread-safe get",
     REQUIRE(s.turns[0].text == "record number " + std::to_string(record_of(i)) + " with some words");
   }
   // The index does not depend on how many threads built it.
-  const JsonSource one(source_config("big", "text", dir / "big.jsonl"), convert_text, 1);
-  const JsonSource three(source_config("big", "text", dir / "big.jsonl"), convert_text, 3);
+  const JsonSource one(source_config("big", "text", dir.file("big.jsonl")), convert_text, 1);
+  const JsonSource three(source_config("big", "text", dir.file("big.jsonl")), convert_text, 3);
   REQUIRE(one.size() == src->size());
   REQUIRE(three.size() == src->size());
   REQUIRE(one.open_issues().size() == three.open_issues().size());
@@ -119,7 +119,7 @@ TEST_CASE("box scanner: 2- and 4-integer groups on the 0..999 grid", "[formats][
 TEST_CASE("quarantine sink: thread-safe, deduplicated, written as JSONL", "[quarantine]") {
   TempDir dir;
   {
-    Quarantine q(dir / "live.jsonl");
+    Quarantine q(dir.file("live.jsonl"));
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&q, t] {
@@ -130,9 +130,9 @@ TEST_CASE("quarantine sink: thread-safe, deduplicated, written as JSONL", "[quar
     CHECK(q.size() == 500);  // threads 0/2 and 1/3 add the same entries
     CHECK(!q.add({"src", "line 0", QuarantineKind::EmptyText, "text is \"empty\""}));
     CHECK(q.add({"src", "line 0", QuarantineKind::MissingImage, "another reason"}));
-    q.write_jsonl(dir / "dump.jsonl");
+    q.write_jsonl(dir.file("dump.jsonl"));
   }
-  for (const std::string file : {dir / "live.jsonl", dir / "dump.jsonl"}) {
+  for (const std::string file : {dir.file("live.jsonl"), dir.file("dump.jsonl")}) {
     std::ifstream f(file);
     std::string line;
     size_t n = 0;
@@ -176,30 +176,30 @@ double proc_status_mb(const char* field) {
 // Hidden (run by hand: test_formats "[.bench]"): the 1M-line budget of the issue.
 TEST_CASE("1M-line LLaVA JSONL opens in seconds within a few tens of MB", "[.bench][formats][index]") {
   TempDir dir;
-  for (int k = 0; k < 1000; ++k) write_file(dir / ("img/" + std::to_string(k) + ".jpg"), "x");
+  for (int k = 0; k < 1000; ++k) write_file(dir.file("img/" + std::to_string(k) + ".jpg"), "x");
   {
-    std::ofstream f(dir / "big.jsonl");
+    std::ofstream f(dir.file("big.jsonl"));
     for (size_t i = 0; i < 1000000; ++i)
       f << R"({"id": "s)" << i << R"(", "image": "img/)" << i % 1000
         << R"(.jpg", "conversations": [{"from": "human", "value": "<image>\nWhat is in the picture?"}, )"
         << R"({"from": "gpt", "value": "A red circle at [120, 340, 560, 780] next to a square."}]})" << '\n';
   }
-  const double file_mb = std::filesystem::file_size(dir / "big.jsonl") / 1e6;
+  const double file_mb = std::filesystem::file_size(dir.file("big.jsonl")) / 1e6;
   const double rss0 = proc_status_mb("VmRSS:");
-  const auto t0 = std::chrono::steady_clock::now();
+  const mm::Stopwatch watch;
   const std::clock_t c0 = std::clock();
-  auto src = open_source(source_config("big", "llava", dir / "big.jsonl"));
+  auto src = open_source(source_config("big", "llava", dir.file("big.jsonl")));
   const double open_cpu_s = double(std::clock() - c0) / CLOCKS_PER_SEC;  // all threads: robust to a busy machine
-  const double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double open_s = watch.seconds();
   const double rss1 = proc_status_mb("VmRSS:");
   const double hwm = proc_status_mb("VmHWM:");
-  const auto t1 = std::chrono::steady_clock::now();
+  const mm::Stopwatch get_watch;
   std::mt19937 rng(1);
   for (int k = 0; k < 100000; ++k) {
     const size_t i = rng() % src->size();
     REQUIRE(src->get(i).id == "s" + std::to_string(i));
   }
-  const double get_us = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count() * 10;
+  const double get_us = get_watch.seconds() * 10;
   WARN("1M lines, " << file_mb << " MB: open " << open_s << " s wall, " << open_cpu_s << " s CPU ("
                     << std::thread::hardware_concurrency() << " hw threads), index " << src->index_bytes() / 1e6 << " MB, RSS " << rss0 << " -> " << rss1
                     << " MB (peak " << hwm << " MB), get " << get_us << " us/record");

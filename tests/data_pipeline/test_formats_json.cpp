@@ -17,31 +17,31 @@ using mm::test::write_lines;
 TEST_CASE("registry lists the formats and rejects an unknown one with the valid names", "[formats]") {
   CHECK(source_format_names() == std::vector<std::string>{"captions", "interleaved", "llava", "text", "wds"});
   TempDir dir;
-  write_lines(dir / "t.jsonl", {R"({"text": "hi"})"});
+  write_lines(dir.file("t.jsonl"), {R"({"text": "hi"})"});
   try {
-    open_source(source_config("s", "parquet", dir / "t.jsonl"));
+    open_source(source_config("s", "parquet", dir.file("t.jsonl")));
     FAIL("expected an error");
   } catch (const mm::Error& e) {
     const std::string m = e.what();
     CHECK(m.find("unknown format 'parquet'") != std::string::npos);
     CHECK(m.find("captions, interleaved, llava, text, wds") != std::string::npos);
   }
-  CHECK_THROWS_WITH(open_source(source_config("s", "text", dir / "missing.jsonl")),
+  CHECK_THROWS_WITH(open_source(source_config("s", "text", dir.file("missing.jsonl"))),
                     Catch::Contains("missing.jsonl does not exist"));
 }
 
 TEST_CASE("captions JSONL: samples, ids, roots relative to the file's folder", "[formats]") {
   TempDir dir;
-  write_file(dir / "data/img/a.jpg", "A");
-  write_file(dir / "elsewhere/img/b.jpg", "B");
-  write_file(dir / "abs.png", "C");
-  write_lines(dir / "data/caps.jsonl", {
+  write_file(dir.file("data/img/a.jpg"), "A");
+  write_file(dir.file("elsewhere/img/b.jpg"), "B");
+  write_file(dir.file("abs.png"), "C");
+  write_lines(dir.file("data/caps.jsonl"), {
       R"({"id": "first", "image": "img/a.jpg", "caption": "a red square"})",
       "",
-      R"({"image": ")" + (dir / "abs.png") + R"(", "caption": "absolute path"})",
+      R"({"image": ")" + dir.file("abs.png") + R"(", "caption": "absolute path"})",
       R"({"id": 7, "image": "img/a.jpg", "caption": "box [10, 20, 300, 400] is fine"})",
   });
-  auto src = open_source(source_config("caps", "captions", dir / "data/caps.jsonl"));
+  auto src = open_source(source_config("caps", "captions", dir.file("data/caps.jsonl")));
   REQUIRE(src->size() == 3);
   CHECK(src->open_issues().empty());
   RawSample s = src->get(0);
@@ -52,27 +52,27 @@ TEST_CASE("captions JSONL: samples, ids, roots relative to the file's folder", "
   CHECK(s.turns[0].role == Role::Text);
   CHECK(s.turns[0].text == "<image>\na red square");
   REQUIRE(s.images.size() == 1);
-  CHECK(s.images[0].path == dir / "data/img/a.jpg");
+  CHECK(s.images[0].path == dir.file("data/img/a.jpg"));
   CHECK(s.images[0].offset == -1);
   // No "id": "line N" (1-based, counting the blank line).
   CHECK(src->get(1).id == "line 3");
-  CHECK(src->get(1).images[0].path == dir / "abs.png");
+  CHECK(src->get(1).images[0].path == dir.file("abs.png"));
   CHECK(src->get(2).id == "7");
 
   // An explicit root replaces the file's folder.
-  write_lines(dir / "data/caps2.jsonl", {R"({"image": "img/b.jpg", "caption": "x"})"});
-  SourceConfig c = source_config("caps2", "captions", dir / "data/caps2.jsonl");
-  c.root = dir / "elsewhere";
+  write_lines(dir.file("data/caps2.jsonl"), {R"({"image": "img/b.jpg", "caption": "x"})"});
+  SourceConfig c = source_config("caps2", "captions", dir.file("data/caps2.jsonl"));
+  c.root = dir.file("elsewhere");
   c.category = "text-rich";
   auto src2 = open_source(c);
-  CHECK(src2->get(0).images[0].path == dir / "elsewhere/img/b.jpg");
+  CHECK(src2->get(0).images[0].path == dir.file("elsewhere/img/b.jpg"));
   CHECK(src2->get(0).category == "text-rich");
 }
 
 TEST_CASE("captions: every malformed record is quarantined, the good ones stay", "[formats][quarantine]") {
   TempDir dir;
-  write_file(dir / "ok.jpg", "x");
-  write_lines(dir / "caps.jsonl", {
+  write_file(dir.file("ok.jpg"), "x");
+  write_lines(dir.file("caps.jsonl"), {
       R"({"image": "ok.jpg", "caption": "good one"})",
       R"({"image": "ok.jpg", "caption": "broken" )",                   // bad_json
       R"({"image": "ok.jpg"})",                                          // missing_field
@@ -86,7 +86,7 @@ TEST_CASE("captions: every malformed record is quarantined, the good ones stay",
       R"({"image": "ok.jpg", "caption": "point [999, 0] ok"})",
   });
   Quarantine q;
-  auto src = open_source(source_config("caps", "captions", dir / "caps.jsonl"), &q);
+  auto src = open_source(source_config("caps", "captions", dir.file("caps.jsonl")), &q);
   REQUIRE(src->size() == 3);
   CHECK(kinds_of(src->open_issues()) == std::map<std::string, int>{{"bad_json", 1},
                                                                    {"missing_field", 1},
@@ -115,9 +115,9 @@ TEST_CASE("captions: every malformed record is quarantined, the good ones stay",
 
 TEST_CASE("interleaved JSONL (OBELICS layout)", "[formats][quarantine]") {
   TempDir dir;
-  write_file(dir / "p1.png", "1");
-  write_file(dir / "p2.png", "2");
-  write_lines(dir / "docs.jsonl", {
+  write_file(dir.file("p1.png"), "1");
+  write_file(dir.file("p2.png"), "2");
+  write_lines(dir.file("docs.jsonl"), {
       R"({"texts": ["Intro.", null, "Middle.", null], "images": [null, "p1.png", null, "p2.png"], "url": "x"})",
       R"({"texts": [null, "Caption after."], "images": ["p2.png", null]})",
       R"({"texts": ["a", null], "images": ["p1.png", null]})",          // both at position 0
@@ -128,15 +128,15 @@ TEST_CASE("interleaved JSONL (OBELICS layout)", "[formats][quarantine]") {
       R"({"texts": ["a", null], "images": [null, 3]})",                 // image not a path
       R"({"images": []})",                                              // missing texts
   });
-  auto src = open_source(source_config("obelics", "interleaved", dir / "docs.jsonl"));
+  auto src = open_source(source_config("obelics", "interleaved", dir.file("docs.jsonl")));
   REQUIRE(src->size() == 2);
   RawSample s = src->get(0);
   REQUIRE(s.turns.size() == 1);
   CHECK(s.turns[0].role == Role::Text);
   CHECK(s.turns[0].text == "Intro.\n<image>\nMiddle.\n<image>");
   REQUIRE(s.images.size() == 2);
-  CHECK(s.images[0].path == dir / "p1.png");
-  CHECK(s.images[1].path == dir / "p2.png");
+  CHECK(s.images[0].path == dir.file("p1.png"));
+  CHECK(s.images[1].path == dir.file("p2.png"));
   CHECK(src->get(1).turns[0].text == "<image>\nCaption after.");
   CHECK(kinds_of(src->open_issues()) ==
         std::map<std::string, int>{{"wrong_type", 4}, {"empty_text", 2}, {"missing_field", 1}});
@@ -200,16 +200,16 @@ void check_llava(const Source& src) {
 
 TEST_CASE("llava: JSON array and JSONL give the same samples and quarantine", "[formats][quarantine]") {
   TempDir dir;
-  write_file(dir / "a.jpg", "a");
-  write_file(dir / "b.jpg", "b");
+  write_file(dir.file("a.jpg"), "a");
+  write_file(dir.file("b.jpg"), "b");
   std::vector<std::string> lines(std::begin(kLlavaRecords), std::end(kLlavaRecords));
-  write_lines(dir / "conv.jsonl", lines);
+  write_lines(dir.file("conv.jsonl"), lines);
   std::string array = "[\n";
   for (size_t i = 0; i < lines.size(); ++i) array += "  " + lines[i] + (i + 1 < lines.size() ? ",\n" : "\n");
-  write_file(dir / "conv.json", array + "]\n");
+  write_file(dir.file("conv.json"), array + "]\n");
 
-  auto jsonl = open_source(source_config("l", "llava", dir / "conv.jsonl"));
-  auto arr = open_source(source_config("l", "llava", dir / "conv.json"));
+  auto jsonl = open_source(source_config("l", "llava", dir.file("conv.jsonl")));
+  auto arr = open_source(source_config("l", "llava", dir.file("conv.json")));
   check_llava(*jsonl);
   check_llava(*arr);
   for (size_t i = 0; i < 4; ++i) {
@@ -219,17 +219,17 @@ TEST_CASE("llava: JSON array and JSONL give the same samples and quarantine", "[
     for (size_t t = 0; t < a.turns.size(); ++t) CHECK(a.turns[t].text == b.turns[t].text);
   }
   // Check_boxes off keeps the out-of-grid answer.
-  SourceConfig c = source_config("l", "llava", dir / "conv.json");
+  SourceConfig c = source_config("l", "llava", dir.file("conv.json"));
   c.check_boxes = false;
   CHECK(open_source(c)->size() == 6);
 }
 
 TEST_CASE("llava JSON array: records before a broken tail are kept", "[formats][quarantine]") {
   TempDir dir;
-  write_file(dir / "conv.json", R"([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
+  write_file(dir.file("conv.json"), R"([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
  {"id": "b", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "b"}]},
  {"id": "c", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "val)");
-  auto src = open_source(source_config("l", "llava", dir / "conv.json"));
+  auto src = open_source(source_config("l", "llava", dir.file("conv.json")));
   REQUIRE(src->size() == 2);
   CHECK(src->get(1).id == "b");
   REQUIRE(src->open_issues().size() == 1);
@@ -237,10 +237,10 @@ TEST_CASE("llava JSON array: records before a broken tail are kept", "[formats][
   CHECK(src->open_issues()[0].reason.find("element 2") != std::string::npos);
 
   // An element that is not valid JSON inside an intact array is quarantined on its own.
-  write_file(dir / "conv2.json", R"([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
+  write_file(dir.file("conv2.json"), R"([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
  {"id": "b" "conversations": []},
  {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "c"}]}])");
-  auto src2 = open_source(source_config("l", "llava", dir / "conv2.json"));
+  auto src2 = open_source(source_config("l", "llava", dir.file("conv2.json")));
   REQUIRE(src2->size() == 2);
   CHECK(src2->get(1).id == "element 2");
   REQUIRE(src2->open_issues().size() == 1);
@@ -250,10 +250,10 @@ TEST_CASE("llava JSON array: records before a broken tail are kept", "[formats][
 
 TEST_CASE("text JSONL and multi-file sources", "[formats][quarantine]") {
   TempDir dir;
-  write_lines(dir / "t/a.jsonl", {R"({"text": "one"})", R"({"text": ""})", R"({"txt": "typo"})"});
-  write_lines(dir / "t/b.jsonl", {R"({"text": "two"})", R"({"text": "an <image> tag"})", R"({"text": "three"})"});
-  write_lines(dir / "t/ignored.txt", {"not a dataset"});
-  for (const std::string path : {dir / "t", dir / "t/*.jsonl", dir / "t/{a,b}.jsonl"}) {
+  write_lines(dir.file("t/a.jsonl"), {R"({"text": "one"})", R"({"text": ""})", R"({"txt": "typo"})"});
+  write_lines(dir.file("t/b.jsonl"), {R"({"text": "two"})", R"({"text": "an <image> tag"})", R"({"text": "three"})"});
+  write_lines(dir.file("t/ignored.txt"), {"not a dataset"});
+  for (const std::string path : {dir.file("t"), dir.file("t/*.jsonl"), dir.file("t/{a,b}.jsonl")}) {
     auto src = open_source(source_config("txt", "text", path));
     REQUIRE(src->files().size() == 2);
     REQUIRE(src->size() == 3);
@@ -265,5 +265,6 @@ TEST_CASE("text JSONL and multi-file sources", "[formats][quarantine]") {
     CHECK(kinds_of(src->open_issues()) ==
           std::map<std::string, int>{{"empty_text", 1}, {"missing_field", 1}, {"placeholder_mismatch", 1}});
   }
-  CHECK_THROWS_WITH(open_source(source_config("txt", "text", dir / "t/*.parquet")), Catch::Contains("no file matches"));
+  CHECK_THROWS_WITH(open_source(source_config("txt", "text", dir.file("t/*.parquet"))),
+                    Catch::Contains("no file matches"));
 }

@@ -1,10 +1,9 @@
-// Fixture helpers for the format tests: a temporary folder, files, JSONL writers, tar shards
-// written with libarchive's writer, and "which kinds got quarantined" summaries.
+// Fixture helpers for the format tests: files, JSONL writers, tar shards written with libarchive's
+// writer, and "which kinds got quarantined" summaries (temporary folders: support/temp_dir.h).
 #pragma once
 #include <archive.h>
 #include <archive_entry.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,25 +14,9 @@
 
 #include "data_pipeline/formats/registry.h"
 #include "data_pipeline/quarantine.h"
+#include "support/temp_dir.h"
 
 namespace mm::test {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mm_formats_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline void write_file(const std::string& path, const std::string& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -5,12 +5,13 @@
 #include <string>
 
 #include "core/safetensors.h"
+#include "support/golden_file.h"
 #include "data_pipeline/image/image_pipeline.h"
 
 using namespace mm::data;
 
 TEST_CASE("tiles match the Python reference (decode, grid, resize, pad, normalise)", "[image][golden]") {
-  const auto golden = mm::safetensors::load(std::string(MM_TEST_DATA_DIR) + "/golden/image_split.safetensors");
+  const auto golden = mm::test::load_golden("image_split").file;
   mm::ImageConfig cfg;
   cfg.tile_size = std::stoll(golden.metadata.at("tile"));
   cfg.nmin = std::stoll(golden.metadata.at("nmin"));

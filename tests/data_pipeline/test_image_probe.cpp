@@ -8,6 +8,7 @@
 #include "data_pipeline/image/image_bytes.h"
 #include "data_pipeline/image/image_error.h"
 #include "data_pipeline/image/image_probe.h"
+#include "support/temp_dir.h"
 
 using namespace mm::data;
 
@@ -68,8 +69,8 @@ TEST_CASE("probe rejects empty, garbage, truncated and zero-sized headers with a
 }
 
 TEST_CASE("read_image_bytes: inline bytes, whole files, tar-member ranges", "[image][bytes]") {
-  const auto dir = std::filesystem::temp_directory_path() / "mm_test_image_bytes";
-  std::filesystem::create_directories(dir);
+  const mm::test::TempDir tmp("mm_test_image_bytes");
+  const std::filesystem::path dir = tmp.path();
   const std::string path = (dir / "blob.bin").string();
   {
     FILE* f = std::fopen(path.c_str(), "wb");
@@ -97,5 +98,4 @@ TEST_CASE("read_image_bytes: inline bytes, whole files, tar-member ranges", "[im
   ref.path = (dir / "missing.png").string();
   CHECK_THROWS_AS(read_image_bytes(ref), ImageError);
   CHECK_THROWS_WITH(read_image_bytes(ref), Catch::Contains("missing.png"));
-  std::filesystem::remove_all(dir);
 }

@@ -49,11 +49,11 @@ struct LoaderData {
     std::vector<std::string> lines;
     for (int i = 0; i < 14; ++i) {
       const std::string a = "img/a" + std::to_string(i) + ".png";
-      write_file(dir / ("llava/" + a), png(sizes[i % 6][0], sizes[i % 6][1], i));
+      write_file(dir.file("llava/" + a), png(sizes[i % 6][0], sizes[i % 6][1], i));
       std::string c = colours[i % 6];
       if (i % 4 == 3) {  // two images
         const std::string b = "img/b" + std::to_string(i) + ".png";
-        write_file(dir / ("llava/" + b), png(sizes[(i + 2) % 6][0], sizes[(i + 2) % 6][1], i + 5));
+        write_file(dir.file("llava/" + b), png(sizes[(i + 2) % 6][0], sizes[(i + 2) % 6][1], i + 5));
         lines.push_back(R"({"id": "conv)" + std::to_string(i) + R"(", "image": [")" + a + R"(", ")" + b +
                         R"("], "conversations": [{"from": "human", "value": "<image> and <image>: which is )" + c +
                         R"(?"}, {"from": "gpt", "value": "The first one is )" + c + R"(."}]})");
@@ -63,9 +63,9 @@ struct LoaderData {
                         c + R"( square."}]})");
       }
     }
-    write_file(dir / "llava/img/broken.png", "\x89PNG\r\n\x1a\n this is not really a png");
+    write_file(dir.file("llava/img/broken.png"), "\x89PNG\r\n\x1a\n this is not really a png");
     lines.push_back(R"({"id": "corrupt", "image": "img/broken.png", "conversations": [{"from": "human", "value": "<image> what?"}, {"from": "gpt", "value": "A red circle."}]})");
-    write_lines(dir / "llava/conv.jsonl", lines);
+    write_lines(dir.file("llava/conv.jsonl"), lines);
 
     std::vector<std::pair<std::string, std::string>> members;
     for (int i = 0; i < 10; ++i) {
@@ -73,7 +73,7 @@ struct LoaderData {
       members.push_back({key + ".png", png(sizes[(i + 1) % 6][0], sizes[(i + 1) % 6][1], 100 + i)});
       members.push_back({key + ".txt", std::string("A ") + colours[i % 6] + " square in the top left."});
     }
-    write_tar(dir / "wds/shard-000.tar", members);
+    write_tar(dir.file("wds/shard-000.tar"), members);
 
     std::vector<std::string> texts;
     for (int i = 0; i < 6; ++i) {
@@ -81,11 +81,11 @@ struct LoaderData {
       for (int k = 0; k < 3 + 8 * (i % 3); ++k) t += "The quick brown fox jumps over the lazy dog " + std::to_string(k) + ". ";
       texts.push_back(R"({"text": ")" + t + R"("})");
     }
-    write_lines(dir / "text/t.jsonl", texts);
+    write_lines(dir.file("text/t.jsonl"), texts);
 
-    sources.push_back(mm::test::source_config("conv", "llava", dir / "llava/conv.jsonl"));
-    sources.push_back(mm::test::source_config("caps", "wds", dir / "wds/shard-000.tar"));
-    sources.push_back(mm::test::source_config("text", "text", dir / "text/t.jsonl"));
+    sources.push_back(mm::test::source_config("conv", "llava", dir.file("llava/conv.jsonl")));
+    sources.push_back(mm::test::source_config("caps", "wds", dir.file("wds/shard-000.tar")));
+    sources.push_back(mm::test::source_config("text", "text", dir.file("text/t.jsonl")));
     sources[2].weight = 0.5;
   }
 };

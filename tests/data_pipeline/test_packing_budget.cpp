@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <random>
 
+#include "core/timer.h"
 #include "data_pipeline/packing/packer.h"
 #include "data_pipeline/packing/tile_budget.h"
 #include "tests/tokenizer/tokenizer_fixture.h"
@@ -176,7 +176,7 @@ TEST_CASE("tokenize, budget and pack throughput", "[.][bench]") {
   BudgetOptions opts;
   opts.max_len = 4096;
   std::vector<mm::tok::EncodedSample> encoded;
-  const auto t0 = std::chrono::steady_clock::now();
+  const mm::Stopwatch watch;
   for (const auto& s : raws) {
     FakeSplitter sp;
     const int64_t nmax = 4 + static_cast<int64_t>(rng() % 6);
@@ -189,7 +189,7 @@ TEST_CASE("tokenize, budget and pack throughput", "[.][bench]") {
     REQUIRE(r.ok());
     encoded.push_back(r.sample);
   }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = watch.seconds();
   int64_t tokens = 0;
   for (const auto& e : encoded) tokens += e.size();
   WARN("encode+budget: " << raws.size() / secs << " samples/s, " << tokens / secs / 1e6 << " M tokens/s");
@@ -198,9 +198,9 @@ TEST_CASE("tokenize, budget and pack throughput", "[.][bench]") {
     po.seq_len = 4096;
     po.open_sequences = open;
     mm::data::PackStats st;
-    const auto t1 = std::chrono::steady_clock::now();
+    const mm::Stopwatch pack_watch;
     mm::data::pack_samples(encoded, po, &st);
-    const double ps = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    const double ps = pack_watch.seconds();
     WARN("pack open_sequences=" << open << ": efficiency " << st.efficiency() << ", " << st.sequences
                                 << " sequences, " << tokens / ps / 1e6 << " M tokens/s");
   }

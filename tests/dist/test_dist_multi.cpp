@@ -3,12 +3,12 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <unistd.h>  // getpid
 
+#include "core/timer.h"
 #include "dist/launcher.h"
 #include "dist/process_group.h"
 #include "toy_models.h"
@@ -30,10 +30,10 @@ Run run_workers(const std::vector<std::string>& args, double timeout_s = 60) {
   o.grace_s = 2;
   o.timeout_s = timeout_s;
   o.out = &out;
-  const auto t0 = std::chrono::steady_clock::now();
+  const mm::Stopwatch watch;
   Run r;
   r.result = mm::dist::launch(o);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = watch.seconds();
   r.output = out.str();
   return r;
 }

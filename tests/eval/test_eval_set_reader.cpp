@@ -3,7 +3,7 @@
 
 #include "core/check.h"
 #include "eval/eval_set_reader.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 using namespace mm::eval;
 

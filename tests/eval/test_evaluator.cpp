@@ -8,7 +8,7 @@
 #include "core/config/config.h"
 #include "core/config/eval_config.h"
 #include "eval/evaluator.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 using namespace mm::eval;
 

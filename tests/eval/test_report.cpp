@@ -7,7 +7,7 @@
 #include "core/check.h"
 #include "core/io.h"
 #include "eval/report.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 using namespace mm::eval;
 

@@ -15,7 +15,7 @@
 #include "eval/report.h"
 #include "eval/chance.h"
 #include "eval/report/run_report.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace mm::eval;
@@ -265,7 +265,6 @@ TEST_CASE("run report: chance from the eval JSON without eval sets; errors", "[e
   CHECK_THROWS_AS(read_run(empty.file("nowhere")), mm::Error);
 }
 
-#ifdef MM_MMTRAIN
 TEST_CASE("mmtrain report prints the table and writes the files", "[eval][run_report][cli]") {
   if (!fs::exists(MM_MMTRAIN)) {
     WARN("skipped: " MM_MMTRAIN " is not built (cmake --build BUILD --target mmtrain)");
@@ -283,4 +282,3 @@ TEST_CASE("mmtrain report prints the table and writes the files", "[eval][run_re
                       Catch::Contains("report.html"));
   for (const char* name : {"report.md", "report.html", "loss.svg", "scores.svg"}) CHECK(fs::exists(f.dir.file("o/") + name));
 }
-#endif

@@ -12,7 +12,7 @@
 #include "core/config/run_config.h"
 #include "data_pipeline/loader/loader.h"
 #include "eval/generation/word_probe.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 #include "tests/tokenizer/tokenizer_fixture.h"
 
 using mm::gen::split_target_words;

@@ -1,7 +1,7 @@
 // [gpu] tests (ctest label gpu; scripts/gpu/build_and_run.sh runs them on a GPU machine):
 //  - the debug model's forward + backward on CUDA under bf16 autocast against the CPU fp32 run,
 //  - a 1-rank NCCL process group through the src/dist API (CUDA builds only),
-//  - pinned batches (data::pin_batch / set_pin_batches) copied with non_blocking arrive intact,
+//  - pinned batches (data::pin_batch / collate_batch(..., pin)) copied with non_blocking arrive intact,
 //  - greedy generation and answer scoring (what evaluation inside a CUDA training run calls) on a
 //    model on CUDA give the CPU's tokens and log-probabilities.
 // Without a CUDA device each test prints "SKIPPED: ..." and returns; CMake marks that output as a
@@ -33,6 +33,7 @@
 #include "eval/generation/prompt.h"
 #include "eval/eval_set_reader.h"
 #include "models/mllm.h"
+#include "support/tiny_world.h"
 #include "tokenizer/tokenizer.h"
 #include "trainers/bench/bench.h"
 
@@ -214,16 +215,14 @@ TEST_CASE("pinned batches copy to CUDA with non_blocking unchanged", "[gpu]") {
   for (size_t i = 0; i < want.size(); ++i) CHECK(torch::equal(on_gpu[i].cpu(), *want[i]));
   CHECK(busy.size(0) == 4096);
 
-  // collate_batch pins when the process-wide switch is on (the trainer turns it on for CUDA runs).
-  data::set_pin_batches(true);
+  // collate_batch pins when asked (a loader with LoaderConfig::pin_batches, set for CUDA runs).
   data::PackedSequence s;
   s.input_ids = {5, 6, 7, 0};
   s.labels = {-100, 6, 7, -100};
   s.positions = {0, 1, 2, 0};
   s.doc_ids = {0, 0, 0, -1};
   s.used = 3;
-  const data::Batch c = data::collate_batch({s}, [](int64_t) { return data::DocInfo{}; }, 16, 64);
-  data::set_pin_batches(false);
+  const data::Batch c = data::collate_batch({s}, [](int64_t) { return data::DocInfo{}; }, 16, 64, /*pin=*/true);
   CHECK(c.input_ids.is_pinned());
   CHECK(torch::equal(c.input_ids.to(torch::kCUDA, true).cpu(), torch::tensor({{5, 6, 7, 0}}, torch::kInt64)));
 }
@@ -238,10 +237,7 @@ TEST_CASE("greedy generation and answer scoring on CUDA match the CPU", "[gpu]")
   if (!have_cuda("generation on CUDA")) return;
   const std::filesystem::path dir =
       std::filesystem::path(MM_BINARY_DIR) / "test_tmp" / ("gpu_generation_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  const std::string synth = std::string(MM_SOURCE_DIR) + "/tests/cli/tiny_world.sh " + MM_MMTRAIN + " " +
-                            MM_SOURCE_DIR + " " + dir.string() + " > " + dir.string() + ".log 2>&1";
-  REQUIRE(std::system(synth.c_str()) == 0);
+  REQUIRE(mm::test::write_tiny_world(MM_MMTRAIN, dir, dir.string() + ".log") == 0);
   const RunConfig cfg = load_run_config(std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml",
                                         {"image.tile_size=64", "image.nmin=1", "image.nmax=4", "loader.seq_len=512"});
   const tok::Tokenizer tok = tok::Tokenizer::load(cfg.tokenizer, (dir / "world" / "tokenizer" / "spm.model").string());

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "golden_file.h"
+#include "support/golden_file.h"
 
 namespace mm::test {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "golden_file.h"
+#include "support/golden_file.h"
 #include "models/connectors/connector.h"
 #include "models/vision/pos_embed.h"
 #include "models/vision/vit.h"

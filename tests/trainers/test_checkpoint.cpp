@@ -7,22 +7,15 @@
 
 #include "core/check.h"
 #include "core/io.h"
+#include "support/temp_dir.h"
 #include "trainers/checkpoint/checkpoint_manager.h"
 #include "trainers/checkpoint/manifest.h"
 
 using namespace mm::train;
+using mm::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::map<std::string, torch::Tensor> model_at(int64_t step) {
   return {{"w", torch::arange(12, torch::kFloat).reshape({3, 4}) * static_cast<float>(step)},
@@ -45,21 +38,15 @@ void flip_byte(const fs::path& p, std::size_t offset) {
 
 }  // namespace
 
-TEST_CASE("FNV-1a 64 known values", "[trainers][checkpoint]") {
-  CHECK(fnv1a64("") == 0xcbf29ce484222325ULL);
-  CHECK(fnv1a64("a") == 0xaf63dc4c8601ec8cULL);
-  CHECK(fnv1a64("foobar") == 0x85944171f73967e8ULL);
-}
-
 TEST_CASE("checkpoint round trip with the run-directory layout", "[trainers][checkpoint]") {
   TempDir tmp("mm_ckpt_roundtrip");
-  CheckpointManager m((tmp.path / "checkpoints").string());
+  CheckpointManager m((tmp.path() / "checkpoints").string());
   const std::string dir = save_step(m, 500);
   CHECK(fs::path(dir).filename() == "step_000500");
   for (const char* f : {"model.safetensors", "optimizer.safetensors", "state.json", "config.yaml", "MANIFEST"})
     CHECK(fs::exists(fs::path(dir) / f));
-  CHECK(mm::io::read_file((tmp.path / "checkpoints" / "LATEST").string()) == "step_000500\n");
-  for (const auto& e : fs::directory_iterator(tmp.path / "checkpoints"))
+  CHECK(mm::io::read_file((tmp.path() / "checkpoints" / "LATEST").string()) == "step_000500\n");
+  for (const auto& e : fs::directory_iterator(tmp.path() / "checkpoints"))
     CHECK(e.path().filename().string().rfind(".tmp", 0) != 0);  // no leftovers
 
   const Checkpoint c = CheckpointManager::load(dir);
@@ -74,7 +61,7 @@ TEST_CASE("checkpoint round trip with the run-directory layout", "[trainers][che
 
 TEST_CASE("a corrupted or truncated checkpoint is never loaded", "[trainers][checkpoint]") {
   TempDir tmp("mm_ckpt_corrupt");
-  CheckpointManager m((tmp.path / "checkpoints").string());
+  CheckpointManager m((tmp.path() / "checkpoints").string());
   SECTION("one flipped byte in the model") {
     const fs::path dir = save_step(m, 10);
     const fs::path f = dir / "model.safetensors";
@@ -103,7 +90,7 @@ TEST_CASE("a corrupted or truncated checkpoint is never loaded", "[trainers][che
 TEST_CASE("a weights-only load neither hashes nor reads the optimizer state", "[trainers][checkpoint]") {
   using Part = CheckpointManager::Part;
   TempDir tmp("mm_ckpt_weights");
-  CheckpointManager m((tmp.path / "checkpoints").string());
+  CheckpointManager m((tmp.path() / "checkpoints").string());
   const fs::path dir = save_step(m, 10);
   const Checkpoint w = CheckpointManager::load(dir.string(), Part::kWeights);
   CHECK(w.step == 10);
@@ -130,11 +117,11 @@ TEST_CASE("a weights-only load neither hashes nor reads the optimizer state", "[
 
 TEST_CASE("find_latest_good falls back past a bad or missing LATEST", "[trainers][checkpoint]") {
   TempDir tmp("mm_ckpt_fallback");
-  CheckpointManager m((tmp.path / "checkpoints").string(), RetentionPolicy{5, 0});
+  CheckpointManager m((tmp.path() / "checkpoints").string(), RetentionPolicy{5, 0});
   save_step(m, 100);
   const std::string good = save_step(m, 200);
   const std::string newest = save_step(m, 300);
-  const fs::path latest = tmp.path / "checkpoints" / "LATEST";
+  const fs::path latest = tmp.path() / "checkpoints" / "LATEST";
 
   SECTION("LATEST points at a corrupt checkpoint") {
     flip_byte(fs::path(newest) / "model.safetensors", fs::file_size(fs::path(newest) / "model.safetensors") - 1);
@@ -157,7 +144,7 @@ TEST_CASE("find_latest_good falls back past a bad or missing LATEST", "[trainers
 
 TEST_CASE("retention keeps the last K plus every Nth", "[trainers][checkpoint]") {
   TempDir tmp("mm_ckpt_retention");
-  CheckpointManager m((tmp.path / "checkpoints").string(), RetentionPolicy{2, 300});
+  CheckpointManager m((tmp.path() / "checkpoints").string(), RetentionPolicy{2, 300});
   for (int64_t s = 100; s <= 1000; s += 100) save_step(m, s);
   std::vector<int64_t> steps;
   for (const auto& [step, dir] : m.list()) steps.push_back(step);
@@ -165,7 +152,7 @@ TEST_CASE("retention keeps the last K plus every Nth", "[trainers][checkpoint]")
   // Re-saving an existing step replaces it cleanly.
   save_step(m, 1000);
   CHECK(m.list().size() == 4);
-  CHECK(m.find_latest_good().value() == (tmp.path / "checkpoints" / "step_001000").string());
+  CHECK(m.find_latest_good().value() == (tmp.path() / "checkpoints" / "step_001000").string());
 }
 
 namespace {
@@ -179,10 +166,10 @@ std::string tokenizer_bytes(char seed) {
 
 TEST_CASE("a checkpoint carries the tokenizer model it was trained with", "[trainers][checkpoint][tokenizer]") {
   TempDir tmp("mm_ckpt_tokenizer");
-  const fs::path src = tmp.path / "spm.model";
-  fs::create_directories(tmp.path);
+  const fs::path src = tmp.path() / "spm.model";
+  fs::create_directories(tmp.path());
   mm::io::write_file_atomic(src.string(), tokenizer_bytes(1));
-  CheckpointManager m((tmp.path / "checkpoints").string());
+  CheckpointManager m((tmp.path() / "checkpoints").string());
   const fs::path dir = m.save(5, model_at(5), {}, {}, "model: debug\n", mm::io::read_file(src.string()));
   REQUIRE(fs::exists(dir / "tokenizer.model"));
   CHECK(mm::io::read_file((dir / "tokenizer.model").string()) == mm::io::read_file(src.string()));
@@ -209,11 +196,11 @@ TEST_CASE("a checkpoint carries the tokenizer model it was trained with", "[trai
 TEST_CASE("check_carried_tokenizer: equal bytes pass, a changed vocabulary is one line naming both files",
           "[trainers][checkpoint][tokenizer]") {
   TempDir tmp("mm_ckpt_tokcheck");
-  fs::create_directories(tmp.path);
-  const fs::path same = tmp.path / "same.model", other = tmp.path / "other.model";
+  fs::create_directories(tmp.path());
+  const fs::path same = tmp.path() / "same.model", other = tmp.path() / "other.model";
   mm::io::write_file_atomic(same.string(), tokenizer_bytes(1));
   mm::io::write_file_atomic(other.string(), tokenizer_bytes(2));
-  CheckpointManager m((tmp.path / "checkpoints").string());
+  CheckpointManager m((tmp.path() / "checkpoints").string());
   const std::string dir = m.save(5, model_at(5), {}, {}, "model: debug\n", tokenizer_bytes(1));
 
   CHECK(check_carried_tokenizer(dir, same.string(), "train.init_from"));
@@ -233,7 +220,7 @@ TEST_CASE("check_carried_tokenizer: equal bytes pass, a changed vocabulary is on
   mm::io::write_file_atomic(other.string(), edited);
   CHECK_THROWS_WITH(check_carried_tokenizer(dir, other.string(), "--resume"), Catch::Contains("--resume " + dir));
   // The config's file is missing: one line pointing at the carried copy.
-  CHECK_THROWS_WITH(check_carried_tokenizer(dir, (tmp.path / "gone.model").string(), "--resume"),
+  CHECK_THROWS_WITH(check_carried_tokenizer(dir, (tmp.path() / "gone.model").string(), "--resume"),
                     Catch::Contains("gone.model") && Catch::Contains(dir + "/tokenizer.model"));
   // A checkpoint written before checkpoints carried their tokenizer: accepted, unchecked.
   const std::string old = save_step(m, 6);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "support/temp_dir.h"
 #include "trainers/metrics/metrics_jsonl.h"
 #include "trainers/metrics/progress.h"
 
@@ -12,8 +13,8 @@ using namespace mm::train;
 namespace fs = std::filesystem;
 
 TEST_CASE("metrics.jsonl: one flushed object per step, appended across writers", "[trainers][metrics]") {
-  const fs::path dir = fs::temp_directory_path() / ("mm_metrics_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const mm::test::TempDir tmp("mm_metrics");
+  const fs::path dir = tmp.path();
   const std::string path = (dir / "run" / "metrics.jsonl").string();
   MetricsJsonl w(path);
   w.log(1, {{"loss", 3.5}, {"lr", 1e-4}, {"loss_by_source", {{"coco", 3.1}}}});
@@ -33,7 +34,6 @@ TEST_CASE("metrics.jsonl: one flushed object per step, appended across writers",
   REQUIRE(lines.size() == 2);
   CHECK(lines[1]["step"] == 2);
   CHECK_THROWS(w.log(3, nlohmann::json::array({1, 2})));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("progress line formatting", "[trainers][metrics]") {

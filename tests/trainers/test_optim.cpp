@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/config/config.h"
 #include "core/safetensors.h"
+#include "support/temp_dir.h"
 #include "trainers/optim/adamw.h"
 #include "trainers/optim/param_groups.h"
 
@@ -97,13 +98,12 @@ TEST_CASE("optimizer state round trip continues bitwise identically", "[trainers
         ref_opt->step();
       }
       // Save mid-run through safetensors, restore into fresh params + optimizer.
-      const auto dir = std::filesystem::temp_directory_path() / ("mm_optim_state_" + std::string(name));
-      std::filesystem::create_directories(dir);
+      const mm::test::TempDir tmp("mm_optim_state_" + std::string(name));
+      const std::filesystem::path dir = tmp.path();
       mm::safetensors::save((dir / "optimizer.safetensors").string(), ref_opt->state_dict());
       auto resumed = clone_params(ref);
       auto res_opt = make_optimizer(cfg, resumed);
       res_opt->load_state_dict(mm::safetensors::load((dir / "optimizer.safetensors").string()).tensors);
-      std::filesystem::remove_all(dir);
       for (int t = 3; t < 6; ++t) {
         set_grads(ref, t);
         set_grads(resumed, t);

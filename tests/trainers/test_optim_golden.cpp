@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
+#include "support/golden_file.h"
 #include "trainers/optim/adafactor.h"
 #include "trainers/optim/adamw.h"
 
@@ -19,9 +20,9 @@ struct Golden {
   int steps = 0;
 };
 
-Golden load_golden(const std::string& name) {
+Golden load_optim_golden(const std::string& name) {
   Golden g;
-  g.file = mm::safetensors::load(std::string(MM_TEST_DATA_DIR) + "/golden/" + name);
+  g.file = mm::test::load_golden(name).file;
   g.lrs = nlohmann::json::parse(g.file.metadata.at("lrs")).get<std::vector<double>>();
   g.steps = std::stoi(g.file.metadata.at("steps"));
   return g;
@@ -49,7 +50,7 @@ void run_and_compare(const Golden& g, Optimizer& opt, std::vector<torch::Tensor>
 }  // namespace
 
 TEST_CASE("AdamW matches torch.optim.AdamW step by step", "[trainers][optim][golden]") {
-  const Golden g = load_golden("optim_adamw.safetensors");
+  const Golden g = load_optim_golden("optim_adamw");
   std::vector<std::string> names = {"w", "b"};
   std::vector<torch::Tensor> params;
   for (const auto& n : names) params.push_back(g.file.tensors.at("init." + n).clone().requires_grad_(true));
@@ -61,9 +62,9 @@ TEST_CASE("AdamW matches torch.optim.AdamW step by step", "[trainers][optim][gol
 }
 
 TEST_CASE("Adafactor matches the reference of the paper's algorithm", "[trainers][optim][golden]") {
-  for (const char* file : {"optim_adafactor.safetensors", "optim_adafactor_beta1.safetensors"}) {
+  for (const char* file : {"optim_adafactor", "optim_adafactor_beta1"}) {
     SECTION(file) {
-      const Golden g = load_golden(file);
+      const Golden g = load_optim_golden(file);
       std::vector<std::string> names = {"w2", "w3", "b"};
       std::vector<torch::Tensor> params;
       for (const auto& n : names) params.push_back(g.file.tensors.at("init." + n).clone().requires_grad_(true));

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/check.h"
+#include "support/temp_dir.h"
 #include "trainers/loop/recipe.h"
 
 namespace fs = std::filesystem;
@@ -15,12 +16,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path temp_dir() {
-  static const fs::path d = [] {
-    fs::path p = fs::temp_directory_path() / ("mm_recipe_" + std::to_string(getpid()));
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
+  static const mm::test::TempDir d("mm_recipe");
+  return d.path();
 }
 
 std::string write(const std::string& name, const std::string& text) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/io.h"
+#include "support/temp_dir.h"
 #include "trainers/metrics/crc32c.h"
 #include "trainers/metrics/tb_writer.h"
 
@@ -129,8 +130,8 @@ TEST_CASE("crc32c check value", "[trainers][metrics]") {
 }
 
 TEST_CASE("TensorBoard event file decodes record by record", "[trainers][metrics]") {
-  const fs::path dir = fs::temp_directory_path() / ("mm_tb_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const mm::test::TempDir tmp("mm_tb");
+  const fs::path dir = tmp.path() / "tb";
   std::string path;
   {
     mm::train::TensorBoardWriter w(dir.string());
@@ -158,5 +159,4 @@ TEST_CASE("TensorBoard event file decodes record by record", "[trainers][metrics
   CHECK(events[2].step == 500);
   CHECK(events[3].step == 300000);  // a multi-byte varint
   CHECK(events[3].scalars.at("eval/acc") == 0.125f);
-  fs::remove_all(dir);
 }

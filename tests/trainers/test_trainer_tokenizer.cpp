@@ -13,6 +13,7 @@
 #include "core/config/run_config.h"
 #include "core/io.h"
 #include "dist/process_group.h"
+#include "support/temp_dir.h"
 #include "tests/tokenizer/tokenizer_fixture.h"
 #include "trainers/checkpoint/checkpoint_manager.h"
 #include "trainers/loop/recipe.h"
@@ -23,13 +24,12 @@ namespace fs = std::filesystem;
 namespace {
 
 struct World {
-  fs::path dir = fs::temp_directory_path() / ("mm_trainer_tok_" + std::to_string(::getpid()));
+  mm::test::TempDir tmp{"mm_trainer_tok"};
+  fs::path dir = tmp.path();
   std::string tokenizer;        // the run's tokenizer.model_path (the shared test tokenizer)
   std::string other_tokenizer;  // another vocabulary trained on the same text
   std::string data;
   World() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
     const std::string corpus = mm::test::write_tokenizer_corpus(dir.string());
     tokenizer = (dir / "spm.model").string();
     mm::io::write_file_atomic(tokenizer, mm::io::read_file(mm::test::test_tokenizer().config().model_path));
@@ -40,11 +40,6 @@ struct World {
     for (int i = 0; i < 40; ++i)
       f << "{\"text\": \"A red circle number " << i << " sits in the top left. What is " << i << " plus 3?\"}\n";
   }
-  ~World() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
   mm::RunConfig config(const std::string& run, const std::string& tok,
                        const std::vector<std::string>& sets = {}) const {
     const fs::path yaml = dir / (run + ".yaml");

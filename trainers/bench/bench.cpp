@@ -13,6 +13,8 @@
 #include <memory>
 
 #include "core/check.h"
+#include "core/device.h"
+#include "core/timer.h"
 #include "core/logging.h"
 #include "data_pipeline/loader/loader.h"
 #include "models/llm/decoder.h"
@@ -26,19 +28,7 @@
 namespace mm::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-torch::Device pick_device(const std::string& want) {
-  const bool cuda = torch::cuda::is_available();
-  if (want == "cuda") {
-    MM_CHECK(cuda, "bench: train.device = cuda but no CUDA device is available to this LibTorch build");
-    return torch::kCUDA;
-  }
-  if (want == "auto" && cuda) return torch::kCUDA;
-  return torch::kCPU;
-}
+using Clock = SteadyClock;
 
 int64_t tiles_of(const MultimodalBatch& b) { return b.tiles.defined() ? b.tiles.size(0) : 0; }
 
@@ -52,7 +42,7 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
            "bench: --real-data needs data.sources in the config (none are listed)");
   if (cfg.train.threads > 0) torch::set_num_threads(static_cast<int>(cfg.train.threads));
   align_blas_threads(torch::get_num_threads());
-  const torch::Device device = pick_device(cfg.train.device);
+  const torch::Device device = pick_device(cfg.train.device, "train.device");
 
   BenchResult r;
   r.model = cfg.model.name;

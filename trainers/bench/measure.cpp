@@ -16,13 +16,10 @@
 #include <dlfcn.h>
 #include <time.h>
 
+#include "core/timer.h"
+
 namespace mm::bench {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-}  // namespace
+using Clock = SteadyClock;
 
 void align_blas_threads(int n) {
   using SetThreads = void (*)(int);

@@ -9,17 +9,10 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "core/hash.h"
 #include "core/io.h"
 
 namespace mm::train {
-
-uint64_t fnv1a64(std::string_view bytes, uint64_t h) {
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 std::string format_manifest(const std::vector<ManifestEntry>& entries) {
   std::string out = "mmtrain-manifest 1\n";

@@ -8,13 +8,10 @@
 
 namespace mm::train {
 
-// FNV-1a, 64 bit, of `bytes` (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
-uint64_t fnv1a64(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL);
-
 struct ManifestEntry {
   std::string file;  // name inside the checkpoint folder
   uint64_t size = 0;
-  uint64_t hash = 0;  // fnv1a64 of the bytes
+  uint64_t hash = 0;  // fnv1a64 of the bytes (core/hash.h)
 };
 
 // Text form: first line "mmtrain-manifest 1", then one "<file> <size> fnv1a64:<16 hex>" a line.

@@ -28,7 +28,8 @@ nlohmann::json heldout_losses(StageRun& run) {
     if (batches.empty()) {
       data::Quarantine q;
       MixtureConfig flat;
-      auto hl = data::make_loader({src}, flat, cfg.image, *run.tokenizer, run.model->tokens_per_tile(), cfg.loader, &q);
+      auto hl = data::make_loader({src}, flat, cfg.image, *run.tokenizer, run.model->tokens_per_tile(),
+                                loader_config(run), &q);
       for (int64_t b = 0; b < cfg.data.heldout_batches; ++b) batches.push_back(hl->next());
     }
     double sum = 0, count = 0;

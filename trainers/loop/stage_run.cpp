@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/check.h"
+#include "core/device.h"
 #include "core/io.h"
 #include "core/logging.h"
 #include "data_pipeline/loader/loader.h"
@@ -22,19 +23,6 @@ namespace fs = std::filesystem;
 
 namespace mm::train {
 namespace {
-
-torch::Device pick_device(const TrainConfig& t) {
-  if (t.device == "cuda") {
-    MM_CHECK(torch::cuda::is_available(), "train.device: cuda requested but no CUDA device is available");
-    data::set_pin_batches(true);  // the loader (created after this) collates into pinned memory
-    return torch::Device(torch::kCUDA);
-  }
-  if (t.device == "auto" && torch::cuda::is_available()) {
-    data::set_pin_batches(true);
-    return torch::Device(torch::kCUDA);
-  }
-  return torch::Device(torch::kCPU);
-}
 
 // The checkpoint to resume from: the stage's latest good one (auto), a named one, or none.
 std::optional<Checkpoint> find_resume_point(const StageRun& run) {
@@ -64,7 +52,7 @@ void build_model(StageRun& run, const std::optional<Checkpoint>& resume_from) {
     }
   }
   if (tc.threads > 0) torch::set_num_threads(static_cast<int>(tc.threads));
-  run.step.device = pick_device(tc);
+  run.step.device = pick_device(tc.device, "train.device");
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
   run.model = MultimodalModel(cfg.model);
   if (init_ckpt) {
@@ -119,7 +107,7 @@ void open_data(StageRun& run, const nlohmann::json* loader_state, const std::str
                        : std::make_unique<data::Quarantine>();
   data::ReshardSummary reshard;
   run.loader = data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, *run.tokenizer,
-                                 run.model->tokens_per_tile(), cfg.loader, run.quarantine.get(), run.group.rank(),
+                                 run.model->tokens_per_tile(), loader_config(run), run.quarantine.get(), run.group.rank(),
                                  run.group.world_size(), loader_state, &reshard);
   if (run.group.is_main() && reshard.old_world > 0)
     mm::log::get("trainer")->warn(
@@ -132,6 +120,12 @@ void open_data(StageRun& run, const nlohmann::json* loader_state, const std::str
 }
 
 }  // namespace
+
+LoaderConfig loader_config(const StageRun& run) {
+  LoaderConfig c = run.cfg.loader;
+  c.pin_batches = run.step.device.is_cuda();  // asynchronous host-to-device copies
+  return c;
+}
 
 StageRun::StageRun(const RunConfig& c, const dist::Group& g, const TrainOptions& o)
     : cfg(c),

@@ -5,13 +5,13 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/config/run_config.h"
+#include "core/timer.h"
 #include "data_pipeline/loader/batch.h"
 #include "models/mllm.h"
 #include "tokenizer/tokenizer.h"
@@ -64,7 +64,7 @@ struct StageRun {
   std::unique_ptr<TrainMetrics> metrics;
   std::unique_ptr<StepHealth> health;
   std::map<std::string, std::vector<data::Batch>> heldout;  // data.heldout batches, read at the first eval
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  Stopwatch started;  // since the stage opened
 
   StageRun(const RunConfig& c, const dist::Group& g, const TrainOptions& o);
   ~StageRun();
@@ -86,6 +86,9 @@ std::string save_checkpoint(StageRun& run, bool complete);
 
 // Held-out losses (data.heldout) and the evaluation hook (eval.sets), rank 0; every rank waits.
 void evaluate_stage(StageRun& run);
+
+// The stage's loader settings: cfg.loader with pinned batches on a CUDA device.
+LoaderConfig loader_config(const StageRun& run);
 
 // "src:id, src:id, ... (N documents)": the documents of a step, for warnings.
 std::string docs_summary(const std::vector<data::Batch>& batches, size_t max_docs = 12);

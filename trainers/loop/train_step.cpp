@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "core/timer.h"
 #include "dist/collectives.h"
 #include "dist/data_parallel.h"
 #include "dist/process_group.h"
@@ -23,7 +24,7 @@ class PhaseClock {
   void mark(double* into) {
     if (!phases_) return;
     if (dev_.is_cuda()) torch::cuda::synchronize();
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = SteadyClock::now();
     if (into) *into += std::chrono::duration<double>(now - last_).count();
     last_ = now;
   }
@@ -31,7 +32,7 @@ class PhaseClock {
  private:
   StepPhases* phases_;
   torch::Device dev_;
-  std::chrono::steady_clock::time_point last_;
+  SteadyClock::time_point last_;
 };
 
 }  // namespace

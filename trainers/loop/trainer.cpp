@@ -1,10 +1,10 @@
 // The train loop of one stage (trainer.h): a table of contents over stage_run.h and train_step.h.
 #include "trainers/loop/trainer.h"
 
-#include <chrono>
 #include <csignal>
 
 #include "core/logging.h"
+#include "core/timer.h"
 #include "data_pipeline/quarantine.h"
 #include "dist/collectives.h"
 #include "trainers/loop/recipe.h"
@@ -21,9 +21,6 @@ std::atomic<bool>& stop_requested() {
 
 namespace {
 extern "C" void on_stop_signal(int) { stop_requested().store(true); }
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 }  // namespace
 
 void install_stop_handlers() {
@@ -38,7 +35,7 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
   TrainState& st = run->state;
   bool stopped = false;
   while (!run->finished()) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch step_time;
     const bool log_now = due(st.step + 1, tc.log_interval) || st.step + 1 == tc.steps;
     const MicroBatches mb = next_micro_batches(*run);
     const double lr = lr_at(run->schedule, cfg.optimizer.lr, st.step);
@@ -48,7 +45,7 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     ++st.step;
     st.tokens_seen += static_cast<int64_t>(r.global.tokens);
     st.samples_seen += static_cast<int64_t>(r.global.samples);
-    run->metrics->add_step(r, seconds_since(t0), mb.data_wait);
+    run->metrics->add_step(r, step_time.seconds(), mb.data_wait);
     if (log_now) run->metrics->log_interval(st.step, lr, r, st.tokens_seen, st.samples_seen, group);
 
     const bool stop = dist::any_rank(group, stop_requested().load()), last = run->finished();
@@ -69,7 +66,7 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     if (group.is_main())
       mm::log::get("trainer")->info("stage '{}' done: {} steps, {} tokens, {} in this process, {} samples quarantined",
                                     tc.stage, st.step, format_count(static_cast<double>(st.tokens_seen)),
-                                    format_duration(seconds_since(run->started)), run->quarantine->size());
+                                    format_duration(run->started.seconds()), run->quarantine->size());
   }
   run->result.steps_done = st.step;
   run->result.first_loss = run->metrics->first_loss();

@@ -19,6 +19,7 @@
 
 #include "core/config/config_tree.h"
 #include "core/config/rules.h"
+#include "core/hash.h"
 
 namespace mm::cfg {
 
@@ -444,7 +445,7 @@ std::string to_yaml(const T& value) {
 // A stable hash of the canonical dump (FNV-1a 64, 16 hex digits).
 template <class T>
 std::string hash_of(const T& value) {
-  return fnv1a_hex(to_yaml(value));
+  return fnv1a64_hex(to_yaml(value));
 }
 
 }  // namespace mm::cfg

@@ -315,15 +315,6 @@ void apply_set(ConfigTree& tree, const std::string& assignment) {
   tree.origins[path] = origin;
 }
 
-std::string fnv1a_hex(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;  // offset basis
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;  // FNV prime
-  }
-  return fmt::format("{:016x}", h);
-}
-
 std::string closest_key(const std::string& key, const std::vector<std::string>& candidates) {
   auto lower = [](std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });

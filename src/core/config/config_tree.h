@@ -60,9 +60,6 @@ void merge_into(ConfigTree& base, const ConfigTree& over);
 // read back as another type are quoted, doubles use the shortest exact form.
 std::string emit_yaml(const Json& value);
 
-// FNV-1a 64-bit of `text`, as 16 lowercase hex digits.
-std::string fnv1a_hex(const std::string& text);
-
 // The key closest to `key` among `candidates` (edit distance), or "" if none is close.
 std::string closest_key(const std::string& key, const std::vector<std::string>& candidates);
 

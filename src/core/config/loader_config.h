@@ -16,6 +16,11 @@ struct LoaderConfig {
   int64_t open_sequences = 4;    // packing: first-fit over this many open sequences
   bool split_long_text = true;   // text-only samples longer than seq_len become seq_len chunks
   uint64_t seed = 1234;          // seed of the mixture stream (per-epoch shuffles, source draws)
+  // Not a config key (absent from visit(), so from dumps and config hashes): set by the program
+  // from the device it trains on. true: batches are collated into pinned (page-locked) host
+  // memory, in the loader's thread (data_pipeline/loader/batch.h pin_batch); needs a CUDA LibTorch
+  // and a visible GPU, so only for CUDA runs.
+  bool pin_batches = false;
 
   template <class V>
   void visit(V& v) {

@@ -1,5 +1,6 @@
-// Golden files of the model tests (written by scripts/golden/gen_*.py): loading, typed metadata,
-// and copying the reference weights ("w.<parameter name>") into a module.
+// Golden files (tests/data/golden/<name>.safetensors, written by scripts/golden/gen_*.py): locating
+// and loading them, typed metadata, and copying the reference weights ("w.<parameter name>") into a
+// module.
 #pragma once
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
@@ -22,9 +23,10 @@ struct Golden {
   int64_t integer(const std::string& key) const { return static_cast<int64_t>(num(key)); }
 };
 
-inline Golden load_golden(const std::string& name) {
-  return Golden{mm::safetensors::load(std::string(MM_TEST_DATA_DIR) + "/golden/" + name + ".safetensors")};
-}
+// tests/data/golden/<name>.safetensors (name without the extension, e.g. "vision_vit").
+std::string golden_path(const std::string& name);
+// Loads golden_path(name); throws mm::Error when it is missing or malformed.
+Golden load_golden(const std::string& name);
 
 // Copies "w.<name>" into every parameter; every parameter must have a golden weight and vice versa.
 inline void load_weights(torch::nn::Module& m, const Golden& g) {
