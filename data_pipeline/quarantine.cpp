@@ -10,6 +10,8 @@ const char* to_string(QuarantineKind kind) {
     case QuarantineKind::MissingField: return "missing_field";
     case QuarantineKind::WrongType: return "wrong_type";
     case QuarantineKind::MissingImage: return "missing_image";
+    case QuarantineKind::NotAFile: return "not_a_file";
+    case QuarantineKind::ImagePath: return "image_path";
     case QuarantineKind::PlaceholderMismatch: return "placeholder_mismatch";
     case QuarantineKind::NoAssistantTurn: return "no_assistant_turn";
     case QuarantineKind::BoxOutOfRange: return "box_out_of_range";

@@ -19,6 +19,8 @@ enum class QuarantineKind {
   MissingField,         // a required key is absent
   WrongType,            // a key holds the wrong JSON type (or an unknown role / layout)
   MissingImage,         // an image file does not exist (checked when the record is read)
+  NotAFile,             // an image path names a folder, a FIFO, a device: not a regular file
+  ImagePath,            // an image path breaks the path policy: a NUL, absolute, or leaving the dataset root
   PlaceholderMismatch,  // number of "<image>" placeholders != number of images
   NoAssistantTurn,      // a conversation without any assistant ("gpt") turn
   BoxOutOfRange,        // a `[x1, y1, x2, y2]` / `[x, y]` box outside the 0..999 grid (or x1 > x2)

@@ -8,11 +8,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <regex>
+#include <string_view>
 
 #include "core/check.h"
+#include "core/io.h"
 
 namespace fs = std::filesystem;
 
@@ -127,8 +130,13 @@ std::vector<std::string> expand_source_paths(const std::string& source, const st
       std::sort(matches.begin(), matches.end());
       files.insert(files.end(), matches.begin(), matches.end());
     } else {
-      MM_CHECK(fs::is_regular_file(p, ec), "source '{}': file {} does not exist", source, p);
       files.push_back(p);
+    }
+  }
+  // Regular files only: a FIFO would block the reader, a device would never end.
+  for (const auto& f : files) {
+    if (std::string why = io::regular_file_problem(f, UINT64_MAX); !why.empty()) {
+      throw mm::Error(fmt::format("source '{}': file {} {}", source, f, why));
     }
   }
   return files;
@@ -139,16 +147,64 @@ std::string join_root(const std::string& root, const std::string& rel) {
   return root.back() == '/' ? root + rel : root + "/" + rel;
 }
 
+std::string image_path_problem(const std::string& rel, bool allow_outside_root) {
+  if (rel.find('\0') != std::string::npos) {
+    return fmt::format("image path \"{}\" contains a NUL character", io::printable(rel));
+  }
+  if (allow_outside_root) return {};
+  const std::string hint = " (allowed only with allow_outside_root: true on the source)";
+  if (!rel.empty() && rel[0] == '/') return fmt::format("image path {} is absolute{}", io::printable(rel), hint);
+  int depth = 0;  // folders below the root, walking the path's components lexically
+  size_t start = 0;
+  while (start <= rel.size()) {
+    size_t end = rel.find('/', start);
+    if (end == std::string::npos) end = rel.size();
+    const std::string_view part(rel.data() + start, end - start);
+    if (part == "..") {
+      if (--depth < 0) return fmt::format("image path {} leaves the dataset root{}", io::printable(rel), hint);
+    } else if (!part.empty() && part != ".") {
+      ++depth;
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+std::string real_path(const std::string& path) {
+  char* r = ::realpath(path.c_str(), nullptr);
+  if (r == nullptr) return {};
+  std::string out(r);
+  std::free(r);
+  return out;
+}
+
+std::string symlink_escape_problem(const std::string& path, const std::string& root_real) {
+  const std::string target = real_path(path);
+  if (target.empty() || root_real.empty()) return {};  // nothing to compare: the open reports it
+  const bool inside = root_real == "/" || (target.size() > root_real.size() &&
+                                          target.compare(0, root_real.size(), root_real) == 0 &&
+                                          target[root_real.size()] == '/');
+  if (inside) return {};
+  return fmt::format("image {} resolves to {}, outside the dataset root {} (a symlink; allowed only with "
+                     "allow_outside_root: true on the source)",
+                     io::printable(path), io::printable(target), io::printable(root_real));
+}
+
 std::string parent_folder(const std::string& file) {
   const auto p = fs::path(file).parent_path().string();
   return p.empty() ? "." : p;
 }
 
 ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   MM_CHECK(fd_ >= 0, "cannot open {}: {}", path, std::strerror(errno));
   struct stat st {};
   MM_CHECK(::fstat(fd_, &st) == 0, "cannot stat {}: {}", path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw mm::Error(fmt::format("{} is {}, not a regular file", path, io::file_kind(st.st_mode)));
+  }
   size_ = static_cast<uint64_t>(st.st_size);
 }
 
@@ -186,12 +242,16 @@ std::string ReadOnlyFile::pread(uint64_t offset, size_t n) const {
 }
 
 MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   MM_CHECK(fd >= 0, "cannot open {}: {}", path, std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     MM_FAIL("cannot stat {}: {}", path, std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw mm::Error(fmt::format("{} is {}, not a regular file", path, io::file_kind(st.st_mode)));
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {

@@ -22,6 +22,19 @@ std::vector<std::string> expand_braces(const std::string& spec);
 
 // Image path of a record: absolute paths stay, others are joined to `root`.
 std::string join_root(const std::string& root, const std::string& rel);
+
+// The image path policy (docs/data_formats.md, "Where image paths may point"): why `rel`, an
+// image path as a record wrote it, breaks it, or "" when it is fine. A NUL is always refused (it
+// would cut the path short); unless `allow_outside_root` (data.sources[].allow_outside_root), an
+// absolute path and a relative one that climbs above the root with "../" are refused too.
+std::string image_path_problem(const std::string& rel, bool allow_outside_root);
+
+// For an existing image file `path`: why it resolves (symlinks followed) outside the folder whose
+// real path is `root_real`, or "" when it stays inside.
+std::string symlink_escape_problem(const std::string& path, const std::string& root_real);
+
+// realpath(3) of `path`, or "" when it cannot be resolved.
+std::string real_path(const std::string& path);
 // The folder a dataset file lives in ("." for a bare file name).
 std::string parent_folder(const std::string& file);
 

@@ -34,6 +34,8 @@ bool is_str(const json& v) { return v.is_string(); }
 bool is_arr(const json& v) { return v.is_array(); }
 
 ImageRef file_image(const RecordContext& ctx, const std::string& rel) {
+  if (std::string why = image_path_problem(rel, ctx.allow_outside_root); !why.empty())
+    throw BadRecord(QuarantineKind::ImagePath, why);
   ImageRef r;
   r.path = join_root(ctx.root, rel);
   return r;

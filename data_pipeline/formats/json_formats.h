@@ -11,8 +11,9 @@
 namespace mm::data {
 
 struct RecordContext {
-  std::string root;          // image paths are relative to this
-  bool check_boxes = true;   // see validate_sample
+  std::string root;                 // image paths are relative to this
+  bool check_boxes = true;          // see validate_sample
+  bool allow_outside_root = false;  // the path policy (image_path_problem in file_io.h)
 };
 
 // Converts and validates one record (validate_sample is applied).

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/check.h"
+#include "core/io.h"
 #include "core/logging.h"
 #include "data_pipeline/formats/record_check.h"
 
@@ -53,13 +54,14 @@ void JsonSource::index_file(const std::string& path, int threads) {
   File f;
   f.file = ReadOnlyFile(path);
   f.root = cfg_.root.empty() ? parent_folder(path) : cfg_.root;
+  f.root_real = real_path(f.root);
   MappedFile map(path);
   ScanResult scan = scan_json_records(map.data(), map.size());
   f.is_array = scan.is_array;
   open_files_.push_back(std::move(f));
   file_starts_.push_back(spans_.size());
 
-  const RecordContext ctx{open_files_[file].root, cfg_.check_boxes};
+  const RecordContext ctx{open_files_[file].root, cfg_.check_boxes, cfg_.allow_outside_root};
   const size_t n = scan.spans.size();
   std::vector<uint8_t> ok(n, 0);
   std::vector<std::vector<std::pair<size_t, QuarantineEntry>>> found(threads);
@@ -118,7 +120,7 @@ RawSample JsonSource::get(size_t i) const {
   RawSample s;
   try {
     j = nlohmann::json::parse(bytes);
-    s = convert_(j, RecordContext{f.root, cfg_.check_boxes});
+    s = convert_(j, RecordContext{f.root, cfg_.check_boxes, cfg_.allow_outside_root});
   } catch (const BadRecord& e) {
     throw RecordError({cfg_.name, record_id(&j, file, sp.number), e.kind, location(file, sp.number) + ": " + e.what()});
   } catch (const nlohmann::json::exception& e) {
@@ -130,9 +132,17 @@ RawSample JsonSource::get(size_t i) const {
   s.id = record_id(&j, file, sp.number);
   for (const auto& im : s.images) {
     struct stat st {};
-    if (::stat(im.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-      throw RecordError({cfg_.name, s.id, QuarantineKind::MissingImage,
-                         location(file, sp.number) + ": image file " + im.path + " does not exist"});
+    const std::string where = location(file, sp.number) + ": image file " + im.path;
+    if (::stat(im.path.c_str(), &st) != 0)
+      throw RecordError({cfg_.name, s.id, QuarantineKind::MissingImage, where + " does not exist"});
+    if (!S_ISREG(st.st_mode)) {
+      throw RecordError({cfg_.name, s.id, QuarantineKind::NotAFile,
+                         where + " is " + io::file_kind(st.st_mode) + ", not a regular file"});
+    }
+    if (!cfg_.allow_outside_root) {
+      if (std::string why = symlink_escape_problem(im.path, f.root_real); !why.empty())
+        throw RecordError({cfg_.name, s.id, QuarantineKind::ImagePath, location(file, sp.number) + ": " + why});
+    }
   }
   return s;
 }

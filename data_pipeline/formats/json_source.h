@@ -26,6 +26,7 @@ class JsonSource : public Source {
   struct File {
     ReadOnlyFile file;
     std::string root;
+    std::string root_real;  // realpath of root, for the symlink rule of the path policy
     bool is_array = false;
   };
   void index_file(const std::string& path, int threads);

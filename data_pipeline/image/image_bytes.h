@@ -7,8 +7,9 @@
 
 namespace mm::data {
 
-// Throws ImageError naming the image (ImageRef::display_name) when the file is missing,
-// unreadable or shorter than the member's range.
+// Throws ImageError naming the image (ImageRef::display_name) when the file is missing, is not a
+// regular file (a folder, a FIFO: never waited on, a device: never read), is larger than
+// io::kMaxImageBytes, is unreadable or is shorter than the member's range.
 std::string read_image_bytes(const ImageRef& ref);
 
 }  // namespace mm::data

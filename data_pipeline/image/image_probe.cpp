@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstring>
+#include <string>
 
 #include "data_pipeline/image/image_error.h"
 
@@ -19,6 +21,65 @@ uint32_t le32(const u8* p) { return le16(p) | (le16(p + 2) << 16); }
 
 bool starts_with(std::string_view b, const char* magic, size_t n, size_t at = 0) {
   return b.size() >= at + n && std::memcmp(b.data() + at, magic, n) == 0;
+}
+
+// CRC-32 (ISO-HDLC, the PNG chunk checksum) of `n` bytes.
+uint32_t crc32(const u8* p, size_t n) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+// IHDR fields libpng would reject with its own stderr line ("Invalid IHDR data").
+void check_png_header(const u8* d, size_t len) {
+  if (len != 13) throw ImageError(fmt::format("corrupt PNG: IHDR holds {} bytes, not 13", len));
+  const unsigned depth = d[8], colour = d[9];
+  const bool ok_depth = colour == 0   ? (depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16)
+                        : colour == 3 ? (depth == 1 || depth == 2 || depth == 4 || depth == 8)
+                        : (colour == 2 || colour == 4 || colour == 6) && (depth == 8 || depth == 16);
+  if (!ok_depth) throw ImageError(fmt::format("corrupt PNG: colour type {} with bit depth {}", colour, depth));
+  if (d[10] != 0 || d[11] != 0 || d[12] > 1) {
+    throw ImageError(fmt::format("corrupt PNG: compression {}, filter {}, interlace {} (expected 0, 0, 0 or 1)", d[10],
+                                 d[11], d[12]));
+  }
+}
+
+// Walks a PNG's chunks (length, type, CRC) up to IEND, so that a damaged file is one line of ours
+// rather than libpng's own stderr lines ("libpng error: IDAT: CRC error") followed by ours.
+void check_png_chunks(const u8* p, size_t n) {
+  size_t pos = 8;
+  bool idat = false;
+  while (pos + 12 <= n) {
+    const size_t len = be32(p + pos);
+    const std::string type(reinterpret_cast<const char*>(p + pos + 4), 4);
+    bool letters = true;
+    for (char c : type) letters &= (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    if (!letters || len > 0x7FFFFFFFu) throw ImageError(fmt::format("corrupt PNG: no valid chunk at byte {}", pos));
+    if (len > n - pos - 12) {
+      throw ImageError(fmt::format("truncated PNG: chunk {} at byte {} needs {} bytes, the file ends after {}", type,
+                                   pos, len + 12, n - pos));
+    }
+    if (crc32(p + pos + 4, len + 4) != be32(p + pos + 8 + len)) {
+      throw ImageError(fmt::format("corrupt PNG: chunk {} at byte {} fails its CRC check", type, pos));
+    }
+    if (type == "IHDR") check_png_header(p + pos + 8, len);
+    if (type == "IEND") {
+      if (!idat) throw ImageError("corrupt PNG: no IDAT (image data) chunk");
+      return;
+    }
+    idat |= type == "IDAT";
+    pos += len + 12;
+  }
+  throw ImageError(fmt::format("truncated PNG: no IEND chunk ({} bytes)", n));
 }
 
 [[noreturn]] void truncated(const char* what) { throw ImageError(fmt::format("truncated {} header", what)); }
@@ -199,13 +260,9 @@ void check_image_complete(std::string_view b, const ImageSize& s) {
       }
       return;
     }
-    case ImageFormat::Png: {
-      const size_t tail = n > 64 ? n - 64 : 0;
-      if (b.find("IEND", tail) == std::string_view::npos) {
-        throw ImageError(fmt::format("truncated PNG: no IEND chunk ({} bytes)", n));
-      }
+    case ImageFormat::Png:
+      check_png_chunks(p, n);
       return;
-    }
     case ImageFormat::Webp: {
       const size_t riff = size_t(le32(p + 4)) + 8;
       if (riff > n) throw ImageError(fmt::format("truncated WebP: {} of {} bytes", n, riff));
@@ -216,6 +273,8 @@ void check_image_complete(std::string_view b, const ImageSize& s) {
       const uint32_t dib = le32(p + 14);
       const size_t bpp = dib == 12 ? (n >= 26 ? le16(p + 24) : 0) : (n >= 30 ? le16(p + 28) : 0);
       const uint32_t compression = dib >= 40 && n >= 34 ? le32(p + 30) : 0;
+      // Beyond BI_BITFIELDS (3) OpenCV's reader fails an assertion and prints it to stderr.
+      if (compression > 3) throw ImageError(fmt::format("unsupported BMP compression {}", compression));
       if (compression == 0 && bpp > 0) {  // uncompressed: rows padded to 4 bytes
         const size_t need = data + ((size_t(s.width) * bpp + 31) / 32) * 4 * size_t(s.height);
         if (need > n) throw ImageError(fmt::format("truncated BMP: {} of {} bytes", n, need));

@@ -24,7 +24,8 @@ struct ImageSize {
 ImageSize probe_image_size(std::string_view bytes);
 
 // Checks that the encoded stream is complete (JPEG has its end-of-image marker after the scan,
-// PNG ends with IEND, WebP/BMP hold as many bytes as their headers announce). Decoders such as
+// PNG: every chunk up to IEND is whole and passes its CRC, so a damaged file is our one line, not libpng's own
+// stderr lines; WebP/BMP hold as many bytes as their headers announce). Decoders such as
 // libjpeg otherwise return a half-grey image from a truncated file. Throws ImageError.
 void check_image_complete(std::string_view bytes, const ImageSize& size);
 

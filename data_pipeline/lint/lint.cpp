@@ -161,7 +161,9 @@ LintIssue classify(const QuarantineEntry& e) {
     case QuarantineKind::MissingField:
     case QuarantineKind::WrongType:
     case QuarantineKind::EmptyText:
-    case QuarantineKind::MissingMember: return LintIssue::Malformed;
+    case QuarantineKind::MissingMember:
+    case QuarantineKind::ImagePath: return LintIssue::Malformed;
+    case QuarantineKind::NotAFile: return LintIssue::UnreadableImage;
     case QuarantineKind::DamagedShard: return LintIssue::DamagedShard;
     case QuarantineKind::MissingImage: return LintIssue::MissingFile;
     case QuarantineKind::PlaceholderMismatch: return LintIssue::PlaceholderMismatch;

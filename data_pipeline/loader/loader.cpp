@@ -1,5 +1,8 @@
 #include "data_pipeline/loader/loader.h"
 
+#include <chrono>
+#include <map>
+
 #include "core/check.h"
 #include "core/logging.h"
 #include "core/timer.h"
@@ -336,6 +339,30 @@ void Loader::restore(const nlohmann::json& st) {
                carry_.back().draw.position, carry_.back().from);
     }
   }
+}
+
+std::vector<std::pair<std::string, int64_t>> Loader::source_records() const {
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& s : sources_) out.emplace_back(s->config().name, static_cast<int64_t>(s->size()));
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> check_bad_fraction(const Loader& loader, const Quarantine& quarantine,
+                                                               double max_fraction) {
+  std::map<std::string, int64_t> bad;
+  for (const auto& e : quarantine.entries()) ++bad[e.source];
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [name, held] : loader.source_records()) {
+    const int64_t b = bad.count(name) ? bad.at(name) : 0;
+    const double fraction = b > 0 ? double(b) / double(b + held) : 0.0;
+    out.emplace_back(name, fraction);
+    if (fraction <= max_fraction) continue;
+    throw mm::Error(fmt::format("data source '{}': {} of {} records are quarantined ({:.1f}% > data.max_bad_fraction "
+                                "{:.1f}%); see quarantine.jsonl or run `mmtrain data lint`, fix the data or raise "
+                                "data.max_bad_fraction",
+                                name, b, b + held, 100.0 * fraction, 100.0 * max_fraction));
+  }
+  return out;
 }
 
 std::unique_ptr<Loader> make_loader(const std::vector<SourceConfig>& sources, const MixtureConfig& mixture,

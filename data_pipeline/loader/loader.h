@@ -50,6 +50,9 @@ class Loader {
   // (only while some are left): redistributed positions not yet drawn, ...}.
   nlohmann::json state() const;
 
+  // Each source's name and the records it holds (those that passed the checks at open).
+  std::vector<std::pair<std::string, int64_t>> source_records() const;
+
   double total_wait_s() const { return total_wait_s_; }  // sum of data_wait_s so far
   int64_t batches() const { return batches_; }            // batches returned by next()
   const LoaderConfig& config() const { return cfg_; }
@@ -146,5 +149,14 @@ std::unique_ptr<Loader> make_loader(const std::vector<SourceConfig>& sources, co
                                     const LoaderConfig& cfg, Quarantine* quarantine = nullptr, int rank = 0,
                                     int world = 1, const nlohmann::json* state = nullptr,
                                     ReshardSummary* reshard = nullptr);
+
+// data.max_bad_fraction applied to a training's sources: throws mm::Error (one line naming the
+// source, its bad and total records, the threshold and the way out) when the records of a source of
+// `loader` quarantined so far in `quarantine` exceed `max_fraction` of all its records
+// (bad / (bad + held)). Call it after make_loader (open-time problems: malformed records) and again
+// as training goes (read-time problems, e.g. missing images, are found as records are drawn; the
+// count only grows, so a later call never clears an earlier verdict). Returns the fractions.
+std::vector<std::pair<std::string, double>> check_bad_fraction(const Loader& loader, const Quarantine& quarantine,
+                                                               double max_fraction);
 
 }  // namespace mm::data

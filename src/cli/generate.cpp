@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/check.h"
 #include "core/config/run_config.h"
+#include "core/io.h"
 #include "eval/generation/evaluate_model.h"
 #include "eval/generation/greedy.h"
 #include "eval/generation/prompt.h"
@@ -35,6 +36,8 @@ size_t count_placeholders(const std::string& s) {
 
 void run_generate(const GenerateArgs& a) {
   MM_CHECK(a.max_new_tokens > 0, "--max-new-tokens: expected a positive count, got {}", a.max_new_tokens);
+  // Before the checkpoint loads: a folder, a FIFO (would block) or a device is one line.
+  for (const auto& image : a.images) io::check_regular_file(image, io::kMaxImageBytes, "--image");
   train::LoadedModel loaded = train::load_model_checkpoint(a.checkpoint);
   tok::Tokenizer tokenizer = gen::load_checkpoint_tokenizer(loaded.config, loaded.path);
   // Images without placeholders: one "<image>" per image before the text, as the SFT data has them.

@@ -38,6 +38,8 @@ int run_train(const TrainArgs& a) {
   const dist::DistEnv env = dist::dist_env_from_process();
   dist::Group group;
   if (env.world_size > 1) group = dist::init_process_group(env, first.dist);
+  // Locked before anything (train.log included) is written into the run directory.
+  const std::optional<RunLock> lock = train::lock_run_dir(first.run_dir, group);
   if (group.is_main()) fs::create_directories(first.run_dir);
   init_logging(first, group.rank(), /*with_file=*/group.is_main());
   train::install_stop_handlers();
@@ -45,6 +47,7 @@ int run_train(const TrainArgs& a) {
   train::RecipeOptions opts;
   opts.only_stage = a.stage;
   opts.resume = a.resume;
+  opts.lock_run_dir = false;  // held above
   if (!a.no_eval) opts.evaluate = make_eval_hook();
   const train::RecipeResult result = train::run_recipe(recipe, group, opts);
   if (!group.is_main()) return 0;
@@ -67,7 +70,7 @@ int run_train(const TrainArgs& a) {
 void add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   auto* sub = app.add_subcommand("train", "run the stages of a recipe (or one stage), with checkpoints and resume");
-  sub->add_option("--config", a->config, "recipe or run config YAML")->required()->check(CLI::ExistingFile);
+  sub->add_option("--config", a->config, "recipe or run config YAML")->required();
   sub->add_option("--set", a->sets, "override a key: key.path=value (stages.NAME.key=value for one stage)");
   sub->add_option("--stage", a->stage, "run only this stage");
   sub->add_option("--resume", a->resume, "auto (latest good checkpoint of each stage) or a checkpoint folder");

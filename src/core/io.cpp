@@ -42,6 +42,20 @@ void fsync_dir(const std::string& dir, const std::string& path) {
   }
 }
 
+// Appends what `fd` holds up to its end, stopping once more than `max_bytes` are in `out`; false
+// (errno set) on a read error.
+bool read_to_end(int fd, std::size_t max_bytes, std::string& out) {
+  char buf[1 << 16];
+  while (out.size() <= max_bytes) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
 }  // namespace
 
 // ---- AtomicWriter ----------------------------------------------------------------------------
@@ -127,21 +141,99 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
 // ---- reading ---------------------------------------------------------------------------------
 
 std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO is refused below instead of waiting for a writer forever.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   MM_CHECK(fd >= 0, "{}: cannot open: {}", path, errno_text(errno));
   FdGuard guard{fd};
   struct stat st {};
   MM_CHECK(::fstat(fd, &st) == 0, "{}: cannot stat: {}", path, errno_text(errno));
   MM_CHECK(!S_ISDIR(st.st_mode), "{}: is a folder, expected a file", path);
+  MM_CHECK(S_ISREG(st.st_mode), "{}: is {}, expected a regular file", path, file_kind(st.st_mode));
   std::string out;
-  if (S_ISREG(st.st_mode)) out.reserve(static_cast<std::size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    MM_CHECK(n >= 0, "{}: read failed after {} bytes: {}", path, out.size(), errno_text(errno));
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
+  out.reserve(static_cast<std::size_t>(st.st_size));
+  MM_CHECK(read_to_end(fd, SIZE_MAX - 1, out), "{}: read failed after {} bytes: {}", path, out.size(),
+           errno_text(errno));
+  return out;
+}
+
+std::string printable(const std::string& s, std::size_t max_chars) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (out.size() >= max_chars) return out + "...";
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
+    else out += s[i];
+  }
+  return out;
+}
+
+std::string file_kind(unsigned mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "a special file";
+}
+
+namespace {
+
+// 512 bytes, 12.5 KiB, 64.0 MiB.
+std::string size_text(std::uint64_t bytes) {
+  if (bytes < 10240) return fmt::format("{} bytes", bytes);
+  if (bytes < (std::uint64_t{1} << 20)) return fmt::format("{:.1f} KiB", double(bytes) / 1024.0);
+  return fmt::format("{:.1f} MiB", double(bytes) / double(1 << 20));
+}
+
+std::string kind_problem(const struct stat& st, std::size_t max_bytes) {
+  if (!S_ISREG(st.st_mode)) return fmt::format("is {}, not a regular file", file_kind(st.st_mode));
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    return fmt::format("is {}, larger than the {} limit for this kind of file",
+                       size_text(static_cast<std::uint64_t>(st.st_size)), size_text(max_bytes));
+  }
+  return {};
+}
+
+std::string stat_problem(int err) {
+  if (err == ENOENT) return "does not exist";
+  if (err == ENOTDIR) return "does not exist (a folder on its path is a file)";
+  return fmt::format("cannot be read: {}", errno_text(err));
+}
+
+}  // namespace
+
+std::string regular_file_problem(const std::string& path, std::size_t max_bytes) {
+  if (path.find('\0') != std::string::npos) return "contains a NUL character";
+  if (path.empty()) return "is empty (no file named)";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return stat_problem(errno);
+  return kind_problem(st, max_bytes);
+}
+
+void check_regular_file(const std::string& path, std::size_t max_bytes, std::string_view what) {
+  if (std::string p = regular_file_problem(path, max_bytes); !p.empty()) {
+    throw mm::Error(fmt::format("{} '{}' {}", what, path, p));
+  }
+}
+
+std::string read_small_file(const std::string& path, std::size_t max_bytes, std::string_view what) {
+  auto fail = [&](const std::string& reason) { return mm::Error(fmt::format("{} '{}' {}", what, path, reason)); };
+  check_regular_file(path, max_bytes, what);
+  // O_NONBLOCK: should the file have been replaced by a FIFO since the stat, open does not wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw fail(stat_problem(errno));
+  FdGuard guard{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw fail(stat_problem(errno));
+  if (std::string p = kind_problem(st, max_bytes); !p.empty()) throw fail(p);
+  std::string out;
+  out.reserve(static_cast<std::size_t>(st.st_size));
+  if (!read_to_end(fd, max_bytes, out)) {
+    throw fail(fmt::format("could not be read after {} bytes: {}", out.size(), errno_text(errno)));
+  }
+  if (out.size() > max_bytes) {
+    throw fail(fmt::format("grew past the {} limit for this kind of file while being read", size_text(max_bytes)));
   }
   return out;
 }
@@ -149,12 +241,12 @@ std::string read_file(const std::string& path) {
 // ---- MappedFile ------------------------------------------------------------------------------
 
 MappedFile::MappedFile(const std::string& path, Access access) : path_(path), access_(access) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // never waits on a FIFO
   MM_CHECK(fd >= 0, "{}: cannot open: {}", path, errno_text(errno));
   FdGuard guard{fd};
   struct stat st {};
   MM_CHECK(::fstat(fd, &st) == 0, "{}: cannot stat: {}", path, errno_text(errno));
-  MM_CHECK(S_ISREG(st.st_mode), "{}: not a regular file, cannot map it", path);
+  MM_CHECK(S_ISREG(st.st_mode), "{}: not a regular file ({}), cannot map it", path, file_kind(st.st_mode));
   size_ = static_cast<std::size_t>(st.st_size);
   if (size_ == 0) return;  // mmap of length 0 is invalid; an empty file maps to nothing
   const int prot = access == Access::kReadOnly ? PROT_READ : (PROT_READ | PROT_WRITE);

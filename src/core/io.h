@@ -42,6 +42,36 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 // The whole file as bytes; throws mm::Error naming the path when it cannot be read.
 std::string read_file(const std::string& path);
 
+// Caps on files read whole, by kind: a config or small metadata file is kilobytes, an image file
+// tens of megabytes. Datasets and weights are streamed or memory-mapped and keep their own checks.
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{4} << 20;   // YAML configs, JSON state
+inline constexpr std::size_t kMaxImageBytes = std::size_t{64} << 20;   // one encoded image file
+
+// `s` made safe for a one-line message (a path or a parser's quote of the input): control
+// characters (NUL, newline, ...) as \xNN, cut after `max_chars` characters with "...".
+std::string printable(const std::string& s, std::size_t max_chars = 200);
+
+// What a file of this st_mode is, for errors: "a folder", "a FIFO (named pipe)", "a character
+// device", "a block device", "a socket", "a regular file", "a special file".
+std::string file_kind(unsigned mode);
+
+// Why `path` cannot be read whole, or "" when it is a regular file of at most `max_bytes`. Never
+// blocks (a FIFO is not opened) and reads nothing; symlinks are followed. The reason is one line
+// without the path: "is a FIFO (named pipe), not a regular file", "does not exist", "is 70.0 MiB,
+// larger than the 64.0 MiB limit for this kind of file".
+std::string regular_file_problem(const std::string& path, std::size_t max_bytes);
+
+// Throws mm::Error "<what> '<path>' <reason>" (one line, the reason of regular_file_problem) unless
+// `path` is a regular file of at most `max_bytes`: for paths handed to readers that open them
+// themselves (--image of preprocess and generate).
+void check_regular_file(const std::string& path, std::size_t max_bytes, std::string_view what);
+
+// The whole of a regular file of at most `max_bytes`, read without ever blocking on a FIFO or
+// reading a device forever; throws mm::Error "<what> '<path>' <reason>" (one line) otherwise,
+// `what` naming the kind ("config file", "image", "--image").
+// A file that grows past the cap while being read is refused too.
+std::string read_small_file(const std::string& path, std::size_t max_bytes, std::string_view what);
+
 // A file mapped into memory, unmapped (and its descriptor closed) on destruction. Movable, not
 // copyable. kReadOnly pages fault on a write; kCopyOnWrite pages are private: writes go to the
 // process's own copy and never reach the file. An empty file maps to data() == nullptr.

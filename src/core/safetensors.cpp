@@ -351,7 +351,7 @@ File load_selected(const std::string& path, const std::vector<std::string>& name
 }
 
 Header read_header(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   MM_CHECK(fd >= 0, "{}: cannot open: {}", path, std::strerror(errno));
   struct Closer {
     int fd;

@@ -139,3 +139,30 @@ TEST_CASE("log options follow log.* and the run directory", "[config]") {
   c.log.to_file = false;
   CHECK(mm::log_options(c, 0, true).file.empty());
 }
+
+TEST_CASE("rules that keep a run from training to nothing: lr, image.*, seq_len vs image tokens", "[config]") {
+  CHECK(error_of([] { mm::load_run_config("", {"optimizer.lr=.inf"}); }) ==
+        "optimizer.lr: must be a finite number > 0, got inf (--set optimizer.lr=.inf)");
+  CHECK(error_of([] { mm::load_run_config("", {"optimizer.lr=0"}); }) ==
+        "optimizer.lr: must be > 0, got 0 (--set optimizer.lr=0)");
+  CHECK(error_of([] { mm::load_run_config("", {"optimizer.lr=.nan"}); }) ==
+        "optimizer.lr: must be > 0, got nan (--set optimizer.lr=.nan)");
+  CHECK(error_of([] { mm::load_run_config("", {"image.mode=tiles"}); }) ==
+        "image.mode: expected one of single | static | dynamic, got 'tiles' (--set image.mode=tiles)");
+  CHECK(error_of([] { mm::load_run_config("", {"image.nmin=10"}); }) ==
+        "image.nmin: must not exceed nmax (9) (--set image.nmin=10)");
+  CHECK(error_of([] { mm::load_run_config("", {"image.nmax=65"}); }) ==
+        "image.nmax: must be in [1, 64], got 65 (--set image.nmax=65)");
+  CHECK(error_of([] { mm::load_run_config("", {"image.indicators=dots"}); }) ==
+        "image.indicators: expected one of none | index | seps, got 'dots' (--set image.indicators=dots)");
+  CHECK(error_of([] { mm::load_run_config("", {"image.std=[0.2, 0.2]"}); }) ==
+        "image.std: must hold 3 values (R, G, B), got 2 (--set image.std=[0.2, 0.2])");
+  // seq_len: an image source needs room for one tile of num_tokens; a text-only run does not.
+  const std::string caps = "data.sources=[{name: caps, format: captions, path: c.jsonl}]";
+  const std::string text = "data.sources=[{name: books, format: text, path: t.jsonl}]";
+  CHECK(error_of([&] { mm::load_run_config("", {caps, "model.connector.num_tokens=16", "loader.seq_len=16"}); }) ==
+        "loader.seq_len: must exceed model.connector.num_tokens (16: the tokens of one image tile) for source "
+        "'caps' with images, got 16 (--set loader.seq_len=16)");
+  CHECK(mm::load_run_config("", {caps, "model.connector.num_tokens=16", "loader.seq_len=17"}).loader.seq_len == 17);
+  CHECK(mm::load_run_config("", {text, "model.connector.num_tokens=16", "loader.seq_len=8"}).loader.seq_len == 8);
+}

@@ -1,6 +1,11 @@
 // The untyped config tree: inherit (relative paths, several parents, cycles), --set, origins.
-#include <catch2/catch.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -57,12 +62,12 @@ TEST_CASE("inherit: a file reached twice is not a cycle; a real cycle names the 
 
 TEST_CASE("missing files and broken YAML are one-line errors naming the file", "[config]") {
   std::string e = error_of([] { mm::cfg::load_yaml_file(kDir + "missing_parent.yaml"); });
-  CHECK(e == "cannot read config file '" + kDir + "does_not_exist.yaml' (inherited by " + kDir +
+  CHECK(e == "config file '" + kDir + "does_not_exist.yaml' does not exist (inherited by " + kDir +
                  "missing_parent.yaml)");
   e = error_of([] { mm::cfg::load_yaml_file(kDir + "nope.yaml"); });
-  CHECK(e == "cannot read config file '" + kDir + "nope.yaml'");
+  CHECK(e == "config file '" + kDir + "nope.yaml' does not exist");
   e = error_of([] { mm::cfg::load_yaml_file(kDir + "nested"); });
-  CHECK(e == "cannot read config file '" + kDir + "nested'");
+  CHECK(e == "config file '" + kDir + "nested' is a folder, not a regular file");
   e = error_of([] { mm::cfg::load_yaml_file(kDir + "bad_syntax.yaml"); });
   CHECK_THAT(e, Contains(kDir + "bad_syntax.yaml:3:"));
   CHECK_THAT(e, Contains("invalid YAML"));
@@ -131,4 +136,54 @@ TEST_CASE("closest_key suggests near misses only", "[config]") {
   CHECK(mm::cfg::closest_key("warmup_step", keys) == "warmup_steps");
   CHECK(mm::cfg::closest_key("batch_size", keys) == "");
   CHECK(mm::cfg::closest_key("x", keys) == "");
+}
+
+TEST_CASE("nested aliases (billion laughs) end in one line instead of expanding forever", "[config]") {
+  // 9 levels of 10 aliases: 10^9 values if expanded.
+  std::string text = "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i <= 9; ++i) {
+    text += fmt::format("l{}: &l{} [", i, i);
+    for (int k = 0; k < 10; ++k) text += fmt::format("{}*l{}", k ? ", " : "", i - 1);
+    text += "]\n";
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string e = error_of([&] { mm::cfg::parse_yaml_text(text, "laughs.yaml"); });
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  CHECK(e == "laughs.yaml: more than 100000 values once aliases are expanded; a config is far smaller (nested "
+             "YAML aliases?)");
+  ConfigTree t = mm::cfg::parse_yaml_text("a: 1\n", "f.yaml");
+  CHECK_THAT(error_of([&] { mm::cfg::apply_set(t, "a=" + text.substr(text.find('\n') + 1)); }),
+             Contains("--set a="));
+  // A control character quoted by the YAML parser stays printable: the error is one line.
+  e = error_of([&] { mm::cfg::parse_yaml_text(std::string("a: \"x\\\0y\"\n", 10), "nul.yaml"); });
+  CHECK_THAT(e, Contains("invalid YAML: unknown escape character: \\x00"));
+  CHECK(e.find('\0') == std::string::npos);
+  // A few aliases are fine (a config may reuse a block).
+  ConfigTree ok = mm::cfg::parse_yaml_text("a: &x {b: 1}\nc: *x\n", "f.yaml");
+  CHECK(ok.root["c"]["b"] == "1");
+  // Long scalars repeated through aliases: bounded by bytes too.
+  std::string big = "s: &s " + std::string(1 << 20, 'x') + "\nl: [" ;
+  for (int k = 0; k < 20; ++k) big += std::string(k ? ", " : "") + "*s";
+  e = error_of([&] { mm::cfg::parse_yaml_text(big + "]\n", "big.yaml"); });
+  CHECK(e == "big.yaml: more than 16 MiB of text once aliases are expanded (nested YAML aliases?)");
+}
+
+TEST_CASE("inherit of /dev/zero, a FIFO or an oversized file is refused without reading it", "[config]") {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "mm_cfg_test.XXXXXX").string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  const fs::path dir = tmpl;
+  REQUIRE(::mkfifo((dir / "fifo.yaml").c_str(), 0600) == 0);
+  { std::ofstream(dir / "zero.yaml") << "inherit: /dev/zero\n"; }
+  { std::ofstream(dir / "pipe.yaml") << "inherit: fifo.yaml\n"; }
+  { std::ofstream(dir / "big.yaml") << "a: \"" << std::string(5 << 20, 'x') << "\"\n"; }
+  const std::string d = dir.string();
+  CHECK(error_of([&] { mm::cfg::load_yaml_file(d + "/zero.yaml"); }) ==
+        "config file '/dev/zero' is a character device, not a regular file (inherited by " + d + "/zero.yaml)");
+  CHECK(error_of([&] { mm::cfg::load_yaml_file(d + "/pipe.yaml"); }) ==
+        "config file '" + d + "/fifo.yaml' is a FIFO (named pipe), not a regular file (inherited by " + d +
+            "/pipe.yaml)");
+  CHECK(error_of([&] { mm::cfg::load_yaml_file(d + "/big.yaml"); }) ==
+        "config file '" + d + "/big.yaml' is 5.0 MiB, larger than the 4.0 MiB limit for this kind of file");
+  fs::remove_all(dir);
 }

@@ -195,6 +195,10 @@ TEST_CASE("rules: ranges, probabilities, choices, non-empty, weights summing to 
         "trainer.warmup_steps: must be >= 0, got -1 (s.yaml:1)");
   CHECK(error_of([] { parse("trainer: {lr_max: 0}\n"); }) ==
         "trainer.lr_max: must be > 0, got 0 (s.yaml:1)");
+  CHECK(error_of([] { parse("trainer: {lr_max: .inf}\n"); }) ==
+        "trainer.lr_max: must be a finite number > 0, got inf (s.yaml:1)");
+  CHECK(error_of([] { parse("trainer: {warmup_steps: 1, lr_max: -.inf}\n"); }) ==
+        "trainer.lr_max: must be a finite number > 0, got -inf (s.yaml:1)");
   CHECK(error_of([] { parse("trainer: {dropout: 1.5}\n"); }) ==
         "trainer.dropout: must be in [0, 1], got 1.5 (s.yaml:1)");
   CHECK(error_of([] { parse("trainer: {dropout: .nan}\n"); }) ==

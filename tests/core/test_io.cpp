@@ -197,3 +197,34 @@ TEST_CASE("A copy-on-write mapping is writable and never changes the file", "[co
   }
   REQUIRE(mm::io::read_file(path) == "abcdef");
 }
+
+TEST_CASE("read_small_file reads regular files within the cap and names what anything else is", "[core][io]") {
+  TempDir dir;
+  const std::string ok = (dir.path() / "ok.yaml").string();
+  mm::io::write_file_atomic(ok, "a: 1\n");
+  REQUIRE(mm::io::read_small_file(ok, 5, "config file") == "a: 1\n");
+  REQUIRE(mm::io::regular_file_problem(ok, 5).empty());
+  // One line: what was given, the path, and what it is instead.
+  auto problem = [&](const std::string& path, std::size_t cap) {
+    const std::string msg = what_of([&] { mm::io::read_small_file(path, cap, "config file"); });
+    REQUIRE(msg.find("config file '" + path + "' ") == 0);
+    REQUIRE(msg.find('\n') == std::string::npos);
+    REQUIRE(msg.substr(path.size() + 15) == mm::io::regular_file_problem(path, cap));
+    return msg;
+  };
+  REQUIRE(problem(ok, 4).find("is 5 bytes, larger than the 4 bytes limit") != std::string::npos);
+  REQUIRE(problem(dir.path().string(), 100).find("is a folder, not a regular file") != std::string::npos);
+  REQUIRE(problem("/dev/zero", 100).find("is a character device, not a regular file") != std::string::npos);
+  const std::string fifo = (dir.path() / "fifo").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // opening it for reading would block: it is never opened
+  REQUIRE(problem(fifo, 100).find("is a FIFO (named pipe), not a regular file") != std::string::npos);
+  REQUIRE(problem((dir.path() / "nope").string(), 100).find("does not exist") != std::string::npos);
+  REQUIRE(problem(ok + "/below", 100).find("does not exist (a folder on its path is a file)") != std::string::npos);
+  REQUIRE(mm::io::file_kind(S_IFSOCK) == "a socket");
+}
+
+TEST_CASE("printable keeps a message on one line", "[core][io]") {
+  REQUIRE(mm::io::printable(std::string("a\0b\nc\x7f", 6)) == "a\\x00b\\x0ac\\x7f");
+  REQUIRE(mm::io::printable(std::string(10, 'x'), 4) == "xxxx...");
+  REQUIRE(mm::io::printable("plain text") == "plain text");
+}

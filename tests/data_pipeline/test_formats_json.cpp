@@ -1,5 +1,7 @@
 // The JSON formats (captions, interleaved, llava, text): samples, ids, roots, every quarantine
 // reason, JSON array vs JSONL, and the registry.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "data_pipeline/formats/registry.h"
@@ -41,7 +43,13 @@ TEST_CASE("captions JSONL: samples, ids, roots relative to the file's folder", "
       R"({"image": ")" + dir.file("abs.png") + R"(", "caption": "absolute path"})",
       R"({"id": 7, "image": "img/a.jpg", "caption": "box [10, 20, 300, 400] is fine"})",
   });
-  auto src = open_source(source_config("caps", "captions", dir.file("data/caps.jsonl")));
+  // An absolute image path breaks the default path policy; allow_outside_root accepts it.
+  auto strict = open_source(source_config("caps", "captions", dir.file("data/caps.jsonl")));
+  CHECK(strict->size() == 2);
+  CHECK(kinds_of(strict->open_issues()) == std::map<std::string, int>{{"image_path", 1}});
+  SourceConfig lax = source_config("caps", "captions", dir.file("data/caps.jsonl"));
+  lax.allow_outside_root = true;
+  auto src = open_source(lax);
   REQUIRE(src->size() == 3);
   CHECK(src->open_issues().empty());
   RawSample s = src->get(0);
@@ -111,6 +119,64 @@ TEST_CASE("captions: every malformed record is quarantined, the good ones stay",
     CHECK(e.entry().reason.find("nope.jpg does not exist") != std::string::npos);
   }
   CHECK_THROWS_AS(src->get(3), mm::Error);  // out of range is a programming error, not a record
+}
+
+TEST_CASE("image path policy: NUL, absolute, ../ and symlinks leaving the root are quarantined", "[formats]") {
+  TempDir dir;
+  write_file(dir / "outside.png", "O");
+  write_file(dir / "data/img/a.png", "A");
+  write_file(dir / "data/fifo_dir/keep", "");
+  std::filesystem::create_symlink(dir / "outside.png", dir / "data/img/escape.png");
+  std::filesystem::create_symlink(dir / "data/img/a.png", dir / "data/img/inside.png");
+  REQUIRE(::mkfifo((dir / "data/img/pipe.png").c_str(), 0600) == 0);
+  write_lines(dir / "data/caps.jsonl", {
+      R"({"id": "ok", "image": "img/a.png", "caption": "x"})",
+      R"({"id": "dots", "image": "img/../img/./a.png", "caption": "x"})",   // stays inside: fine
+      R"({"id": "nul", "image": "img/a.png\u0000.txt", "caption": "x"})",
+      R"({"id": "abs", "image": ")" + (dir / "outside.png") + R"(", "caption": "x"})",
+      R"({"id": "up", "image": "img/../../outside.png", "caption": "x"})",
+      R"({"id": "escape", "image": "img/escape.png", "caption": "x"})",
+      R"({"id": "inside", "image": "img/inside.png", "caption": "x"})",
+      R"({"id": "folder", "image": "img", "caption": "x"})",
+      R"({"id": "pipe", "image": "img/pipe.png", "caption": "x"})",
+      R"({"id": "dev", "image": "../../../../../../../dev/zero", "caption": "x"})",
+  });
+  auto src = open_source(source_config("caps", "captions", dir / "data/caps.jsonl"));
+  std::map<std::string, std::string> why;  // id -> reason of the open issue
+  for (const auto& e : src->open_issues()) {
+    CHECK(e.kind == QuarantineKind::ImagePath);
+    why[e.id] = e.reason;
+  }
+  CHECK(why.size() == 4);
+  CHECK(why["nul"].find("image path \"img/a.png\\x00.txt\" contains a NUL character") != std::string::npos);
+  CHECK(why["abs"].find("is absolute (allowed only with allow_outside_root: true") != std::string::npos);
+  CHECK(why["up"].find("image path img/../../outside.png leaves the dataset root") != std::string::npos);
+  CHECK(why["dev"].find("leaves the dataset root") != std::string::npos);
+  REQUIRE(src->size() == 6);
+  std::map<std::string, std::pair<std::string, std::string>> got;  // id -> (kind, reason) of get()
+  for (size_t i = 0; i < src->size(); ++i) {
+    try {
+      got[src->get(i).id] = {"", ""};
+    } catch (const RecordError& e) {
+      got[e.entry().id] = {to_string(e.entry().kind), e.entry().reason};
+    }
+  }
+  CHECK(got["ok"].first.empty());
+  CHECK(got["dots"].first.empty());
+  CHECK(got["inside"].first.empty());
+  CHECK(got["escape"].first == "image_path");
+  CHECK(got["escape"].second.find("outside the dataset root") != std::string::npos);
+  CHECK(got["folder"].first == "not_a_file");
+  CHECK(got["folder"].second.find("is a folder, not a regular file") != std::string::npos);
+  CHECK(got["pipe"].first == "not_a_file");
+  CHECK(got["pipe"].second.find("is a FIFO (named pipe), not a regular file") != std::string::npos);
+
+  // allow_outside_root: absolute, ../ and symlinks are accepted; a NUL never is.
+  SourceConfig lax = source_config("caps", "captions", dir / "data/caps.jsonl");
+  lax.allow_outside_root = true;
+  auto all = open_source(lax);
+  CHECK(kinds_of(all->open_issues()) == std::map<std::string, int>{{"image_path", 1}});
+  CHECK(all->size() == 9);
 }
 
 TEST_CASE("interleaved JSONL (OBELICS layout)", "[formats][quarantine]") {

@@ -1,6 +1,11 @@
 // Decoding to RGB (PNG, JPEG, grayscale, RGBA, 16-bit, EXIF orientation) and rejecting empty,
 // truncated, garbage and over-limit images with a reason.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <functional>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -134,4 +139,57 @@ TEST_CASE("decode rejects empty, truncated, garbage and over-limit images", "[im
     huge.replace(16 + 4 * b, 4, be, 4);
   }
   CHECK_THROWS_WITH(decode_image(huge, def), Catch::Contains("too large") && Catch::Contains("max_pixels"));
+}
+
+namespace {
+
+// What `f` writes to stderr (fd 2, where libpng prints its own lines) and the ImageError it throws.
+std::pair<std::string, std::string> stderr_and_error(const std::function<void()>& f) {
+  std::fflush(stderr);
+  char path[] = "/tmp/mm_stderr_XXXXXX";
+  const int tmp = ::mkstemp(path);
+  REQUIRE(tmp >= 0);
+  const int saved = ::dup(2);
+  ::dup2(tmp, 2);
+  std::string error;
+  try {
+    f();
+  } catch (const ImageError& e) {
+    error = e.what();
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::string out(4096, '\0');
+  const ssize_t n = ::pread(tmp, out.data(), out.size(), 0);
+  out.resize(n > 0 ? size_t(n) : 0);
+  ::close(tmp);
+  ::unlink(path);
+  return {out, error};
+}
+
+}  // namespace
+
+TEST_CASE("a damaged PNG is one line of ours: chunk CRCs are checked before libpng sees it", "[image][decode]") {
+  mm::ImageConfig cfg;
+  cv::Mat noise(32, 32, CV_8UC3);
+  cv::randu(noise, 0, 255);
+  const std::string png = encode(noise, ".png");
+  REQUIRE_NOTHROW(decode_image(png, cfg));
+  const size_t idat = png.find("IDAT");
+  REQUIRE(idat != std::string::npos);
+  std::string flipped = png;
+  flipped[idat + 20] = char(flipped[idat + 20] ^ 0x10);  // inside the compressed data
+  auto [err, what] = stderr_and_error([&] { decode_image(flipped, cfg); });
+  CHECK(what == "corrupt PNG: chunk IDAT at byte " + std::to_string(idat - 4) + " fails its CRC check");
+  CHECK(err.empty());  // libpng printed nothing ("libpng error: IDAT: CRC error" before the fix)
+  std::string cut = png.substr(0, idat + 30);
+  std::tie(err, what) = stderr_and_error([&] { decode_image(cut, cfg); });
+  CHECK(what.find("truncated PNG: chunk IDAT at byte " + std::to_string(idat - 4)) == 0);
+  CHECK(err.empty());
+  std::string bad_length = png;
+  bad_length[idat - 4] = char(0xFF);  // a chunk length past the end of the file
+  std::tie(err, what) = stderr_and_error([&] { decode_image(bad_length, cfg); });
+  CHECK(what == "corrupt PNG: no valid chunk at byte " + std::to_string(idat - 4));
+  CHECK(err.empty());
 }

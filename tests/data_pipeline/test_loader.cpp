@@ -203,6 +203,31 @@ TEST_CASE("loader: a corrupt image is quarantined and the stream goes on", "[loa
   const auto it = std::find_if(entries.begin(), entries.end(), [](const auto& e) { return e.id == "corrupt"; });
   CHECK(it->reason.find("broken.png") != std::string::npos);
   loader->next();  // still running
+  // data.max_bad_fraction counts read-time problems too: 1 of the 15 records of conv.
+  CHECK_THROWS_WITH(check_bad_fraction(*loader, q, 0.01),
+                    "data source 'conv': 1 of 16 records are quarantined (6.2% > data.max_bad_fraction 1.0%); see "
+                    "quarantine.jsonl or run `mmtrain data lint`, fix the data or raise data.max_bad_fraction");
+  const auto fractions = check_bad_fraction(*loader, q, 0.07);
+  REQUIRE(fractions.size() == 3);
+  CHECK(fractions[0].first == "conv");
+  CHECK(fractions[0].second == Approx(1.0 / 16));
+  CHECK(fractions[1].second == 0.0);
+}
+
+TEST_CASE("loader: a source that is mostly bad records fails data.max_bad_fraction", "[loader][quarantine]") {
+  TempDir dir;
+  std::vector<std::string> lines = {R"({"text": "one good line."})", R"({"text": "another good line."})"};
+  for (int i = 0; i < 8; ++i) lines.push_back(i % 2 ? R"({"text": )" : R"({"txt": "no text key"})");
+  write_lines(dir / "t.jsonl", lines);
+  Quarantine q;
+  auto loader = make_loader({mm::test::source_config("mostly_bad", "text", dir / "t.jsonl")}, mm::MixtureConfig{},
+                            image_config(), mm::test::test_tokenizer(), kTokensPerTile, loader_config(1), &q);
+  CHECK(q.size() == 8);
+  CHECK_THROWS_WITH(check_bad_fraction(*loader, q, 0.01), Catch::Contains("data source 'mostly_bad': 8 of 10 records "
+                                                                          "are quarantined (80.0% > data.max_bad"));
+  CHECK(check_bad_fraction(*loader, q, 1.0).at(0).second == Approx(0.8));
+  Quarantine none;
+  CHECK(check_bad_fraction(*loader, none, 0.0).at(0).second == 0.0);
 }
 
 TEST_CASE("loader: batches do not depend on the number of workers", "[loader]") {

@@ -535,10 +535,11 @@ TEST_CASE("mmtrain generate --json, mmtrain eval and mmtrain probe on a saved ch
 
   // mmtrain probe on a captions source of the saved model's preprocessing; --source names a source.
   mm::RunConfig pcfg = f.cfg;
+  // Relative to the captions file: an absolute image path breaks the default path policy.
   {
     std::ofstream caps(f.dir.file("caps.jsonl"));
     for (int i = 0; i < 6; ++i)
-      caps << "{\"id\":\"c" << i << "\",\"image\":\"" << f.img_a << "\",\"caption\":\"a red circle.\"}\n";
+      caps << "{\"id\":\"c" << i << "\",\"image\":\"a.png\",\"caption\":\"a red circle.\"}\n";
   }
   mm::SourceConfig caps;
   caps.name = "caps";

@@ -17,6 +17,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return file(name); }  // = file(name)
   // path() / name as a string (name may hold subfolders; nothing is created).
   std::string file(const std::string& name) const;
   // Writes `bytes` to file(name), creating its parent folders; returns file(name).

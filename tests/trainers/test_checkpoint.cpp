@@ -1,7 +1,9 @@
 // CheckpointManager: round trip, corruption and truncation detected, LATEST fallback, retention.
+#include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -225,4 +227,81 @@ TEST_CASE("check_carried_tokenizer: equal bytes pass, a changed vocabulary is on
   // A checkpoint written before checkpoints carried their tokenizer: accepted, unchecked.
   const std::string old = save_step(m, 6);
   CHECK_FALSE(check_carried_tokenizer(old, other.string(), "train.init_from"));
+}
+
+namespace {
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a full disk fails before the save in one line and removes nothing", "[trainers][checkpoint]") {
+  TempDir tmp("mm_ckpt_full");
+  CheckpointManager m((tmp.path() / "checkpoints").string(), RetentionPolicy{1, 0});
+  save_step(m, 1);
+  const auto before = names_in(tmp.path() / "checkpoints");
+  const uint64_t need = CheckpointManager::estimate_bytes(model_at(2), {{"w.step", torch::tensor(2)}}, 100);
+  CHECK(need > uint64_t{1} << 20);
+  m.set_free_bytes_probe([need] { return need / 2; });
+  std::string msg;
+  try {
+    save_step(m, 2);
+  } catch (const mm::Error& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("checkpoint step_000002: not enough free space in " + (tmp.path() / "checkpoints").string()) == 0);
+  CHECK(msg.find("no checkpoint was written or removed") != std::string::npos);
+  CHECK(msg.find('\n') == std::string::npos);
+  CHECK(names_in(tmp.path() / "checkpoints") == before);  // step_000001 kept (keep_last 1 would have pruned it)
+  m.set_free_bytes_probe([need] { return need; });
+  save_step(m, 2);
+  CHECK(names_in(tmp.path() / "checkpoints") == std::vector<std::string>{"LATEST", "step_000002"});
+  CHECK(m.free_bytes() > 0);
+}
+
+TEST_CASE("a save that fails midway leaves no temporary folder; stray leftovers are cleaned",
+          "[trainers][checkpoint]") {
+  TempDir tmp("mm_ckpt_fail");
+  const fs::path dir = tmp.path() / "checkpoints";
+  CheckpointManager m(dir.string());
+  save_step(m, 1);
+  // Leftovers of killed saves: another pid's temporary folder and LATEST's temporary file.
+  fs::create_directories(dir / ".tmp.step_000005.99999");
+  { std::ofstream(dir / ".tmp.step_000005.99999" / "model.safetensors") << "partial"; }
+  { std::ofstream(dir / "LATEST.tmp.AbC123") << "step_0"; }
+
+  // RLIMIT_FSIZE makes a write fail past 64 KiB: a stand-in for a disk that fills during the save.
+  std::map<std::string, torch::Tensor> big = {{"w", torch::zeros({64, 1024}, torch::kFloat)}};
+  rlimit old_limit{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old_limit;
+  small.rlim_cur = 64 << 10;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  for (int attempt = 0; attempt < 2; ++attempt) {  // retries leave nothing either
+    CHECK_THROWS_AS(m.save(2, big, {}, {}, "model: debug\n"), mm::Error);
+  }
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(names_in(dir) == std::vector<std::string>{"LATEST", "step_000001"});
+  CHECK(m.find_latest_good() == (dir / "step_000001").string());
+}
+
+TEST_CASE("a checkpoints folder that cannot be created is one line", "[trainers][checkpoint]") {
+  TempDir tmp("mm_ckpt_ro");
+  fs::create_directories(tmp.path());
+  { std::ofstream(tmp.path() / "file") << "x"; }
+  const std::string below = (tmp.path() / "file" / "checkpoints").string();  // root cannot write through a file
+  std::string msg;
+  try {
+    CheckpointManager m(below);
+  } catch (const mm::Error& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("checkpoints folder '" + below + "': cannot create it: ") == 0);
 }

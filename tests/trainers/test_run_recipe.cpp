@@ -14,6 +14,7 @@
 #include "core/io.h"
 #include "dist/process_group.h"
 #include "tests/tokenizer/tokenizer_fixture.h"
+#include "core/run_lock.h"
 #include "trainers/loop/run_recipe.h"
 #include "trainers/loop/trainer.h"
 
@@ -144,4 +145,13 @@ TEST_CASE("a run directory written by the previous train loop resumes with this 
   REQUIRE(run(w.recipe("new")).completed);
   CHECK(final_weights(w, "old", "a", 4) == final_weights(w, "new", "a", 4));
   CHECK(final_weights(w, "old", "b", 3) == final_weights(w, "new", "b", 3));
+}
+
+TEST_CASE("run_recipe refuses a run directory another trainer holds, before writing into it",
+          "[trainers][recipe_runner]") {
+  World w;
+  const mm::train::Recipe recipe = w.recipe("busy");
+  const mm::RunLock other((w.dir / "busy").string());  // the other trainer
+  CHECK_THROWS_WITH(run(recipe), Catch::Contains("is in use by another training") && Catch::Contains(other.holder()));
+  CHECK_FALSE(fs::exists(w.dir / "busy" / "a"));
 }

@@ -2,6 +2,7 @@
 #include "trainers/checkpoint/checkpoint_manager.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +32,17 @@ void fsync_path(const std::string& path) {
   MM_CHECK(rc == 0 || err == EINVAL, "checkpoint: fsync of '{}' failed: {}", path, std::strerror(err));
 }
 
+// Leftovers of interrupted or failed saves: temporary and moved-aside step folders, LATEST.tmp.*.
+bool is_save_leftover(const std::string& fname) {
+  return fname.rfind(".tmp.step_", 0) == 0 || fname.rfind(".old.step_", 0) == 0 || fname.rfind("LATEST.tmp.", 0) == 0;
+}
+
+uint64_t tensors_bytes(const std::map<std::string, torch::Tensor>& tensors) {
+  uint64_t n = 0;
+  for (const auto& [name, t] : tensors) n += static_cast<uint64_t>(t.numel()) * t.element_size() + name.size() + 128;
+  return n;
+}
+
 // step of a "step_NNNNNN" name, or -1.
 int64_t parse_step(const std::string& name) {
   if (name.rfind("step_", 0) != 0 || name.size() <= 5) return -1;
@@ -45,7 +57,35 @@ CheckpointManager::CheckpointManager(std::string dir, RetentionPolicy policy)
     : dir_(std::move(dir)), policy_(policy) {
   MM_CHECK(policy_.keep_last >= 1, "checkpoint.keep_last: must be >= 1, got {}", policy_.keep_last);
   MM_CHECK(policy_.keep_every >= 0, "checkpoint.keep_every: must be >= 0, got {}", policy_.keep_every);
-  fs::create_directories(dir_);
+  std::error_code ec;
+  fs::create_directories(dir_, ec);  // a read-only disk, a path below a file: one line, not an internal error
+  if (ec) throw mm::Error(fmt::format("checkpoints folder '{}': cannot create it: {}", dir_, ec.message()));
+  MM_CHECK(fs::is_directory(dir_, ec), "checkpoints folder '{}' is not a folder", dir_);
+}
+
+void CheckpointManager::remove_leftovers() const {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!is_save_leftover(it->path().filename().string())) continue;
+    std::error_code rm;
+    fs::remove_all(it->path(), rm);
+    if (rm) mm::log::get("checkpoint")->warn("could not remove the leftover {}: {}", it->path().string(), rm.message());
+  }
+}
+
+uint64_t CheckpointManager::free_bytes() const {
+  if (free_bytes_probe_) return free_bytes_probe_();
+  struct statvfs st {};
+  if (::statvfs(dir_.c_str(), &st) != 0) return UINT64_MAX;  // unknown: let the writes report it
+  return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
+}
+
+uint64_t CheckpointManager::estimate_bytes(const std::map<std::string, torch::Tensor>& model,
+                                           const std::map<std::string, torch::Tensor>& optimizer,
+                                           uint64_t other_bytes) {
+  // The tensors, their safetensors headers, the small files, and 1 MiB + 1% of slack for metadata.
+  const uint64_t payload = tensors_bytes(model) + tensors_bytes(optimizer) + other_bytes + 4096;
+  return payload + payload / 100 + (uint64_t{1} << 20);
 }
 
 std::string CheckpointManager::folder_name(int64_t step) { return fmt::format("step_{:06d}", step); }
@@ -58,24 +98,27 @@ std::string CheckpointManager::save(int64_t step, const std::map<std::string, to
   const std::string name = folder_name(step);
   const fs::path final_dir = fs::path(dir_) / name;
   const fs::path tmp = fs::path(dir_) / fmt::format(".tmp.{}.{}", name, ::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  // Leftovers of earlier failed or interrupted saves go first (they hold space); the run directory
+  // is locked (RunLock), so no other trainer is writing here.
+  remove_leftovers();
   if (!state.is_object()) state = nlohmann::json::object();
   state["step"] = step;
-  // Each writer is atomic inside tmp and fsyncs its file and tmp itself.
-  safetensors::save((tmp / "model.safetensors").string(), model);
-  safetensors::save((tmp / "optimizer.safetensors").string(), optimizer);
-  io::write_file_atomic((tmp / "state.json").string(), state.dump(2) + "\n");
-  io::write_file_atomic((tmp / "config.yaml").string(), config_yaml);
-  std::vector<std::string> files = kFiles;
-  if (!tokenizer_model.empty()) {
-    io::write_file_atomic((tmp / kCheckpointTokenizer).string(), tokenizer_model);
-    files.push_back(kCheckpointTokenizer);
+  const std::string state_text = state.dump(2) + "\n";
+  // A full disk fails here, in one line, before anything is written or removed.
+  const uint64_t need = estimate_bytes(model, optimizer, state_text.size() + config_yaml.size() + tokenizer_model.size());
+  const uint64_t avail = free_bytes();
+  if (avail < need) {
+    throw mm::Error(fmt::format("checkpoint {}: not enough free space in {}: about {} MiB needed, {} MiB free; "
+                                "no checkpoint was written or removed",
+                                name, dir_, (need + (1 << 20) - 1) >> 20, avail >> 20));
   }
-  std::vector<ManifestEntry> entries;
-  for (const auto& f : files) entries.push_back(describe_file((tmp / f).string(), f));
-  io::write_file_atomic((tmp / "MANIFEST").string(), format_manifest(entries));
-  fsync_path(tmp.string());
+  try {
+    write_folder(tmp, model, optimizer, state_text, config_yaml, tokenizer_model);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);  // a failed save (disk full, EIO) leaves no temporary folder behind
+    throw;
+  }
   if (fs::exists(final_dir)) {  // re-saving a step (e.g. after a resume): move the old one aside
     const fs::path old = fs::path(dir_) / fmt::format(".old.{}.{}", name, ::getpid());
     fs::remove_all(old);
@@ -88,6 +131,28 @@ std::string CheckpointManager::save(int64_t step, const std::map<std::string, to
   apply_retention(step);
   mm::log::get("checkpoint")->info("saved {}", final_dir.string());
   return final_dir.string();
+}
+
+void CheckpointManager::write_folder(const std::filesystem::path& tmp, const std::map<std::string, torch::Tensor>& model,
+                                     const std::map<std::string, torch::Tensor>& optimizer,
+                                     const std::string& state_text, const std::string& config_yaml,
+                                     const std::string& tokenizer_model) {
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  // Each writer is atomic inside tmp and fsyncs its file and tmp itself.
+  safetensors::save((tmp / "model.safetensors").string(), model);
+  safetensors::save((tmp / "optimizer.safetensors").string(), optimizer);
+  io::write_file_atomic((tmp / "state.json").string(), state_text);
+  io::write_file_atomic((tmp / "config.yaml").string(), config_yaml);
+  std::vector<std::string> files = kFiles;
+  if (!tokenizer_model.empty()) {
+    io::write_file_atomic((tmp / kCheckpointTokenizer).string(), tokenizer_model);
+    files.push_back(kCheckpointTokenizer);
+  }
+  std::vector<ManifestEntry> entries;
+  for (const auto& f : files) entries.push_back(describe_file((tmp / f).string(), f));
+  io::write_file_atomic((tmp / "MANIFEST").string(), format_manifest(entries));
+  fsync_path(tmp.string());
 }
 
 std::string CheckpointManager::verify(const std::string& path, Part part) {
@@ -197,14 +262,7 @@ void CheckpointManager::apply_retention(int64_t latest_step) const {
     fs::remove_all(all[i].second, ec);
     if (ec) mm::log::get("checkpoint")->warn("could not remove {}: {}", all[i].second, ec.message());
   }
-  // Leftovers of interrupted saves.
-  for (const auto& e : fs::directory_iterator(dir_)) {
-    const std::string fname = e.path().filename().string();
-    if (fname.rfind(".tmp.step_", 0) == 0 || fname.rfind(".old.step_", 0) == 0) {
-      std::error_code ec;
-      fs::remove_all(e.path(), ec);
-    }
-  }
+  remove_leftovers();
 }
 
 }  // namespace mm::train

@@ -6,6 +6,8 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -33,9 +35,12 @@ class CheckpointManager {
   // `dir` is runs/NAME/checkpoints (created when missing).
   explicit CheckpointManager(std::string dir, RetentionPolicy policy = {});
 
-  // Writes checkpoints/.tmp.step_NNNNNN.<pid>/ (every file fsynced, MANIFEST last), renames it to
-  // step_NNNNNN (replacing an older one of the same step), fsyncs checkpoints/, then writes LATEST
-  // atomically and applies the retention policy. Returns the checkpoint's folder.
+  // Removes leftovers of earlier saves (.tmp.step_*, .old.step_*, LATEST.tmp.*), checks that the
+  // disk has room for the checkpoint (else one line, nothing written or removed), writes
+  // checkpoints/.tmp.step_NNNNNN.<pid>/ (every file fsynced, MANIFEST last; removed again when a
+  // write fails), renames it to step_NNNNNN (replacing an older one of the same step), fsyncs
+  // checkpoints/, then writes LATEST atomically and applies the retention policy. Returns the
+  // checkpoint's folder. Assumes one writer per run directory (RunLock, core/run_lock.h).
   // `tokenizer_model`: the bytes of the SentencePiece .model the run uses, written as tokenizer.model
   // and listed in the MANIFEST (empty = none carried).
   std::string save(int64_t step, const std::map<std::string, torch::Tensor>& model,
@@ -61,11 +66,25 @@ class CheckpointManager {
   static std::string folder_name(int64_t step);  // "step_000500"
   const std::string& dir() const { return dir_; }
 
+  // Bytes a save of these tensors needs on disk (the tensors, headers, `other_bytes` of small files,
+  // slack), compared with the free space before a save.
+  static uint64_t estimate_bytes(const std::map<std::string, torch::Tensor>& model,
+                                 const std::map<std::string, torch::Tensor>& optimizer, uint64_t other_bytes);
+  // Free bytes for an unprivileged writer on the checkpoints' filesystem (statvfs).
+  uint64_t free_bytes() const;
+  // Tests: replaces statvfs in free_bytes() (a full disk without filling one).
+  void set_free_bytes_probe(std::function<uint64_t()> probe) { free_bytes_probe_ = std::move(probe); }
+
  private:
   void apply_retention(int64_t latest_step) const;
+  void remove_leftovers() const;
+  static void write_folder(const std::filesystem::path& tmp, const std::map<std::string, torch::Tensor>& model,
+                           const std::map<std::string, torch::Tensor>& optimizer, const std::string& state_text,
+                           const std::string& config_yaml, const std::string& tokenizer_model);
 
   std::string dir_;
   RetentionPolicy policy_;
+  std::function<uint64_t()> free_bytes_probe_;
 };
 
 // The file name of the carried tokenizer inside a checkpoint folder.

@@ -2,9 +2,12 @@
 #include "trainers/loop/run_recipe.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "core/check.h"
 #include "core/logging.h"
+#include "core/run_lock.h"
+#include "dist/collectives.h"
 #include "dist/process_group.h"
 #include "trainers/checkpoint/checkpoint_manager.h"
 #include "trainers/checkpoint/model_state.h"
@@ -30,6 +33,21 @@ std::string stage_of_resume(const Recipe& recipe, const std::string& resume) {
 
 }  // namespace
 
+std::optional<RunLock> lock_run_dir(const std::string& run_dir, const dist::Group& group) {
+  std::optional<RunLock> lock;
+  std::string refused;
+  if (group.is_main()) {
+    try {
+      lock.emplace(run_dir);
+    } catch (const mm::Error& e) {
+      refused = e.what();
+    }
+  }
+  if (dist::any_rank(group, !refused.empty()))
+    throw mm::Error(refused.empty() ? "rank 0 could not lock the run directory (its log says why)" : refused);
+  return lock;
+}
+
 bool stage_completed(const RunConfig& cfg, std::string* folder) {
   const std::string dir = (fs::path(stage_dir(cfg)) / "checkpoints").string();
   if (!fs::exists(dir)) return false;
@@ -45,6 +63,8 @@ bool stage_completed(const RunConfig& cfg, std::string* folder) {
 }
 
 RecipeResult run_recipe(const Recipe& recipe, const dist::Group& group, const RecipeOptions& opts) {
+  std::optional<RunLock> lock;
+  if (opts.lock_run_dir) lock = lock_run_dir(recipe.stages.front().run_dir, group);
   size_t begin = 0, end = recipe.stages.size();
   if (!opts.only_stage.empty()) begin = recipe.index_of(opts.only_stage), end = begin + 1;
   const std::string resume_stage = opts.resume.empty() || opts.resume == "auto" ? "" : stage_of_resume(recipe, opts.resume);

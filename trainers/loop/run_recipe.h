@@ -2,9 +2,11 @@
 // next (init_from: previous), with per-stage resume. A library call: `mmtrain train` parses flags
 // around it and prints its results; other commands (ablation sweeps) call it the same way.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/run_lock.h"
 #include "trainers/loop/recipe.h"
 #include "trainers/loop/trainer.h"
 
@@ -15,6 +17,7 @@ struct RecipeOptions {
   std::string resume;      // "" = fresh (refused over existing checkpoints) | auto | a checkpoint folder
   EvalHook evaluate;       // null = no evaluation
   bool progress = true;    // console progress lines on rank 0
+  bool lock_run_dir = true;  // false: the caller holds the run directory's lock (lock_run_dir below)
 };
 
 struct RecipeResult {
@@ -22,7 +25,13 @@ struct RecipeResult {
   bool completed = false;           // every stage asked for completed (false after a stop signal)
 };
 
-// Runs the recipe's stages on `group` (every rank calls it). Before any stage starts: a fresh run
+// One trainer per run directory: rank 0 takes the lock of `run_dir` (core/run_lock.h), every rank
+// agrees; throws mm::Error (one line naming the directory and the holder) on all ranks when it is
+// busy. Other ranks get an empty optional.
+std::optional<RunLock> lock_run_dir(const std::string& run_dir, const dist::Group& group);
+
+// Runs the recipe's stages on `group` (every rank calls it). Unless opts.lock_run_dir is false, the
+// run directory is locked until it returns (lock_run_dir). Before any stage starts: a fresh run
 // is refused when a stage to run already holds checkpoints, a --resume folder must belong to one of
 // the recipe's stages, and a single stage whose init_from is `previous` needs its predecessor
 // completed. Throws mm::Error (one line) on each.

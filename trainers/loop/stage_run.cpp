@@ -109,6 +109,7 @@ void open_data(StageRun& run, const nlohmann::json* loader_state, const std::str
   run.loader = data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, *run.tokenizer,
                                  run.model->tokens_per_tile(), loader_config(run), run.quarantine.get(), run.group.rank(),
                                  run.group.world_size(), loader_state, &reshard);
+  check_data_quality(run);  // open-time problems (malformed records) already count
   if (run.group.is_main() && reshard.old_world > 0)
     mm::log::get("trainer")->warn(
         "stage '{}': {} was written by {} ranks, resuming with {}: {} stream positions not yet delivered ({} never "
@@ -260,6 +261,18 @@ std::string save_checkpoint(StageRun& run, bool complete) {
   dist::barrier(run.group);
   mm::log::get("trainer")->info("checkpoint {}{}", path, complete ? " (stage complete)" : "");
   return path;
+}
+
+void check_data_quality(StageRun& run) {
+  std::string problem;
+  try {
+    data::check_bad_fraction(*run.loader, *run.quarantine, run.cfg.data.max_bad_fraction);
+  } catch (const mm::Error& e) {
+    problem = e.what();
+  }
+  if (dist::any_rank(run.group, !problem.empty()))
+    throw mm::Error(problem.empty() ? "data.max_bad_fraction: exceeded on another rank (its log names the source)"
+                                    : problem);
 }
 
 std::string docs_summary(const std::vector<data::Batch>& batches, size_t max_docs) {

@@ -84,6 +84,10 @@ MicroBatches next_micro_batches(StageRun& run);
 // returns its folder. `complete`: the stage's last step is done.
 std::string save_checkpoint(StageRun& run, bool complete);
 
+// data.max_bad_fraction over the records quarantined so far (data::check_bad_fraction), agreed by
+// every rank: throws mm::Error (one line naming the source) on all of them when one exceeds it.
+void check_data_quality(StageRun& run);
+
 // Held-out losses (data.heldout) and the evaluation hook (eval.sets), rank 0; every rank waits.
 void evaluate_stage(StageRun& run);
 

@@ -24,8 +24,8 @@ extern "C" void on_stop_signal(int) { stop_requested().store(true); }
 }  // namespace
 
 void install_stop_handlers() {
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
+  // Ctrl-C, schedulers (Slurm: SIGTERM, or SIGUSR1/SIGUSR2 with --signal), a closed terminal.
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP}) std::signal(sig, on_stop_signal);
 }
 
 StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const TrainOptions& opts) {
@@ -47,6 +47,7 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     st.samples_seen += static_cast<int64_t>(r.global.samples);
     run->metrics->add_step(r, step_time.seconds(), mb.data_wait);
     if (log_now) run->metrics->log_interval(st.step, lr, r, st.tokens_seen, st.samples_seen, group);
+    if (log_now) check_data_quality(*run);
 
     const bool stop = dist::any_rank(group, stop_requested().load()), last = run->finished();
     if (stop && !last) {

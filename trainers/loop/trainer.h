@@ -48,8 +48,8 @@ struct TrainOptions {
   bool progress = true;          // console progress lines on rank 0
 };
 
-// Set by SIGINT/SIGTERM (install_stop_handlers); the loop finishes the current step, saves and
-// returns with completed = false.
+// Set by SIGINT, SIGTERM, SIGUSR1, SIGUSR2 and SIGHUP (install_stop_handlers); the loop finishes
+// the current step, saves and returns with completed = false.
 std::atomic<bool>& stop_requested();
 void install_stop_handlers();
 

@@ -281,9 +281,10 @@ class Reader {
       double x = static_cast<double>(value);
       bool low = rule.min && (rule.min_exclusive ? !(x > *rule.min) : !(x >= *rule.min));
       bool high = rule.max && (rule.max_exclusive ? !(x < *rule.max) : !(x <= *rule.max));
-      if (low || high || ((rule.min || rule.max) && std::isnan(x))) {
-        throw ConfigError(fmt::format("{}: must be {}, got {}{}", path, bounds_text(rule), value,
-                                      where(tree_, path)));
+      // A bounded number is a finite one: "> 0" does not admit .inf (an lr of .inf trains to nothing).
+      if (low || high || ((rule.min || rule.max) && !std::isfinite(x))) {
+        throw ConfigError(fmt::format("{}: must be {}{}, got {}{}", path, std::isinf(x) ? "a finite number " : "",
+                                      bounds_text(rule), value, where(tree_, path)));
       }
     } else if constexpr (std::is_same_v<T, std::string>) {
       if (rule.non_empty && value.empty())

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/io.h"
+
 namespace mm::cfg {
 namespace {
 
@@ -46,9 +48,30 @@ std::string mark_of(const std::string& source, const YAML::Mark& m, bool with_li
   return source + ":" + std::to_string(m.line + 1);
 }
 
+// Bounds the expansion of one document: YAML aliases share nodes, so a few lines of nested aliases
+// (the "billion laughs" shape) would expand into billions of nodes. A config has hundreds.
+struct Budget {
+  static constexpr size_t kMaxNodes = 100000;
+  static constexpr size_t kMaxScalarBytes = size_t{16} << 20;
+  size_t nodes = 0;
+  size_t scalar_bytes = 0;
+
+  void take(const YAML::Node& n, const std::string& source) {
+    if (++nodes > kMaxNodes) {
+      throw ConfigError(fmt::format("{}: more than {} values once aliases are expanded; a config is far smaller "
+                                    "(nested YAML aliases?)", source, kMaxNodes));
+    }
+    if (n.IsScalar() && (scalar_bytes += n.Scalar().size()) > kMaxScalarBytes) {
+      throw ConfigError(fmt::format("{}: more than {} MiB of text once aliases are expanded (nested YAML aliases?)",
+                                    source, kMaxScalarBytes >> 20));
+    }
+  }
+};
+
 // YAML node -> Json with scalars kept as text; records origins under `path`.
 void convert(const YAML::Node& n, const std::string& path, const std::string& source,
-             bool with_line, Json& out, Origins& origins) {
+             bool with_line, Json& out, Origins& origins, Budget& budget) {
+  budget.take(n, source);
   switch (n.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -64,7 +87,7 @@ void convert(const YAML::Node& n, const std::string& path, const std::string& so
         std::string p = path + "[" + std::to_string(i++) + "]";
         origins[p] = mark_of(source, item.Mark(), with_line);
         Json j;
-        convert(item, p, source, with_line, j, origins);
+        convert(item, p, source, with_line, j, origins, budget);
         out.push_back(std::move(j));
       }
       return;
@@ -83,7 +106,7 @@ void convert(const YAML::Node& n, const std::string& path, const std::string& so
         }
         origins[p] = mark_of(source, kv.first.Mark(), with_line);
         Json j;
-        convert(kv.second, p, source, with_line, j, origins);
+        convert(kv.second, p, source, with_line, j, origins, budget);
         out[key] = std::move(j);
       }
       return;
@@ -95,9 +118,10 @@ YAML::Node parse_yaml(const std::string& text, const std::string& source, bool w
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    if (e.mark.is_null() || !with_line) throw ConfigError(fmt::format("{}: invalid YAML: {}", source, e.msg));
-    throw ConfigError(fmt::format("{}:{}:{}: invalid YAML: {}", source, e.mark.line + 1,
-                                  e.mark.column + 1, e.msg));
+    // yaml-cpp quotes the offending character in some messages ("unknown escape character: \0").
+    const std::string msg = io::printable(e.msg);
+    if (e.mark.is_null() || !with_line) throw ConfigError(fmt::format("{}: invalid YAML: {}", source, msg));
+    throw ConfigError(fmt::format("{}:{}:{}: invalid YAML: {}", source, e.mark.line + 1, e.mark.column + 1, msg));
   }
 }
 
@@ -140,21 +164,22 @@ ConfigTree tree_from_file(const fs::path& shown, std::vector<std::pair<std::stri
       throw ConfigError(fmt::format("inherit cycle: {}{}", cycle, name));
     }
   }
-  auto unreadable = [&] {
-    return ConfigError(fmt::format("cannot read config file '{}'{}", name,
-                                   chain.empty() ? "" : " (inherited by " + chain.back().first + ")"));
-  };
+  // Regular files of config size only: /dev/zero would be read forever, a FIFO would block.
+  const std::string inherited = chain.empty() ? std::string() : " (inherited by " + chain.back().first + ")";
   std::string text;
   if (read) {
     std::optional<std::string> t = (*read)(name);
-    if (!t) throw unreadable();
+    if (!t) throw ConfigError(fmt::format("cannot read config file '{}'{}", name, inherited));
     text = std::move(*t);
   } else {
-    std::ifstream in(shown, std::ios::binary);
-    if (!in || fs::is_directory(shown, ec)) throw unreadable();
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    if (std::string why = io::regular_file_problem(shown.string(), io::kMaxConfigBytes); !why.empty()) {
+      throw ConfigError(fmt::format("config file '{}' {}{}", name, why, inherited));
+    }
+    try {
+      text = io::read_small_file(shown.string(), io::kMaxConfigBytes, "config file");
+    } catch (const mm::Error& e) {
+      throw ConfigError(e.what() + inherited);
+    }
   }
   chain.emplace_back(name, canon);
   ConfigTree tree = tree_from_text(text, name, shown.parent_path(), chain, read);
@@ -170,7 +195,8 @@ ConfigTree tree_from_text(const std::string& text, const std::string& source, co
   if (!doc.IsMap()) {
     throw ConfigError(fmt::format("{}: expected a map of keys at the top level", source));
   }
-  convert(doc, "", source, true, self.root, self.origins);
+  Budget budget;
+  convert(doc, "", source, true, self.root, self.origins, budget);
 
   std::vector<std::string> parents;
   if (auto it = self.root.find("inherit"); it != self.root.end()) {
@@ -310,7 +336,8 @@ void apply_set(ConfigTree& tree, const std::string& assignment) {
   Json parsed;
   Origins value_origins;
   value_origins[path] = origin;
-  convert(value, path, origin, false, parsed, value_origins);
+  Budget budget;
+  convert(value, path, origin, false, parsed, value_origins, budget);
   merge_node(*cur, tree.origins, parsed, value_origins, path);
   tree.origins[path] = origin;
 }

@@ -17,6 +17,7 @@ struct SourceConfig {
   std::string category = "general"; // general, text-rich, refer&ground, knowledge, multi-image, text-only, ...
   double weight = 1.0;              // relative weight inside its category
   bool check_boxes = true;          // quarantine samples with images whose [x1, y1, x2, y2] / [x, y] leave 0..999
+  bool allow_outside_root = false;  // image paths may be absolute or leave `root` (../, symlinks)
 
   template <class V>
   void visit(V& v) {
@@ -29,6 +30,8 @@ struct SourceConfig {
     v("weight", weight, "weight inside its category", cfg::non_negative());
     v("check_boxes", check_boxes,
       "quarantine samples with images whose integer [x1, y1, x2, y2] / [x, y] groups leave the 0..999 grid");
+    v("allow_outside_root", allow_outside_root,
+      "image paths may be absolute or leave the root (../, symlinks); default: such records are quarantined");
   }
 };
 

@@ -34,7 +34,7 @@ struct OptimizerConfig {
   template <class V>
   void visit(V& v) {
     v("name", name, "optimizer: adamw | adafactor", cfg::one_of({"adamw", "adafactor"}));
-    v("lr", lr, "peak learning rate (the schedule scales it)", cfg::non_negative());
+    v("lr", lr, "peak learning rate (the schedule scales it)", cfg::positive());
     v("betas", betas, "AdamW (beta1, beta2)", cfg::in_range(0, 1));
     v("eps", eps, "AdamW epsilon", cfg::positive());
     v("weight_decay", weight_decay, "decoupled weight decay coefficient", cfg::non_negative());

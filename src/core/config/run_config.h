@@ -56,6 +56,19 @@ struct RunConfig {
     MM_RUN_CONFIG_SECTIONS(MM_RUN_CONFIG_VISIT)
 #undef MM_RUN_CONFIG_VISIT
   }
+
+  // Rules across sections (each section's own rules are in its visit() and validate()).
+  void validate(cfg::Problems& p) const {
+    // One image is at least one tile of model.connector.num_tokens tokens (the tile budget's last
+    // resort); a sequence that cannot hold it would quarantine every sample with an image.
+    for (const auto& s : data.sources) {
+      if (s.format == "text" || loader.seq_len > model.connector.num_tokens) continue;
+      p.add("loader.seq_len", "must exceed model.connector.num_tokens (" + std::to_string(model.connector.num_tokens) +
+                                  ": the tokens of one image tile) for source '" + s.name + "' with images, got " +
+                                  std::to_string(loader.seq_len));
+      break;
+    }
+  }
 };
 
 // Defaults < `path` and its inherit chain ("" = defaults only) < each `sets` entry ("a.b=value",

@@ -18,6 +18,7 @@ struct DataConfig {
   MixtureConfig mixture;
   std::vector<SourceConfig> heldout;  // validation sources: loss per source at every eval
   int64_t heldout_batches = 2;        // batches read from each held-out source per eval
+  double max_bad_fraction = 0.01;     // a source with more quarantined records stops training (as data lint fails it)
 
   template <class V>
   void visit(V& v) {
@@ -26,6 +27,10 @@ struct DataConfig {
     v("heldout", heldout, "held-out sources (same fields): their loss is measured at every eval, never trained on");
     v("heldout_batches", heldout_batches, "batches (loader.micro_batch sequences) per held-out source and eval",
       cfg::positive());
+    v("max_bad_fraction", max_bad_fraction,
+      "training stops (one line) when a source's quarantined records exceed this fraction of its records "
+      "(data lint's --max-bad-fraction default; 1 = never)",
+      cfg::probability());
   }
 };
 
