@@ -19,9 +19,7 @@ TrainState train_state_from_json(const nlohmann::json& j, const std::string& ori
   tree.root = cfg::Json(j);
   tree.origins[""] = origin;  // every error names the file
   try {
-    TrainState s = cfg::from_tree<TrainState>(tree);
-    MM_CHECK(j.contains("step"), "{}: state.json has no key 'step'", origin);
-    return s;
+    return cfg::from_tree<TrainState>(tree);
   } catch (const cfg::ConfigError& e) {
     throw mm::Error(std::string("state.json: ") + e.what());
   }

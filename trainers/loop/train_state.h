@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/config/rules.h"
+
 namespace mm::train {
 
 struct TrainState {
@@ -27,7 +29,7 @@ struct TrainState {
 
   template <class V>
   void visit(V& v) {
-    v("step", step, "optimizer steps done");
+    v("step", step, "optimizer steps done", cfg::required());
     v("stage", stage, "the stage's name");
     v("stage_complete", stage_complete, "the stage's last step is done");
     v("tokens_seen", tokens_seen, "real tokens over all ranks");

@@ -46,8 +46,10 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     st.tokens_seen += static_cast<int64_t>(r.global.tokens);
     st.samples_seen += static_cast<int64_t>(r.global.samples);
     run->metrics->add_step(r, step_time.seconds(), mb.data_wait);
-    if (log_now) run->metrics->log_interval(st.step, lr, r, st.tokens_seen, st.samples_seen, group);
-    if (log_now) check_data_quality(*run);
+    if (log_now) {
+      run->metrics->log_interval(st.step, lr, r, st.tokens_seen, st.samples_seen, group);
+      check_data_quality(*run);
+    }
 
     const bool stop = dist::any_rank(group, stop_requested().load()), last = run->finished();
     if (stop && !last) {
