@@ -6,19 +6,32 @@ namespace mm::data {
 
 const char* to_string(QuarantineKind kind) {
   switch (kind) {
-    case QuarantineKind::BadJson: return "bad_json";
-    case QuarantineKind::MissingField: return "missing_field";
-    case QuarantineKind::WrongType: return "wrong_type";
-    case QuarantineKind::MissingImage: return "missing_image";
-    case QuarantineKind::NotAFile: return "not_a_file";
-    case QuarantineKind::ImagePath: return "image_path";
-    case QuarantineKind::PlaceholderMismatch: return "placeholder_mismatch";
-    case QuarantineKind::NoAssistantTurn: return "no_assistant_turn";
-    case QuarantineKind::BoxOutOfRange: return "box_out_of_range";
-    case QuarantineKind::EmptyText: return "empty_text";
-    case QuarantineKind::DamagedShard: return "damaged_shard";
-    case QuarantineKind::MissingMember: return "missing_member";
-    case QuarantineKind::Other: return "other";
+    case QuarantineKind::BadJson:
+      return "bad_json";
+    case QuarantineKind::MissingField:
+      return "missing_field";
+    case QuarantineKind::WrongType:
+      return "wrong_type";
+    case QuarantineKind::MissingImage:
+      return "missing_image";
+    case QuarantineKind::NotAFile:
+      return "not_a_file";
+    case QuarantineKind::ImagePath:
+      return "image_path";
+    case QuarantineKind::PlaceholderMismatch:
+      return "placeholder_mismatch";
+    case QuarantineKind::NoAssistantTurn:
+      return "no_assistant_turn";
+    case QuarantineKind::BoxOutOfRange:
+      return "box_out_of_range";
+    case QuarantineKind::EmptyText:
+      return "empty_text";
+    case QuarantineKind::DamagedShard:
+      return "damaged_shard";
+    case QuarantineKind::MissingMember:
+      return "missing_member";
+    case QuarantineKind::Other:
+      return "other";
   }
   return "other";
 }

@@ -5,29 +5,24 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/conversation.h"
+
 namespace mm::data {
 
-// Who speaks a turn; decides which tokens carry loss.
-//   Text      plain document text (captions, interleaved documents, text-only pretraining): loss on
-//   System    system prompt: no loss
-//   User      user / "human" turn: no loss
-//   Assistant assistant / "gpt" turn: loss on (SFT trains on assistant turns only)
-enum class Role { Text, System, User, Assistant };
-
-struct Turn {
-  Role role = Role::Text;
-  std::string text;  // may contain "<image>" placeholders, one per image, in image order
-};
+// The turns and their roles are the chat template's vocabulary (tokenizer/conversation.h).
+using tok::kImagePlaceholder;
+using tok::Role;
+using tok::Turn;
 
 // Where an image's encoded bytes live: a file on disk, or a member of an (uncompressed) tar
 // shard at a byte range, or bytes carried inline (e.g. produced in memory by a generator).
 struct ImageRef {
-  std::string path;          // file path (already joined with the source root), or the tar file
-  int64_t offset = -1;       // >= 0: byte offset of a tar member's data inside `path`
-  int64_t size = -1;         // byte size of that member
-  std::string inline_bytes;  // non-empty: the encoded image itself
+  std::string path;                  // file path (already joined with the source root), or the tar file
+  int64_t offset = -1;               // >= 0: byte offset of a tar member's data inside `path`
+  int64_t size = -1;                 // byte size of that member
+  std::string inline_bytes;          // non-empty: the encoded image itself
   std::string display_name() const;  // "shard.tar:key.jpg" or the path, for quarantine reasons
-  std::string member;        // tar member name when offset >= 0
+  std::string member;                // tar member name when offset >= 0
 };
 
 struct RawSample {
@@ -37,8 +32,6 @@ struct RawSample {
   std::vector<Turn> turns;
   std::vector<ImageRef> images;  // in placeholder order
 };
-
-inline constexpr const char* kImagePlaceholder = "<image>";
 
 // Number of "<image>" placeholders across all turns.
 int64_t count_image_placeholders(const RawSample& s);

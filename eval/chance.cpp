@@ -12,7 +12,7 @@
 namespace mm::eval {
 
 std::string majority_answer(const std::vector<EvalItem>& items) {
-  std::map<std::string, size_t> count;           // normalised answer -> items listing it
+  std::map<std::string, size_t> count;                     // normalised answer -> items listing it
   std::vector<std::pair<std::string, std::string>> order;  // (normalised, raw) in first-seen order
   for (const auto& item : items) {
     std::set<std::string> seen;  // count an answer once per item

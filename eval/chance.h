@@ -10,7 +10,7 @@
 //    where objects usually are scores;
 //  - perplexity: none.
 // A category's chance is the plain mean over its accuracy benchmarks, as aggregate() averages
-// category scores (eval/report.cpp).
+// category scores (eval/eval_report.cpp).
 #pragma once
 #include <map>
 #include <optional>

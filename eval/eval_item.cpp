@@ -7,15 +7,14 @@ namespace mm::eval {
 namespace {
 
 constexpr std::pair<Category, const char*> kCategories[] = {
-    {Category::kGeneral, "general"},         {Category::kTextRich, "text-rich"},
-    {Category::kKnowledge, "knowledge"},     {Category::kReferGround, "refer&ground"},
-    {Category::kMultiImage, "multi-image"},  {Category::kTextOnly, "text-only"},
+    {Category::kGeneral, "general"},        {Category::kTextRich, "text-rich"},
+    {Category::kKnowledge, "knowledge"},    {Category::kReferGround, "refer&ground"},
+    {Category::kMultiImage, "multi-image"}, {Category::kTextOnly, "text-only"},
 };
 
 constexpr std::pair<Metric, const char*> kMetrics[] = {
-    {Metric::kVqaAccuracy, "vqa_accuracy"},       {Metric::kAnls, "anls"},
-    {Metric::kExactMatch, "exact_match"},         {Metric::kMultipleChoice, "multiple_choice"},
-    {Metric::kIouAt50, "iou@0.5"},                {Metric::kPerplexity, "perplexity"},
+    {Metric::kVqaAccuracy, "vqa_accuracy"},       {Metric::kAnls, "anls"},       {Metric::kExactMatch, "exact_match"},
+    {Metric::kMultipleChoice, "multiple_choice"}, {Metric::kIouAt50, "iou@0.5"}, {Metric::kPerplexity, "perplexity"},
 };
 
 template <class Table>

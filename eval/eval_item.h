@@ -27,16 +27,16 @@ std::string metric_names();
 bool metric_is_accuracy(Metric m);
 
 struct EvalItem {
-  std::string id;                   // unique within its file
-  std::string question;             // with one `<image>` placeholder per image
-  std::vector<std::string> images;  // resolved paths (relative entries joined to the file's folder)
-  std::vector<std::string> answers; // one or several references (the text to score perplexity on)
-  std::vector<std::string> choices; // options of a multiple-choice item, in letter order A, B, ...
+  std::string id;                    // unique within its file
+  std::string question;              // with one `<image>` placeholder per image
+  std::vector<std::string> images;   // resolved paths (relative entries joined to the file's folder)
+  std::vector<std::string> answers;  // one or several references (the text to score perplexity on)
+  std::vector<std::string> choices;  // options of a multiple-choice item, in letter order A, B, ...
   Category category = Category::kGeneral;
   std::string benchmark;
-  std::string task;                 // optional sub-task within the benchmark ("" when the set has none)
+  std::string task;  // optional sub-task within the benchmark ("" when the set has none)
   Metric metric = Metric::kExactMatch;
-  std::string source;               // "file.jsonl:LINE", for messages
+  std::string source;  // "file.jsonl:LINE", for messages
 };
 
 }  // namespace mm::eval

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/check.h"
+#include "core/hash.h"
 #include "core/io.h"
 #include "core/logging.h"
 #include "eval/metrics/box_iou.h"
@@ -47,8 +48,7 @@ size_t count_placeholders(const std::string& s) {
 
 }  // namespace
 
-std::string parse_eval_item(const std::string& line, const std::string& dir, bool check_images,
-                            EvalItem* item) {
+std::string parse_eval_item(const std::string& line, const std::string& dir, bool check_images, EvalItem* item) {
   json obj;
   try {
     obj = json::parse(line);
@@ -61,9 +61,12 @@ std::string parse_eval_item(const std::string& line, const std::string& dir, boo
   EvalItem it;
   auto id = obj.find("id");
   if (id == obj.end()) return "missing key \"id\"";
-  if (id->is_string()) it.id = id->get<std::string>();
-  else if (id->is_number_integer()) it.id = std::to_string(id->get<long long>());
-  else return std::string("\"id\" must be a string or an integer, got ") + id->type_name();
+  if (id->is_string())
+    it.id = id->get<std::string>();
+  else if (id->is_number_integer())
+    it.id = std::to_string(id->get<long long>());
+  else
+    return std::string("\"id\" must be a string or an integer, got ") + id->type_name();
   if (it.id.empty()) return "\"id\" is empty";
 
   std::string cat, metric, err;
@@ -76,10 +79,8 @@ std::string parse_eval_item(const std::string& line, const std::string& dir, boo
   if (!(err = string_field(obj, "metric", &metric)).empty()) return err;
   if (obj.contains("task") && !(err = string_field(obj, "task", &it.task)).empty()) return err;
   if (it.benchmark.empty()) return "\"benchmark\" is empty";
-  if (!parse_category(cat, &it.category))
-    return "unknown category \"" + cat + "\" (expected " + category_names() + ")";
-  if (!parse_metric(metric, &it.metric))
-    return "unknown metric \"" + metric + "\" (expected " + metric_names() + ")";
+  if (!parse_category(cat, &it.category)) return "unknown category \"" + cat + "\" (expected " + category_names() + ")";
+  if (!parse_metric(metric, &it.metric)) return "unknown metric \"" + metric + "\" (expected " + metric_names() + ")";
   if (it.answers.empty()) return "\"answers\" is empty (at least one reference is needed)";
 
   const size_t holders = count_placeholders(it.question);
@@ -89,7 +90,8 @@ std::string parse_eval_item(const std::string& line, const std::string& dir, boo
 
   if (it.metric == Metric::kMultipleChoice) {
     if (it.choices.empty()) return "metric multiple_choice needs a non-empty \"choices\" list";
-    if (it.choices.size() > 26) return "\"choices\" has " + std::to_string(it.choices.size()) + " options, at most 26 (A..Z)";
+    if (it.choices.size() > 26)
+      return "\"choices\" has " + std::to_string(it.choices.size()) + " options, at most 26 (A..Z)";
     for (const auto& a : it.answers)
       if (resolve_choice(a, it.choices) < 0)
         return "answer \"" + a + "\" names none of the " + std::to_string(it.choices.size()) +
@@ -120,8 +122,13 @@ EvalSet read_eval_set(const std::string& path, const ReadOptions& options) {
   const std::string dir = fs::path(path).parent_path().string();
   EvalSet set;
   set.path = path;
+  set.hash = fnv1a64_hex(text);
   std::unordered_map<std::string, size_t> first_line_of_id;
-  struct BenchInfo { Category category; Metric metric; size_t line; };
+  struct BenchInfo {
+    Category category;
+    Metric metric;
+    size_t line;
+  };
   std::unordered_map<std::string, BenchInfo> bench;
 
   size_t line_no = 0;
@@ -144,8 +151,8 @@ EvalSet read_eval_set(const std::string& path, const ReadOptions& options) {
       auto [b, fresh] = bench.emplace(item.benchmark, BenchInfo{item.category, item.metric, line_no});
       if (!fresh && (b->second.category != item.category || b->second.metric != item.metric))
         reason = "benchmark \"" + item.benchmark + "\" is " + category_name(b->second.category) + "/" +
-                 metric_name(b->second.metric) + " at line " + std::to_string(b->second.line) +
-                 " but " + category_name(item.category) + "/" + metric_name(item.metric) + " here";
+                 metric_name(b->second.metric) + " at line " + std::to_string(b->second.line) + " but " +
+                 category_name(item.category) + "/" + metric_name(item.metric) + " here";
     }
     if (!reason.empty()) {
       set.skipped.push_back({path, line_no, reason});
@@ -160,7 +167,7 @@ EvalSet read_eval_set(const std::string& path, const ReadOptions& options) {
   for (size_t i = 0; i < set.skipped.size() && i < kShown; ++i) log->warn("skipped {}", set.skipped[i].message());
   if (set.skipped.size() > kShown)
     log->warn("... and {} more skipped items in {} (all listed in the report)", set.skipped.size() - kShown, path);
-  log->info("{}: {} items, {} skipped", path, set.items.size(), set.skipped.size());
+  log->debug("{}: {} items, {} skipped", path, set.items.size(), set.skipped.size());
   return set;
 }
 

@@ -17,6 +17,7 @@ struct SkippedItem {
 
 struct EvalSet {
   std::string path;
+  std::string hash;                  // fnv1a64_hex of the file's bytes (the eval report records it)
   std::vector<EvalItem> items;       // in file order
   std::vector<SkippedItem> skipped;  // malformed lines, in file order
 };
@@ -34,7 +35,6 @@ EvalSet read_eval_set(const std::string& path, const ReadOptions& options = {});
 // The same checks on one line's text; returns "" when the line is a valid item (filled in *item),
 // else the reason. `dir` resolves relative image paths. Duplicate ids and benchmark consistency
 // are checked by read_eval_set.
-std::string parse_eval_item(const std::string& line, const std::string& dir, bool check_images,
-                            EvalItem* item);
+std::string parse_eval_item(const std::string& line, const std::string& dir, bool check_images, EvalItem* item);
 
 }  // namespace mm::eval

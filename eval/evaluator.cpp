@@ -5,8 +5,8 @@
 
 #include "core/check.h"
 #include "core/logging.h"
-#include "eval/metrics/perplexity.h"
 #include "eval/chance.h"
+#include "eval/metrics/perplexity.h"
 
 namespace mm::eval {
 
@@ -17,7 +17,12 @@ Evaluator::Evaluator(EvalConfig config) : config_(std::move(config)) {
 std::vector<EvalSet> Evaluator::load_sets() const {
   MM_CHECK(!config_.sets.empty(), "eval.sets is empty: name at least one eval-set JSONL file");
   std::vector<EvalSet> out;
-  for (const auto& path : config_.sets) out.push_back(read_eval_set(path, {config_.check_images}));
+  size_t items = 0, skipped = 0;
+  for (const auto& path : config_.sets) {
+    out.push_back(read_eval_set(path, {config_.check_images}));
+    items += out.back().items.size(), skipped += out.back().skipped.size();
+  }
+  mm::log::get("eval")->info("eval sets: {} file(s), {} items, {} skipped", out.size(), items, skipped);
   return out;
 }
 
@@ -32,8 +37,8 @@ std::vector<BenchmarkItems> group_by_benchmark(const std::vector<EvalSet>& sets,
       const EvalItem& first = g.empty() ? item : g.front();
       MM_CHECK(first.category == item.category && first.metric == item.metric,
                "{}: benchmark \"{}\" is {}/{} at {} but {}/{} here", item.source, item.benchmark,
-               category_name(first.category), metric_name(first.metric), first.source,
-               category_name(item.category), metric_name(item.metric));
+               category_name(first.category), metric_name(first.metric), first.source, category_name(item.category),
+               metric_name(item.metric));
       if (max_items == 0 || static_cast<int64_t>(g.size()) < max_items) g.push_back(item);
     }
   }
@@ -79,20 +84,27 @@ EvalReport Evaluator::run(const std::vector<EvalSet>& sets, const PredictFn& pre
     b.examples = select_examples(items, texts, item_scores, static_cast<size_t>(config_.examples), b.metric);
     std::map<std::string, std::pair<double, int64_t>> per_task;  // task -> (sum, count)
     for (size_t i = 0; i < items.size(); ++i) {
-      b.predictions.push_back({items[i].id, items[i].question, texts[i], items[i].answers, item_scores[i],
-                               items[i].task});
+      b.predictions.push_back(
+          {items[i].id, items[i].question, texts[i], items[i].answers, item_scores[i], items[i].task});
       if (!items[i].task.empty() && b.metric != Metric::kPerplexity) {
         per_task[items[i].task].first += item_scores[i];
         per_task[items[i].task].second += 1;
       }
     }
     for (const auto& [task, acc] : per_task) b.tasks[task] = acc.first / static_cast<double>(acc.second);
-    log->info("{} ({}, {}): {:.4f} over {} items", name, category_name(b.category), metric_name(b.metric), b.score,
-              b.n);
+    log->debug("{} ({}, {}): {:.4f} over {} items", name, category_name(b.category), metric_name(b.metric), b.score,
+               b.n);
     scores.push_back(std::move(b));
   }
   EvalReport report = aggregate(std::move(scores), std::move(skipped));
-  if (report.mmbase) log->info("MMBase {:.4f}", *report.mmbase);
+  for (const auto& set : sets) report.sets.push_back({set.path, set.hash});
+  // One short table: a row per benchmark, then MMBase.
+  const std::string table = report_to_console_table(report);
+  for (size_t b = 0, e; b < table.size(); b = e + 1) {
+    e = table.find('\n', b);
+    if (e == std::string::npos) e = table.size();
+    log->info("{}", table.substr(b, e - b));
+  }
   return report;
 }
 

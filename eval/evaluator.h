@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "core/config/eval_config.h"
+#include "eval/eval_report.h"
 #include "eval/eval_set_reader.h"
 #include "eval/metrics/score.h"
-#include "eval/report.h"
 
 namespace mm::eval {
 

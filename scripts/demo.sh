@@ -6,6 +6,7 @@
 # usage: scripts/demo.sh [--quick] [--fresh]
 #   --quick  the same path at a tiny size (a few minutes; CI runs it)
 #   --fresh  start over (default: a rerun resumes an interrupted run, or reports a finished one)
+# The full and the quick demo keep separate worlds (runs/world, runs/world-quick) and runs.
 # Options: MM_BUILD_DIR (default build), MM_DEMO_DIR (default runs/demo, runs/demo-quick with --quick).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,10 @@ WORLD=runs/world  # the recipe inherits runs/world/{common,stages/*}.yaml
 if [ $QUICK -eq 1 ]; then
   RUN=${MM_DEMO_DIR:-runs/demo-quick}
   MODE=quick
+  # A world of its own: the full demo's runs/world (and what was trained on it) is never touched.
+  # The recipe is the debug recipe reading this world (its inherit paths made absolute).
+  WORLD=runs/world-quick
+  RECIPE=$WORLD/recipe.yaml
   # Tiny world and short stages: the whole path in a few minutes.
   SYNTH_SETS=(--set synth.counts.caption=400 --set synth.counts.interleaved=60 --set synth.counts.text=400
               --set synth.counts.ocr=60 --set synth.counts.general=150 --set synth.counts.text_rich=150
@@ -45,12 +50,27 @@ else
 fi
 
 echo "== 1/6 the synthetic world -> $WORLD ($MODE)"
-if [ $FRESH -eq 1 ] || [ "$(cat "$WORLD/.demo-mode" 2>/dev/null)" != "$MODE" ]; then
+# Nothing finished is deleted without --fresh: a world is written once (the .demo-world marker is
+# written last, so an interrupted write is redone) and kept with the runs trained on it.
+if [ $FRESH -eq 1 ]; then
   rm -rf "$WORLD" "$RUN"
+fi
+if [ ! -f "$WORLD/.demo-world" ] && [ "$(cat "$WORLD/.demo-mode" 2>/dev/null)" = "$MODE" ]; then
+  echo "$MODE" > "$WORLD/.demo-world"  # written by an earlier demo.sh, which marked it .demo-mode
+fi
+if [ ! -f "$WORLD/.demo-world" ]; then
+  if [ -d "$RUN" ]; then
+    echo "demo.sh: $RUN was trained on a world that is no longer complete in $WORLD; rerun with --fresh" >&2
+    exit 1
+  fi
+  rm -rf "$WORLD"
   "$MM" data synth --out "$WORLD" "${SYNTH_SETS[@]}" | tail -2
-  echo "$MODE" > "$WORLD/.demo-mode"
+  echo "$MODE" > "$WORLD/.demo-world"
 else
-  echo "(kept: $WORLD was written for this mode; --fresh rewrites it)"
+  echo "(kept: $WORLD is complete; --fresh rewrites it and the demo run)"
+fi
+if [ $QUICK -eq 1 ]; then
+  sed "s#\.\./\.\./runs/world/#$PWD/$WORLD/#g; s#\.\./models/#$PWD/configs/models/#g" configs/recipes/debug.yaml > "$RECIPE"
 fi
 
 echo "== 2/6 pre-flight lint of every stage's data"

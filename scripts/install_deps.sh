@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git clang-format
   libtorch-dev libgloo-dev libopenblas0-pthread
   libopencv-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libbenchmark-dev
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libarchive-dev

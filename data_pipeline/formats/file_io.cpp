@@ -181,13 +181,14 @@ std::string real_path(const std::string& path) {
 std::string symlink_escape_problem(const std::string& path, const std::string& root_real) {
   const std::string target = real_path(path);
   if (target.empty() || root_real.empty()) return {};  // nothing to compare: the open reports it
-  const bool inside = root_real == "/" || (target.size() > root_real.size() &&
-                                          target.compare(0, root_real.size(), root_real) == 0 &&
-                                          target[root_real.size()] == '/');
+  const bool inside =
+      root_real == "/" || (target.size() > root_real.size() && target.compare(0, root_real.size(), root_real) == 0 &&
+                           target[root_real.size()] == '/');
   if (inside) return {};
-  return fmt::format("image {} resolves to {}, outside the dataset root {} (a symlink; allowed only with "
-                     "allow_outside_root: true on the source)",
-                     io::printable(path), io::printable(target), io::printable(root_real));
+  return fmt::format(
+      "image {} resolves to {}, outside the dataset root {} (a symlink; allowed only with "
+      "allow_outside_root: true on the source)",
+      io::printable(path), io::printable(target), io::printable(root_real));
 }
 
 std::string parent_folder(const std::string& file) {
@@ -234,8 +235,7 @@ std::string ReadOnlyFile::pread(uint64_t offset, size_t n) const {
   while (done < n) {
     const ssize_t r = ::pread(fd_, buf.data() + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0 && errno == EINTR) continue;
-    MM_CHECK(r > 0, "{}: short read of {} bytes at offset {} (file changed since it was indexed?)", path_,
-             n, offset);
+    MM_CHECK(r > 0, "{}: short read of {} bytes at offset {} (file changed since it was indexed?)", path_, n, offset);
     done += static_cast<size_t>(r);
   }
   return buf;

@@ -22,8 +22,7 @@ void require_object(const json& j) {
 template <class Pred>
 const json& require(const json& j, const char* key, Pred ok, const char* expected) {
   auto it = j.find(key);
-  if (it == j.end() || it->is_null())
-    throw BadRecord(QuarantineKind::MissingField, fmt::format("missing \"{}\"", key));
+  if (it == j.end() || it->is_null()) throw BadRecord(QuarantineKind::MissingField, fmt::format("missing \"{}\"", key));
   if (!ok(*it))
     throw BadRecord(QuarantineKind::WrongType,
                     fmt::format("\"{}\" is a JSON {}, expected {}", key, type_name(*it), expected));
@@ -56,8 +55,7 @@ RawSample convert_captions(const json& j, const RecordContext& ctx) {
   require_object(j);
   const auto& image = require(j, "image", is_str, "a string (image path)");
   const auto& caption = require(j, "caption", is_str, "a string");
-  if (is_blank(caption.get_ref<const std::string&>()))
-    throw BadRecord(QuarantineKind::EmptyText, "caption is empty");
+  if (is_blank(caption.get_ref<const std::string&>())) throw BadRecord(QuarantineKind::EmptyText, "caption is empty");
   if (is_blank(image.get_ref<const std::string&>()))
     throw BadRecord(QuarantineKind::MissingField, "\"image\" is an empty path");
   RawSample s;
@@ -88,14 +86,16 @@ RawSample convert_interleaved(const json& j, const RecordContext& ctx) {
     if (!doc.empty()) doc += '\n';
     if (!t.is_null()) {
       if (!t.is_string())
-        throw BadRecord(QuarantineKind::WrongType, fmt::format("texts[{}] is a JSON {}, expected a string", i, type_name(t)));
+        throw BadRecord(QuarantineKind::WrongType,
+                        fmt::format("texts[{}] is a JSON {}, expected a string", i, type_name(t)));
       if (is_blank(t.get_ref<const std::string&>()))
         throw BadRecord(QuarantineKind::EmptyText, fmt::format("texts[{}] is empty", i));
       doc += t.get_ref<const std::string&>();
       any_text = true;
     } else {
       if (!im.is_string() || is_blank(im.get_ref<const std::string&>()))
-        throw BadRecord(QuarantineKind::WrongType, fmt::format("images[{}] is a JSON {}, expected a path", i, type_name(im)));
+        throw BadRecord(QuarantineKind::WrongType,
+                        fmt::format("images[{}] is a JSON {}, expected a path", i, type_name(im)));
       doc += kImagePlaceholder;
       s.images.push_back(file_image(ctx, im.get<std::string>()));
     }
@@ -125,18 +125,20 @@ RawSample convert_llava(const json& j, const RecordContext& ctx) {
         s.images.push_back(file_image(ctx, p.get<std::string>()));
       }
     } else {
-      throw BadRecord(QuarantineKind::WrongType,
-                      fmt::format("\"{}\" is a JSON {}, expected a path or a list of paths", image_key, type_name(*it)));
+      throw BadRecord(QuarantineKind::WrongType, fmt::format("\"{}\" is a JSON {}, expected a path or a list of paths",
+                                                             image_key, type_name(*it)));
     }
     for (const auto& im : s.images)
-      if (is_blank(im.path)) throw BadRecord(QuarantineKind::MissingField, fmt::format("\"{}\" holds an empty path", image_key));
+      if (is_blank(im.path))
+        throw BadRecord(QuarantineKind::MissingField, fmt::format("\"{}\" holds an empty path", image_key));
   }
   const auto& conv = require(j, "conversations", is_arr, "an array of {\"from\", \"value\"} turns");
   bool has_assistant = false;
   for (size_t k = 0; k < conv.size(); ++k) {
     const json& turn = conv[k];
     if (!turn.is_object())
-      throw BadRecord(QuarantineKind::WrongType, fmt::format("conversations[{}] is a JSON {}, expected an object", k, type_name(turn)));
+      throw BadRecord(QuarantineKind::WrongType,
+                      fmt::format("conversations[{}] is a JSON {}, expected an object", k, type_name(turn)));
     auto from = turn.find("from");
     auto value = turn.find("value");
     if (from == turn.end() || value == turn.end())
@@ -147,12 +149,16 @@ RawSample convert_llava(const json& j, const RecordContext& ctx) {
                       fmt::format("conversations[{}]: \"from\" and \"value\" must be strings", k));
     const std::string& who = from->get_ref<const std::string&>();
     Role role;
-    if (who == "human" || who == "user") role = Role::User;
-    else if (who == "gpt" || who == "assistant") role = Role::Assistant;
-    else if (who == "system") role = Role::System;
+    if (who == "human" || who == "user")
+      role = Role::User;
+    else if (who == "gpt" || who == "assistant")
+      role = Role::Assistant;
+    else if (who == "system")
+      role = Role::System;
     else
-      throw BadRecord(QuarantineKind::WrongType,
-                      fmt::format("conversations[{}]: unknown role \"{}\" (expected human|user|gpt|assistant|system)", k, who));
+      throw BadRecord(
+          QuarantineKind::WrongType,
+          fmt::format("conversations[{}]: unknown role \"{}\" (expected human|user|gpt|assistant|system)", k, who));
     has_assistant |= role == Role::Assistant;
     s.turns.push_back({role, value->get<std::string>()});
   }

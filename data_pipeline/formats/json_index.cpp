@@ -40,15 +40,18 @@ size_t skip_value(const char* data, size_t size, size_t i) {
     const char c = data[i];
     if (c == '"') {
       for (++i; i < size; ++i) {
-        if (data[i] == '\\') ++i;
-        else if (data[i] == '"') break;
+        if (data[i] == '\\')
+          ++i;
+        else if (data[i] == '"')
+          break;
       }
       if (i >= size) return std::string::npos;
       ++i;
       if (depth == 0) return i;
       continue;
     }
-    if (c == '{' || c == '[') ++depth;
+    if (c == '{' || c == '[')
+      ++depth;
     else if (c == '}' || c == ']') {
       if (depth == 0) return i;  // end of a scalar right before the array's ']'
       if (--depth == 0) return i + 1;
@@ -72,7 +75,8 @@ void scan_array(const char* data, size_t size, size_t i, ScanResult& r) {
     if (data[i] == ']' && element == 0) return;
     const size_t end = skip_value(data, size, i);
     if (end == std::string::npos || end == i) {
-      r.broken = fmt::format("element {} at byte {} is cut off or malformed; the rest of the array is unreadable", element, i);
+      r.broken =
+          fmt::format("element {} at byte {} is cut off or malformed; the rest of the array is unreadable", element, i);
       return;
     }
     push_span(r.spans, i, end, element++);

@@ -15,9 +15,9 @@ struct RecordSpan {
 };
 
 struct ScanResult {
-  bool is_array = false;           // the file is one JSON array (first non-space byte is '[')
-  std::vector<RecordSpan> spans;   // candidate records, in file order
-  std::string broken;              // non-empty: the array's structure breaks here (records after it are lost)
+  bool is_array = false;          // the file is one JSON array (first non-space byte is '[')
+  std::vector<RecordSpan> spans;  // candidate records, in file order
+  std::string broken;             // non-empty: the array's structure breaks here (records after it are lost)
 };
 
 // Splits `data` into records: JSONL lines (blank lines are not records) or JSON array elements.

@@ -27,8 +27,7 @@ std::string short_parse_error(const std::exception& e) {
 
 }  // namespace
 
-JsonSource::JsonSource(const SourceConfig& cfg, JsonConverter convert, int threads)
-    : Source(cfg), convert_(convert) {
+JsonSource::JsonSource(const SourceConfig& cfg, JsonConverter convert, int threads) : Source(cfg), convert_(convert) {
   files_ = expand_source_paths(cfg.name, cfg.path, {".jsonl", ".json"});
   if (threads <= 0) threads = static_cast<int>(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
   for (const auto& f : files_) index_file(f, threads);
@@ -72,8 +71,9 @@ void JsonSource::index_file(const std::string& path, int threads) {
       try {
         j = nlohmann::json::parse(map.data() + sp.offset, map.data() + sp.offset + sp.length);
       } catch (const std::exception& e) {
-        found[t].emplace_back(k, QuarantineEntry{cfg_.name, record_id(nullptr, file, sp.number), QuarantineKind::BadJson,
-                                                 location(file, sp.number) + ": bad JSON: " + short_parse_error(e)});
+        found[t].emplace_back(k,
+                              QuarantineEntry{cfg_.name, record_id(nullptr, file, sp.number), QuarantineKind::BadJson,
+                                              location(file, sp.number) + ": bad JSON: " + short_parse_error(e)});
         continue;
       }
       try {
@@ -111,8 +111,8 @@ void JsonSource::index_file(const std::string& path, int threads) {
 
 RawSample JsonSource::get(size_t i) const {
   MM_CHECK(i < spans_.size(), "source '{}': record {} out of range (size {})", cfg_.name, i, spans_.size());
-  const size_t file = static_cast<size_t>(std::upper_bound(file_starts_.begin(), file_starts_.end(), i) -
-                                          file_starts_.begin()) - 1;
+  const size_t file =
+      static_cast<size_t>(std::upper_bound(file_starts_.begin(), file_starts_.end(), i) - file_starts_.begin()) - 1;
   const RecordSpan& sp = spans_[i];
   const File& f = open_files_[file];
   const std::string bytes = f.file.pread(sp.offset, sp.length);
@@ -124,8 +124,9 @@ RawSample JsonSource::get(size_t i) const {
   } catch (const BadRecord& e) {
     throw RecordError({cfg_.name, record_id(&j, file, sp.number), e.kind, location(file, sp.number) + ": " + e.what()});
   } catch (const nlohmann::json::exception& e) {
-    throw RecordError({cfg_.name, record_id(nullptr, file, sp.number), QuarantineKind::BadJson,
-                       location(file, sp.number) + ": bad JSON (file changed since indexing?): " + short_parse_error(e)});
+    throw RecordError(
+        {cfg_.name, record_id(nullptr, file, sp.number), QuarantineKind::BadJson,
+         location(file, sp.number) + ": bad JSON (file changed since indexing?): " + short_parse_error(e)});
   }
   s.source = cfg_.name;
   s.category = cfg_.category;

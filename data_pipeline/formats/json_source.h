@@ -37,8 +37,8 @@ class JsonSource : public Source {
 
   JsonConverter convert_;
   std::vector<File> open_files_;
-  std::vector<RecordSpan> spans_;     // the index: valid records of all files, in order
-  std::vector<size_t> file_starts_;   // spans_ index where each file's records begin
+  std::vector<RecordSpan> spans_;    // the index: valid records of all files, in order
+  std::vector<size_t> file_starts_;  // spans_ index where each file's records begin
 };
 
 }  // namespace mm::data

@@ -28,7 +28,8 @@ TarListing list_tar_members(const std::string& path) {
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK) {
     out.damaged = true;
-    out.damage = fmt::format("not a readable tar: {}", archive_error_string(a.get()) ? archive_error_string(a.get()) : "?");
+    out.damage =
+        fmt::format("not a readable tar: {}", archive_error_string(a.get()) ? archive_error_string(a.get()) : "?");
     return out;
   }
   bool filter_checked = false;
@@ -48,8 +49,10 @@ TarListing list_tar_members(const std::string& path) {
       const int code = archive_filter_code(a.get(), 0);
       if (code != ARCHIVE_FILTER_NONE) {
         out.damaged = true;
-        out.damage = fmt::format("compressed with {}: WebDataset shards are read in place and must be "
-                                 "uncompressed .tar files", archive_filter_name(a.get(), 0));
+        out.damage = fmt::format(
+            "compressed with {}: WebDataset shards are read in place and must be "
+            "uncompressed .tar files",
+            archive_filter_name(a.get(), 0));
         out.members.clear();
         break;
       }
@@ -69,9 +72,10 @@ TarListing list_tar_members(const std::string& path) {
     }
     if (m.offset + m.size > file_size) {
       out.damaged = true;
-      out.damage = fmt::format("truncated: member {} needs bytes {}..{} but the file ends at {} ({} complete "
-                               "members before it)", m.name, m.offset, m.offset + m.size, file_size,
-                               out.members.size());
+      out.damage = fmt::format(
+          "truncated: member {} needs bytes {}..{} but the file ends at {} ({} complete "
+          "members before it)",
+          m.name, m.offset, m.offset + m.size, file_size, out.members.size());
       out.cut_member = m.name;
       break;
     }
@@ -95,8 +99,8 @@ TarListing list_tar_members(const std::string& path) {
     }
     if (!marker) {
       out.damaged = true;
-      out.damage = fmt::format("truncated: no end-of-archive marker after byte {} ({} complete members before it)",
-                               end, out.members.size());
+      out.damage = fmt::format("truncated: no end-of-archive marker after byte {} ({} complete members before it)", end,
+                               out.members.size());
     }
   }
   return out;

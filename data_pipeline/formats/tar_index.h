@@ -17,7 +17,7 @@ struct TarListing {
   std::vector<TarMember> members;  // plain-file members, in archive order, all fully inside the file
   bool damaged = false;            // listing stopped early: `damage` says where and why
   std::string damage;
-  std::string cut_member;          // the member whose data runs past the end of the file, if any
+  std::string cut_member;  // the member whose data runs past the end of the file, if any
 };
 
 // Lists `path`. A compressed archive (gzip, zstd, ...) or a file that is not a tar fails with

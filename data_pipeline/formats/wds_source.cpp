@@ -70,9 +70,12 @@ ShardIndex index_shard(const SourceConfig& cfg, const std::string& shard) {
       continue;
     }
     if (g.image < 0 || (g.txt < 0 && g.json < 0)) {
-      const std::string what = g.image < 0 ? "no image member (.jpg/.jpeg/.png/.webp)" : "no caption member (.txt or .json)";
-      if (at_damage) reject(QuarantineKind::DamagedShard, what + " before the shard's damage");
-      else reject(QuarantineKind::MissingMember, what);
+      const std::string what =
+          g.image < 0 ? "no image member (.jpg/.jpeg/.png/.webp)" : "no caption member (.txt or .json)";
+      if (at_damage)
+        reject(QuarantineKind::DamagedShard, what + " before the shard's damage");
+      else
+        reject(QuarantineKind::MissingMember, what);
       continue;
     }
     const TarMember& cap = out.members[g.txt >= 0 ? g.txt : g.json];
@@ -116,7 +119,8 @@ std::string wds_caption_text(const std::string& bytes, bool is_json) {
   auto it = j.find("caption");
   if (it == j.end() || it->is_null()) throw BadRecord(QuarantineKind::MissingField, "missing \"caption\"");
   if (!it->is_string())
-    throw BadRecord(QuarantineKind::WrongType, fmt::format("\"caption\" is a JSON {}, expected a string", it->type_name()));
+    throw BadRecord(QuarantineKind::WrongType,
+                    fmt::format("\"caption\" is a JSON {}, expected a string", it->type_name()));
   if (is_blank(it->get_ref<const std::string&>())) throw BadRecord(QuarantineKind::EmptyText, "caption is empty");
   return it->get<std::string>();
 }

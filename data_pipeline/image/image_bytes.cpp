@@ -63,8 +63,8 @@ std::string read_image_bytes(const ImageRef& ref) {
     got += static_cast<size_t>(n);
   }
   if (got != bytes.size()) {
-    throw ImageError(fmt::format("image {}: read {} of {} bytes (file shorter than expected)", name, got,
-                                 bytes.size()));
+    throw ImageError(
+        fmt::format("image {}: read {} of {} bytes (file shorter than expected)", name, got, bytes.size()));
   }
   return bytes;
 }

@@ -51,11 +51,16 @@ cv::Mat decode_image(std::string_view bytes, const ImageConfig& cfg, ImageSize* 
                                  image_format_name(size.format), size.width, size.height));
   }
   if (img.depth() == CV_16U) img.convertTo(img, CV_8U, 1.0 / 257.0);
-  if (img.depth() != CV_8U) throw ImageError(fmt::format("unsupported pixel depth in {}", image_format_name(size.format)));
+  if (img.depth() != CV_8U)
+    throw ImageError(fmt::format("unsupported pixel depth in {}", image_format_name(size.format)));
   cv::Mat rgb;
   switch (img.channels()) {
-    case 1: cv::cvtColor(img, rgb, cv::COLOR_GRAY2RGB); break;
-    case 3: cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB); break;
+    case 1:
+      cv::cvtColor(img, rgb, cv::COLOR_GRAY2RGB);
+      break;
+    case 3:
+      cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
+      break;
     case 4:
       if (cfg.alpha == "drop") {
         cv::cvtColor(img, rgb, cv::COLOR_BGRA2RGB);
@@ -63,7 +68,9 @@ cv::Mat decode_image(std::string_view bytes, const ImageConfig& cfg, ImageSize* 
         rgb = composite_on_white(img);
       }
       break;
-    default: throw ImageError(fmt::format("unsupported channel count {} in {}", img.channels(), image_format_name(size.format)));
+    default:
+      throw ImageError(
+          fmt::format("unsupported channel count {} in {}", img.channels(), image_format_name(size.format)));
   }
   return rgb;
 }

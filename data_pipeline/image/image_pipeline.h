@@ -2,8 +2,8 @@
 // the split plan. The token layout of the tiles (position indicators) is the tokenizer's
 // (tokenizer/image_layout.h make_image_layout from plan.rows, plan.cols, plan.overview).
 #pragma once
-#include <opencv2/core.hpp>
 #include <torch/torch.h>
+#include <opencv2/core.hpp>
 
 #include <string_view>
 
@@ -15,9 +15,9 @@
 namespace mm::data {
 
 struct ProcessedImage {
-  ImageSize size;        // header size (as displayed)
+  ImageSize size;  // header size (as displayed)
   SplitPlan plan;
-  torch::Tensor tiles;   // (N, 3, r, r) float32, N = plan.num_images(): tiles row-major, overview last
+  torch::Tensor tiles;  // (N, 3, r, r) float32, N = plan.num_images(): tiles row-major, overview last
 };
 
 // (N, 3, r, r) float32 normalised tiles of a decoded RGB image (tiles.h normalize_tiles), in a

@@ -45,7 +45,7 @@ void check_png_header(const u8* d, size_t len) {
   const unsigned depth = d[8], colour = d[9];
   const bool ok_depth = colour == 0   ? (depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16)
                         : colour == 3 ? (depth == 1 || depth == 2 || depth == 4 || depth == 8)
-                        : (colour == 2 || colour == 4 || colour == 6) && (depth == 8 || depth == 16);
+                                      : (colour == 2 || colour == 4 || colour == 6) && (depth == 8 || depth == 16);
   if (!ok_depth) throw ImageError(fmt::format("corrupt PNG: colour type {} with bit depth {}", colour, depth));
   if (d[10] != 0 || d[11] != 0 || d[12] > 1) {
     throw ImageError(fmt::format("corrupt PNG: compression {}, filter {}, interlace {} (expected 0, 0, 0 or 1)", d[10],
@@ -214,11 +214,16 @@ ImageSize probe_webp(std::string_view b) {
 
 const char* image_format_name(ImageFormat f) {
   switch (f) {
-    case ImageFormat::Png: return "PNG";
-    case ImageFormat::Jpeg: return "JPEG";
-    case ImageFormat::Bmp: return "BMP";
-    case ImageFormat::Gif: return "GIF";
-    case ImageFormat::Webp: return "WebP";
+    case ImageFormat::Png:
+      return "PNG";
+    case ImageFormat::Jpeg:
+      return "JPEG";
+    case ImageFormat::Bmp:
+      return "BMP";
+    case ImageFormat::Gif:
+      return "GIF";
+    case ImageFormat::Webp:
+      return "WebP";
   }
   return "?";
 }
@@ -237,8 +242,8 @@ ImageSize probe_image_size(std::string_view b) {
   } else if (starts_with(b, "RIFF", 4) && starts_with(b, "WEBP", 4, 8)) {
     s = probe_webp(b);
   } else {
-    throw ImageError(fmt::format("not an image: unrecognised format ({} bytes; expected PNG, JPEG, BMP, GIF or WebP)",
-                                 b.size()));
+    throw ImageError(
+        fmt::format("not an image: unrecognised format ({} bytes; expected PNG, JPEG, BMP, GIF or WebP)", b.size()));
   }
   if (s.height <= 0 || s.width <= 0) {
     throw ImageError(fmt::format("zero-sized {} image ({}x{})", image_format_name(s.format), s.width, s.height));

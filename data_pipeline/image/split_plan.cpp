@@ -28,18 +28,18 @@ SplitMode parse_split_mode(const std::string& name) {
 void validate_image_config(const ImageConfig& cfg) {
   parse_split_mode(cfg.mode);
   MM_CHECK(cfg.tile_size > 0, "image.tile_size: expected a positive tile side, got {}", cfg.tile_size);
-  MM_CHECK(cfg.nmin >= 1 && cfg.nmin <= cfg.nmax,
-           "image.nmin/nmax: expected 1 <= nmin <= nmax, got nmin={} nmax={}", cfg.nmin, cfg.nmax);
+  MM_CHECK(cfg.nmin >= 1 && cfg.nmin <= cfg.nmax, "image.nmin/nmax: expected 1 <= nmin <= nmax, got nmin={} nmax={}",
+           cfg.nmin, cfg.nmax);
   MM_CHECK(cfg.nmax <= 64, "image.nmax: expected at most 64 tiles, got {}", cfg.nmax);
   MM_CHECK(cfg.indicators == "none" || cfg.indicators == "index" || cfg.indicators == "seps",
            "image.indicators: unknown '{}' (expected none | index | seps)", cfg.indicators);
   MM_CHECK(cfg.split_below_images >= 0, "image.split_below_images: expected >= 0, got {}", cfg.split_below_images);
   MM_CHECK(cfg.max_pixels > 0, "image.max_pixels: expected a positive pixel count, got {}", cfg.max_pixels);
   static const std::set<std::string> filters = {"nearest", "linear", "area", "cubic", "lanczos"};
-  MM_CHECK(filters.count(cfg.downscale), "image.downscale: unknown filter '{}' (expected nearest|linear|area|cubic|lanczos)",
-           cfg.downscale);
-  MM_CHECK(filters.count(cfg.upscale), "image.upscale: unknown filter '{}' (expected nearest|linear|area|cubic|lanczos)",
-           cfg.upscale);
+  MM_CHECK(filters.count(cfg.downscale),
+           "image.downscale: unknown filter '{}' (expected nearest|linear|area|cubic|lanczos)", cfg.downscale);
+  MM_CHECK(filters.count(cfg.upscale),
+           "image.upscale: unknown filter '{}' (expected nearest|linear|area|cubic|lanczos)", cfg.upscale);
   MM_CHECK(cfg.alpha == "white" || cfg.alpha == "drop", "image.alpha: unknown '{}' (expected white | drop)", cfg.alpha);
   MM_CHECK(cfg.mean.size() == 3 && cfg.std.size() == 3, "image.mean/std: expected 3 values each (RGB), got {} and {}",
            cfg.mean.size(), cfg.std.size());

@@ -31,7 +31,7 @@ struct SplitPlan {
   bool overview = false;               // the whole image stretched to r x r, after the tiles
   int fit_case = 0;                    // dynamic: 1 or 2 (see GridCandidate); 0: fixed grid or none
 
-  int64_t num_tiles() const { return rows * cols; }                  // sub-images, overview excluded
+  int64_t num_tiles() const { return rows * cols; }                        // sub-images, overview excluded
   int64_t num_images() const { return num_tiles() + (overview ? 1 : 0); }  // tiles + overview
   int64_t padding() const { return canvas_h * canvas_w - scaled_h * scaled_w; }
   int64_t tokens(int64_t tokens_per_tile) const { return num_images() * tokens_per_tile; }

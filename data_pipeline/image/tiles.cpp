@@ -99,7 +99,8 @@ std::vector<cv::Mat> render_tiles(const cv::Mat& rgb, const SplitPlan& plan, con
   std::vector<cv::Mat> tiles;
   if (plan.num_tiles() > 0) {
     cv::Mat canvas(int(plan.canvas_h), int(plan.canvas_w), CV_8UC3, pad);
-    resize_rgb(rgb, plan.scaled_h, plan.scaled_w, cfg).copyTo(canvas(cv::Rect(0, 0, int(plan.scaled_w), int(plan.scaled_h))));
+    resize_rgb(rgb, plan.scaled_h, plan.scaled_w, cfg)
+        .copyTo(canvas(cv::Rect(0, 0, int(plan.scaled_w), int(plan.scaled_h))));
     for (int i = 0; i < plan.rows; ++i) {
       for (int j = 0; j < plan.cols; ++j) tiles.push_back(canvas(cv::Rect(j * r, i * r, r, r)).clone());
     }

@@ -1,6 +1,7 @@
 #include "data_pipeline/lint/lint.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +16,7 @@
 
 #include "core/check.h"
 #include "core/config/run_config.h"
+#include "core/io.h"
 #include "core/logging.h"
 #include "core/timer.h"
 #include "data_pipeline/formats/registry.h"
@@ -29,8 +31,8 @@ bool contains(const std::string& s, const char* what) { return s.find(what) != s
 // What one worker thread collects; merged after the source is done.
 struct Partial {
   int64_t good = 0, images = 0, tiles = 0, budgeted = 0, chunked = 0, loss = 0, total = 0;
-  std::vector<int32_t> lengths;                               // tokens per good sample
-  std::vector<std::pair<int64_t, QuarantineEntry>> errors;   // (record index, entry)
+  std::vector<int32_t> lengths;                             // tokens per good sample
+  std::vector<std::pair<int64_t, QuarantineEntry>> errors;  // (record index, entry)
 };
 
 // Reads and encodes records [0, src.size()) of one opened source on `threads` threads.
@@ -97,8 +99,8 @@ void lint_records(const Source& src, const SamplePipeline& pipeline, int64_t thr
         since_last.restart();
         const int64_t d = done.load();
         const double dt = watch.seconds();
-        log->info("{}: {}/{} records ({:.0f}%), {:.0f} records/s", src.name(), d, n, 100.0 * d / std::max<int64_t>(n, 1),
-                  d / std::max(dt, 1e-9));
+        log->info("{}: {}/{} records ({:.0f}%), {:.0f} records/s", src.name(), d, n,
+                  100.0 * d / std::max<int64_t>(n, 1), d / std::max(dt, 1e-9));
       }
     }
   }
@@ -140,17 +142,28 @@ void lint_records(const Source& src, const SamplePipeline& pipeline, int64_t thr
 
 const char* to_string(LintIssue issue) {
   switch (issue) {
-    case LintIssue::Malformed: return "malformed";
-    case LintIssue::DamagedShard: return "damaged_shard";
-    case LintIssue::MissingFile: return "missing_file";
-    case LintIssue::UnreadableImage: return "unreadable_image";
-    case LintIssue::OversizedImage: return "oversized_image";
-    case LintIssue::PlaceholderMismatch: return "placeholder_mismatch";
-    case LintIssue::NoAssistantTurn: return "no_assistant_turn";
-    case LintIssue::BoxOutOfRange: return "box_out_of_range";
-    case LintIssue::TooLong: return "too_long";
-    case LintIssue::NoLoss: return "no_loss";
-    case LintIssue::Other: return "other";
+    case LintIssue::Malformed:
+      return "malformed";
+    case LintIssue::DamagedShard:
+      return "damaged_shard";
+    case LintIssue::MissingImage:
+      return "missing_image";
+    case LintIssue::UnreadableImage:
+      return "unreadable_image";
+    case LintIssue::OversizedImage:
+      return "oversized_image";
+    case LintIssue::PlaceholderMismatch:
+      return "placeholder_mismatch";
+    case LintIssue::NoAssistantTurn:
+      return "no_assistant_turn";
+    case LintIssue::BoxOutOfRange:
+      return "box_out_of_range";
+    case LintIssue::TooLong:
+      return "too_long";
+    case LintIssue::NoLoss:
+      return "no_loss";
+    case LintIssue::Other:
+      return "other";
   }
   return "other";
 }
@@ -162,20 +175,28 @@ LintIssue classify(const QuarantineEntry& e) {
     case QuarantineKind::WrongType:
     case QuarantineKind::EmptyText:
     case QuarantineKind::MissingMember:
-    case QuarantineKind::ImagePath: return LintIssue::Malformed;
-    case QuarantineKind::NotAFile: return LintIssue::UnreadableImage;
-    case QuarantineKind::DamagedShard: return LintIssue::DamagedShard;
-    case QuarantineKind::MissingImage: return LintIssue::MissingFile;
-    case QuarantineKind::PlaceholderMismatch: return LintIssue::PlaceholderMismatch;
-    case QuarantineKind::NoAssistantTurn: return LintIssue::NoAssistantTurn;
-    case QuarantineKind::BoxOutOfRange: return LintIssue::BoxOutOfRange;
-    case QuarantineKind::Other: break;
+    case QuarantineKind::ImagePath:
+      return LintIssue::Malformed;
+    case QuarantineKind::NotAFile:
+      return LintIssue::UnreadableImage;
+    case QuarantineKind::DamagedShard:
+      return LintIssue::DamagedShard;
+    case QuarantineKind::MissingImage:
+      return LintIssue::MissingImage;
+    case QuarantineKind::PlaceholderMismatch:
+      return LintIssue::PlaceholderMismatch;
+    case QuarantineKind::NoAssistantTurn:
+      return LintIssue::NoAssistantTurn;
+    case QuarantineKind::BoxOutOfRange:
+      return LintIssue::BoxOutOfRange;
+    case QuarantineKind::Other:
+      break;
   }
   // Kind Other: SamplePipeline::encode words image failures "image K (NAME): <ImageError>",
   // the tile budget "... exceed(s) the sequence length ..." and "no token carries loss ...".
   const std::string& r = e.reason;
   if (contains(r, "image too large")) return LintIssue::OversizedImage;
-  if (contains(r, "cannot open image")) return LintIssue::MissingFile;
+  if (contains(r, "cannot open image")) return LintIssue::MissingImage;
   if (r.rfind("image ", 0) == 0) return LintIssue::UnreadableImage;
   if (contains(r, "the sequence length")) return LintIssue::TooLong;
   if (contains(r, "no token carries loss")) return LintIssue::NoLoss;
@@ -213,7 +234,8 @@ LintInputs lint_inputs(const RunConfig& cfg, const std::string& stage) {
 }
 
 LintReport lint_data(const LintInputs& in, const LintOptions& opts) {
-  MM_CHECK(!in.sources.empty(), "data lint{}: the config has no data.sources", in.stage.empty() ? "" : " (stage " + in.stage + ")");
+  MM_CHECK(!in.sources.empty(), "data lint{}: the config has no data.sources",
+           in.stage.empty() ? "" : " (stage " + in.stage + ")");
   MM_CHECK(in.tokenizer.loaded(), "data lint: the tokenizer is not loaded (set tokenizer.model_path)");
   MM_CHECK(opts.max_bad_fraction >= 0 && opts.max_bad_fraction <= 1,
            "data lint: --max-bad-fraction expects a fraction in 0..1, got {}", opts.max_bad_fraction);
@@ -256,9 +278,12 @@ LintReport lint_data(const LintInputs& in, const LintOptions& opts) {
     s.records = s.good + s.bad;
     for (const auto& e : errors) ++s.issues[static_cast<int>(classify(e))];
     s.seconds = watch.seconds();
-    if (!s.open_error.empty() || s.good == 0) s.verdict = "unusable";
-    else if (s.bad_fraction() > opts.max_bad_fraction) s.verdict = "fail";
-    else s.verdict = "pass";
+    if (!s.open_error.empty() || s.good == 0)
+      s.verdict = "unusable";
+    else if (s.bad_fraction() > opts.max_bad_fraction)
+      s.verdict = "fail";
+    else
+      s.verdict = "pass";
     log->debug("{}: {} records in {:.2f} s, {} bad, {}", sc.name, s.records, s.seconds, s.bad, s.verdict);
     for (auto& e : errors) report.quarantine.push_back(std::move(e));
     report.sources.push_back(std::move(s));
@@ -268,10 +293,19 @@ LintReport lint_data(const LintInputs& in, const LintOptions& opts) {
 }
 
 void write_quarantine(const LintReport& report, const std::string& path) {
-  Quarantine q;
-  // Quarantine keeps one of identical entries; lint reports each record once anyway.
-  q.add_all(report.quarantine);
-  q.write_jsonl(path);
+  // One {source, id, kind, issue, reason} object per line: the quarantine kind the trainer's own
+  // quarantine.jsonl uses, and the lint table's issue (its column in the console).
+  std::string text;
+  for (const auto& e : report.quarantine) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(to_json_line(e));
+    nlohmann::ordered_json out;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      out[it.key()] = it.value();
+      if (it.key() == "kind") out["issue"] = to_string(classify(e));
+    }
+    text += out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+  io::write_file_atomic(path, text);
 }
 
 }  // namespace mm::data

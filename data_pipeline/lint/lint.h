@@ -29,7 +29,7 @@ namespace mm::data {
 enum class LintIssue {
   Malformed,            // bad JSON, missing field, wrong type, empty text, WebDataset key without a member
   DamagedShard,         // truncated / corrupt tar shard or member
-  MissingFile,          // an image file that does not exist or cannot be opened
+  MissingImage,         // an image file that does not exist or cannot be opened
   UnreadableImage,      // an image that does not decode (corrupt, truncated, not an image)
   OversizedImage,       // an image above image.max_pixels
   PlaceholderMismatch,  // "<image>" placeholders != images
@@ -40,7 +40,9 @@ enum class LintIssue {
   Other,
 };
 inline constexpr int kLintIssueCount = 11;
-const char* to_string(LintIssue issue);  // "malformed", "damaged_shard", "missing_file", ...
+// "malformed", "damaged_shard", "missing_image", ...: a quarantine kind's own name where the two are
+// one to one; "malformed" groups several kinds (bad_json, missing_field, wrong_type, ...).
+const char* to_string(LintIssue issue);
 
 // The lint category of a quarantine entry (its kind, and for kind Other the reason's wording as
 // SamplePipeline / the tile budget / the image decoder write it).
@@ -48,14 +50,14 @@ LintIssue classify(const QuarantineEntry& e);
 
 // What one stage trains on: the data section plus what encoding a sample depends on.
 struct LintInputs {
-  std::string stage;                  // label in the report ("" for a single config)
+  std::string stage;  // label in the report ("" for a single config)
   std::vector<SourceConfig> sources;
   MixtureConfig mixture;
   ImageConfig image;
-  tok::Tokenizer tokenizer;           // loaded
-  int64_t seq_len = 0;                // loader.seq_len
-  int64_t tokens_per_tile = 0;        // model.connector.num_tokens
-  bool split_long_text = true;        // loader.split_long_text
+  tok::Tokenizer tokenizer;     // loaded
+  int64_t seq_len = 0;          // loader.seq_len
+  int64_t tokens_per_tile = 0;  // model.connector.num_tokens
+  bool split_long_text = true;  // loader.split_long_text
 };
 
 // The inputs of one run config (a recipe stage): data.sources, data.mixture, image, the tokenizer
@@ -64,9 +66,9 @@ struct LintInputs {
 LintInputs lint_inputs(const RunConfig& cfg, const std::string& stage = "");
 
 struct LintOptions {
-  double max_bad_fraction = 0.01;     // a source with more bad records than this fraction fails
-  int64_t threads = 0;                // encoding threads (0: hardware concurrency)
-  double progress_interval_s = 5.0;   // seconds between progress lines of a source (0: none)
+  double max_bad_fraction = 0.01;    // a source with more bad records than this fraction fails
+  int64_t threads = 0;               // encoding threads (0: hardware concurrency)
+  double progress_interval_s = 5.0;  // seconds between progress lines of a source (0: none)
 };
 
 // Distribution of tokens per good sample (after image expansion, before packing).
@@ -74,24 +76,24 @@ struct TokenStats {
   int64_t samples = 0;
   double mean = 0;
   int64_t p50 = 0, p99 = 0, max = 0;
-  int64_t total = 0, loss = 0;        // all tokens / tokens that carry loss
+  int64_t total = 0, loss = 0;  // all tokens / tokens that carry loss
   double loss_share() const { return total > 0 ? static_cast<double>(loss) / total : 0.0; }
 };
 
 struct SourceLint {
   SourceConfig config;
-  std::string open_error;            // non-empty: the source could not be opened (unusable)
-  int64_t records = 0;               // good + bad
-  int64_t good = 0;                  // records that encode into a training sample
-  int64_t bad = 0;                   // quarantined records (open-time and encode-time)
-  int64_t images = 0;                // images referenced by the records that passed the index
-  int64_t tiles = 0;                 // tiles of the good samples
-  int64_t budgeted = 0;              // good samples that needed tile budgeting (fewer tiles than configured)
-  int64_t chunked = 0;               // good text-only samples longer than seq_len (the packer cuts them)
+  std::string open_error;  // non-empty: the source could not be opened (unusable)
+  int64_t records = 0;     // good + bad
+  int64_t good = 0;        // records that encode into a training sample
+  int64_t bad = 0;         // quarantined records (open-time and encode-time)
+  int64_t images = 0;      // images referenced by the records that passed the index
+  int64_t tiles = 0;       // tiles of the good samples
+  int64_t budgeted = 0;    // good samples that needed tile budgeting (fewer tiles than configured)
+  int64_t chunked = 0;     // good text-only samples longer than seq_len (the packer cuts them)
   std::array<int64_t, kLintIssueCount> issues{};  // bad records per LintIssue
   TokenStats tokens;
   double seconds = 0;
-  std::string verdict;               // pass | fail | unusable
+  std::string verdict;  // pass | fail | unusable
 
   double bad_fraction() const { return records > 0 ? static_cast<double>(bad) / records : 0.0; }
   int64_t issue(LintIssue i) const { return issues[static_cast<int>(i)]; }
@@ -99,11 +101,11 @@ struct SourceLint {
 
 struct LintReport {
   std::string stage;
-  std::vector<SourceLint> sources;            // in config order
-  std::optional<MixturePlan> mixture;         // absent when the mixture does not resolve
+  std::vector<SourceLint> sources;     // in config order
+  std::optional<MixturePlan> mixture;  // absent when the mixture does not resolve
   std::string mixture_error;
-  std::vector<QuarantineEntry> quarantine;    // every bad record, by source: the reader's open-time
-                                              // issues (file order), then read/encode failures (record order)
+  std::vector<QuarantineEntry> quarantine;  // every bad record, by source: the reader's open-time
+                                            // issues (file order), then read/encode failures (record order)
   double max_bad_fraction = 0.01;
   int64_t seq_len = 0, tokens_per_tile = 0;
   double seconds = 0;
@@ -112,7 +114,7 @@ struct LintReport {
   bool ok() const;
   int64_t records() const;
   double records_per_s() const { return seconds > 0 ? records() / seconds : 0.0; }
-  std::string to_table() const;               // readable, one row per source, then the mixture
+  std::string to_table() const;  // readable, one row per source, then the mixture
   nlohmann::ordered_json to_json() const;
 };
 
@@ -120,8 +122,8 @@ struct LintReport {
 // throws mm::Error for a bad setup (no sources, tokenizer not loaded, seq_len <= 0).
 LintReport lint_data(const LintInputs& in, const LintOptions& opts = {});
 
-// Writes report.quarantine as quarantine.jsonl (truncating `path`), one {source, id, kind,
-// reason} object per line.
+// Writes report.quarantine as quarantine.jsonl (replacing `path`), one {source, id, kind, issue,
+// reason} object per line: `kind` as in the trainer's quarantine.jsonl, `issue` the lint table's name.
 void write_quarantine(const LintReport& report, const std::string& path);
 
 }  // namespace mm::data

@@ -14,6 +14,13 @@ constexpr size_t kExamples = 5;  // quarantined records shown per source in the 
 std::string percent(double f) { return fmt::format("{:.2f}%", 100.0 * f); }
 
 // "2 missing_file, 1 unreadable_image" (issues with a count only).
+// "malformed: wrong_type": the lint issue and, when it is not the same word, the quarantine kind
+// that quarantine.jsonl records for the entry, so the console and the file name it alike.
+std::string issue_and_kind(const QuarantineEntry& e) {
+  const std::string issue = to_string(classify(e)), kind = to_string(e.kind);
+  return issue == kind || e.kind == QuarantineKind::Other ? issue : issue + ": " + kind;
+}
+
 std::string issue_list(const SourceLint& s) {
   std::string out;
   for (int i = 0; i < kLintIssueCount; ++i) {
@@ -43,12 +50,12 @@ std::vector<std::string> failures(const LintReport& r) {
 }  // namespace
 
 std::string LintReport::to_table() const {
-  std::string out = fmt::format("data lint{}: seq_len {}, {} tokens per tile, max bad fraction {}\n",
-                                stage.empty() ? "" : " of stage " + stage, seq_len, tokens_per_tile,
-                                percent(max_bad_fraction));
-  out += fmt::format("{:<22} {:<11} {:>8} {:>6} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>8}  {}\n", "source",
-                     "format", "records", "bad", "bad%", "images", "budget", "tok/mean", "p50", "p99", "loss%",
-                     "rec/s", "verdict");
+  std::string out =
+      fmt::format("data lint{}: seq_len {}, {} tokens per tile, max bad fraction {}\n",
+                  stage.empty() ? "" : " of stage " + stage, seq_len, tokens_per_tile, percent(max_bad_fraction));
+  out +=
+      fmt::format("{:<22} {:<11} {:>8} {:>6} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>8}  {}\n", "source", "format",
+                  "records", "bad", "bad%", "images", "budget", "tok/mean", "p50", "p99", "loss%", "rec/s", "verdict");
   for (const auto& s : sources) {
     out += fmt::format("{:<22} {:<11} {:>8} {:>6} {:>7} {:>7} {:>7} {:>8.1f} {:>6} {:>6} {:>6.1f} {:>8.0f}  {}\n",
                        s.config.name, s.config.format, s.records, s.bad, percent(s.bad_fraction()), s.images,
@@ -66,14 +73,14 @@ std::string LintReport::to_table() const {
         out += fmt::format("    ... ({} more in quarantine.jsonl)\n", s.bad - static_cast<int64_t>(kExamples));
         break;
       }
-      out += fmt::format("    {} [{}]: {}\n", e.id, to_string(classify(e)), e.reason);
+      out += fmt::format("    {} [{}]: {}\n", e.id, issue_and_kind(e), e.reason);
     }
     if (s.budgeted > 0)
       out += fmt::format("  {}: {} samples needed tile budgeting (fewer tiles than configured to fit seq_len {})\n",
                          s.config.name, s.budgeted, seq_len);
     if (s.chunked > 0)
-      out += fmt::format("  {}: {} text-only samples are longer than seq_len {} (the packer cuts them)\n", s.config.name,
-                         s.chunked, seq_len);
+      out += fmt::format("  {}: {} text-only samples are longer than seq_len {} (the packer cuts them)\n",
+                         s.config.name, s.chunked, seq_len);
   }
   out += "\nmixture (effective shares):\n";
   out += mixture ? mixture->to_table() : "  error: " + mixture_error + "\n";
@@ -132,13 +139,16 @@ nlohmann::ordered_json LintReport::to_json() const {
     for (const auto& e : quarantine) {
       if (e.source != s.config.name) continue;
       if (examples.size() == 20) break;
-      examples.push_back({{"id", e.id}, {"issue", to_string(classify(e))}, {"kind", to_string(e.kind)}, {"reason", e.reason}});
+      examples.push_back(
+          {{"id", e.id}, {"issue", to_string(classify(e))}, {"kind", to_string(e.kind)}, {"reason", e.reason}});
     }
     o["examples"] = examples;
     j["sources"].push_back(o);
   }
-  if (mixture) j["mixture"] = mixture->to_json();
-  else j["mixture"] = {{"error", mixture_error}};
+  if (mixture)
+    j["mixture"] = mixture->to_json();
+  else
+    j["mixture"] = {{"error", mixture_error}};
   return j;
 }
 

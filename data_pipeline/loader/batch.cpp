@@ -6,8 +6,8 @@
 namespace mm::data {
 
 void pin_batch(Batch& b) {
-  for (torch::Tensor* t : {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots,
-                           &b.tiles_per_sample})
+  for (torch::Tensor* t :
+       {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots, &b.tiles_per_sample})
     if (t->defined() && !t->is_pinned()) *t = t->pin_memory();
 }
 
@@ -18,10 +18,10 @@ Batch collate_batch(const std::vector<PackedSequence>& seqs, const DocLookup& lo
   const int64_t T = static_cast<int64_t>(seqs[0].input_ids.size());
   Batch b;
   b.tokens_per_tile = tokens_per_tile;
-  b.input_ids = torch::empty({B, T}, torch::kInt64);  // (B, T)
-  b.labels = torch::empty({B, T}, torch::kInt64);     // (B, T)
-  b.positions = torch::empty({B, T}, torch::kInt64);  // (B, T)
-  b.doc_ids = torch::empty({B, T}, torch::kInt64);    // (B, T)
+  b.input_ids = torch::empty({B, T}, torch::kInt64);      // (B, T)
+  b.labels = torch::empty({B, T}, torch::kInt64);         // (B, T)
+  b.positions = torch::empty({B, T}, torch::kInt64);      // (B, T)
+  b.doc_ids = torch::empty({B, T}, torch::kInt64);        // (B, T)
   b.tiles_per_sample = torch::zeros({B}, torch::kInt64);  // (B)
   auto ids = b.input_ids.accessor<int64_t, 2>();
   auto lab = b.labels.accessor<int64_t, 2>();

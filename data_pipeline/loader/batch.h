@@ -16,29 +16,29 @@ namespace mm::data {
 
 // One document of a batch (a sample, or one chunk of a long text-only sample).
 struct BatchDoc {
-  int64_t position = 0;  // index of the sample in the global stream
-  std::string source;    // source name
-  std::string id;        // record id
-  int64_t row = 0;       // batch row b
+  int64_t position = 0;           // index of the sample in the global stream
+  std::string source;             // source name
+  std::string id;                 // record id
+  int64_t row = 0;                // batch row b
   int64_t begin = 0, length = 0;  // token range in the row
 };
 
 struct Batch {
-  torch::Tensor input_ids;         // (B, T) int64; image slots hold the image token id
-  torch::Tensor labels;            // (B, T) int64; -100 = no loss (padding, prompts, images, doc starts)
-  torch::Tensor positions;         // (B, T) int64; 0.. within each document, 0 on padding
-  torch::Tensor doc_ids;           // (B, T) int64; 0, 1, ... per document of a row, -1 on padding
-  torch::Tensor tiles;             // (N, 3, r, r) float32, rows in order, images in sequence order,
-                                   // tiles row-major then overview; N = 0 for a text-only batch
-  torch::Tensor image_slots;       // (N * M) int64 flat positions b * T + t; tile i fills [i*M, (i+1)*M)
-  torch::Tensor tiles_per_sample;  // (B) int64 tiles of each row
-  int64_t tokens_per_tile = 0;     // M
-  std::vector<BatchDoc> docs;      // every document, row by row (loss-spike reports)
-  int64_t loss_tokens = 0;         // labels != -100
-  int64_t real_tokens = 0;         // tokens that are not padding
-  int64_t images = 0;              // images (not tiles) in the batch
+  torch::Tensor input_ids;                       // (B, T) int64; image slots hold the image token id
+  torch::Tensor labels;                          // (B, T) int64; -100 = no loss (padding, prompts, images, doc starts)
+  torch::Tensor positions;                       // (B, T) int64; 0.. within each document, 0 on padding
+  torch::Tensor doc_ids;                         // (B, T) int64; 0, 1, ... per document of a row, -1 on padding
+  torch::Tensor tiles;                           // (N, 3, r, r) float32, rows in order, images in sequence order,
+                                                 // tiles row-major then overview; N = 0 for a text-only batch
+  torch::Tensor image_slots;                     // (N * M) int64 flat positions b * T + t; tile i fills [i*M, (i+1)*M)
+  torch::Tensor tiles_per_sample;                // (B) int64 tiles of each row
+  int64_t tokens_per_tile = 0;                   // M
+  std::vector<BatchDoc> docs;                    // every document, row by row (loss-spike reports)
+  int64_t loss_tokens = 0;                       // labels != -100
+  int64_t real_tokens = 0;                       // tokens that are not padding
+  int64_t images = 0;                            // images (not tiles) in the batch
   std::map<std::string, int64_t> source_tokens;  // real tokens per source name
-  double data_wait_s = 0.0;        // time the consumer blocked in Loader::next() for this batch
+  double data_wait_s = 0.0;                      // time the consumer blocked in Loader::next() for this batch
 
   int64_t rows() const { return input_ids.defined() ? input_ids.size(0) : 0; }
   int64_t num_tiles() const { return tiles.defined() ? tiles.size(0) : 0; }

@@ -31,8 +31,8 @@ Loader::Loader(std::vector<std::shared_ptr<const Source>> sources, MixtureSample
   MM_CHECK(cfg_.seq_len > 0 && cfg_.micro_batch > 0 && cfg_.workers > 0 && cfg_.prefetch > 0,
            "loader: seq_len, micro_batch, workers and prefetch must be positive");
   MM_CHECK(world_ >= 1 && rank_ >= 0 && rank_ < world_, "loader: rank {} outside world {}", rank_, world_);
-  MM_CHECK(sources_.size() == sampler_.plan().sources.size(), "loader: {} sources for a mixture of {}",
-           sources_.size(), sampler_.plan().sources.size());
+  MM_CHECK(sources_.size() == sampler_.plan().sources.size(), "loader: {} sources for a mixture of {}", sources_.size(),
+           sampler_.plan().sources.size());
   MM_CHECK(pipeline_.options().seq_len == cfg_.seq_len, "loader: pipeline seq_len {} != loader seq_len {}",
            pipeline_.options().seq_len, cfg_.seq_len);
   window_ = 4 * cfg_.workers + 4;
@@ -86,8 +86,7 @@ void Loader::worker_loop() {
           r.from = carry_[seq].from;
           r.carried = true;
         } else {
-          const MixtureDraw md =
-              world_ == 1 ? sampler_.next() : sampler_.next_batch(world_, rank_, world_).front();
+          const MixtureDraw md = world_ == 1 ? sampler_.next() : sampler_.next_batch(world_, rank_, world_).front();
           r.draw = {md.position, md.source, md.index};
         }
         r.sampler_state = sampler_.state();
@@ -131,8 +130,8 @@ void Loader::add_to_packer(Packer& packer, const Draw& d, std::shared_ptr<const 
   if (from > 0 || (len >= 0 && len < s.size())) {  // a chunk of a long text-only sample (no images)
     MM_CHECK(s.image_slots.empty(), "loader: cannot resume a chunk of a sample with images ({})", item->id);
     const int64_t end = len < 0 ? s.size() : from + len;
-    MM_CHECK(from >= 0 && end <= s.size() && from < end, "loader: chunk [{}, {}) outside sample {} of {} tokens",
-             from, end, item->id, s.size());
+    MM_CHECK(from >= 0 && end <= s.size() && from < end, "loader: chunk [{}, {}) outside sample {} of {} tokens", from,
+             end, item->id, s.size());
     part.input_ids.assign(s.input_ids.begin() + from, s.input_ids.begin() + end);
     part.labels.assign(s.labels.begin() + from, s.labels.begin() + end);
     part.tokens_per_tile = s.tokens_per_tile;
@@ -249,8 +248,8 @@ nlohmann::json Loader::state() const {
 
 nlohmann::json Loader::snapshot() const {
   auto doc_json = [](const Draw& d, int64_t from, int64_t len) {
-    return nlohmann::json{{"position", d.position}, {"source", d.source}, {"index", d.index}, {"from", from},
-                          {"length", len}};
+    return nlohmann::json{
+        {"position", d.position}, {"source", d.source}, {"index", d.index}, {"from", from}, {"length", len}};
   };
   nlohmann::json ready = nlohmann::json::array();
   for (const PackedSequence& s : ready_) {
@@ -282,8 +281,8 @@ nlohmann::json Loader::snapshot() const {
     nlohmann::json carry = nlohmann::json::array();
     for (size_t i = static_cast<size_t>(carry_taken_); i < carry_.size(); ++i) {
       const Carry& c = carry_[i];
-      carry.push_back({{"position", c.draw.position}, {"source", c.draw.source}, {"index", c.draw.index},
-                       {"from", c.from}});
+      carry.push_back(
+          {{"position", c.draw.position}, {"source", c.draw.source}, {"index", c.draw.index}, {"from", c.from}});
     }
     st["carry"] = std::move(carry);
   }
@@ -295,8 +294,8 @@ void Loader::restore(const nlohmann::json& st) {
   MM_CHECK(st.at("seq_len").get<int64_t>() == cfg_.seq_len && st.at("packing").get<bool>() == cfg_.packing &&
                st.at("open_sequences").get<int64_t>() == cfg_.open_sequences,
            "loader state: saved with seq_len {} packing {} open_sequences {}, the config has {} {} {}",
-           st.at("seq_len").dump(), st.at("packing").dump(), st.at("open_sequences").dump(), cfg_.seq_len,
-           cfg_.packing, cfg_.open_sequences);
+           st.at("seq_len").dump(), st.at("packing").dump(), st.at("open_sequences").dump(), cfg_.seq_len, cfg_.packing,
+           cfg_.open_sequences);
   MM_CHECK(st.at("rank").get<int>() == rank_ && st.at("world").get<int>() == world_,
            "loader state: saved by rank {} of {}, resumed as rank {} of {}", st.at("rank").dump(),
            st.at("world").dump(), rank_, world_);
@@ -357,10 +356,11 @@ std::vector<std::pair<std::string, double>> check_bad_fraction(const Loader& loa
     const double fraction = b > 0 ? double(b) / double(b + held) : 0.0;
     out.emplace_back(name, fraction);
     if (fraction <= max_fraction) continue;
-    throw mm::Error(fmt::format("data source '{}': {} of {} records are quarantined ({:.1f}% > data.max_bad_fraction "
-                                "{:.1f}%); see quarantine.jsonl or run `mmtrain data lint`, fix the data or raise "
-                                "data.max_bad_fraction",
-                                name, b, b + held, 100.0 * fraction, 100.0 * max_fraction));
+    throw mm::Error(
+        fmt::format("data source '{}': {} of {} records are quarantined ({:.1f}% > data.max_bad_fraction "
+                    "{:.1f}%); see quarantine.jsonl or run `mmtrain data lint`, fix the data or raise "
+                    "data.max_bad_fraction",
+                    name, b, b + held, 100.0 * fraction, 100.0 * max_fraction));
   }
   return out;
 }
@@ -389,8 +389,8 @@ std::unique_ptr<Loader> make_loader(const std::vector<SourceConfig>& sources, co
   if (state && state->is_array()) {  // every rank's state from a run with another rank count
     const std::vector<nlohmann::json> old(state->begin(), state->end());
     const std::vector<nlohmann::json> mine = redistribute_loader_states(old, world, sampler, reshard);
-    return std::make_unique<Loader>(std::move(opened), std::move(sampler), std::move(pipeline), cfg, quarantine,
-                                    rank, world, &mine.at(static_cast<size_t>(rank)));
+    return std::make_unique<Loader>(std::move(opened), std::move(sampler), std::move(pipeline), cfg, quarantine, rank,
+                                    world, &mine.at(static_cast<size_t>(rank)));
   }
   return std::make_unique<Loader>(std::move(opened), std::move(sampler), std::move(pipeline), cfg, quarantine, rank,
                                   world, state);

@@ -54,7 +54,7 @@ class Loader {
   std::vector<std::pair<std::string, int64_t>> source_records() const;
 
   double total_wait_s() const { return total_wait_s_; }  // sum of data_wait_s so far
-  int64_t batches() const { return batches_; }            // batches returned by next()
+  int64_t batches() const { return batches_; }           // batches returned by next()
   const LoaderConfig& config() const { return cfg_; }
 
  private:
@@ -74,9 +74,9 @@ class Loader {
   struct Live {  // a sample (or tail of one) inside the packer or the ready list
     Draw draw;
     std::shared_ptr<const EncodedItem> item;
-    int64_t base = 0;                // first token of the item added to the packer
-    std::vector<char> emitted;       // per chunk: its sequence left the packer
-    int64_t pending = 0;             // chunks not yet delivered in a batch
+    int64_t base = 0;           // first token of the item added to the packer
+    std::vector<char> emitted;  // per chunk: its sequence left the packer
+    int64_t pending = 0;        // chunks not yet delivered in a batch
   };
   struct Slot {  // a prefetched batch with the state after it
     Batch batch;
@@ -86,13 +86,13 @@ class Loader {
 
   void worker_loop();
   void assembler_loop();
-  Result take_result();                     // next stream position, in order (blocks)
+  Result take_result();  // next stream position, in order (blocks)
   // Adds tokens [from, from + len) of item (len < 0: to the end) as one packer sample.
   void add_to_packer(Packer& packer, const Draw& d, std::shared_ptr<const EncodedItem> item, int64_t from,
                      std::vector<int64_t>& id_map, int64_t len = -1);
   void collect(Packer& packer, const std::vector<int64_t>& id_map);  // packer.take() -> ready_
   void restore(const nlohmann::json& state);
-  nlohmann::json snapshot() const;          // assembler-side state (after the last batch built)
+  nlohmann::json snapshot() const;  // assembler-side state (after the last batch built)
   std::shared_ptr<const EncodedItem> encode(const Draw& d) const;
   PackOptions pack_options(int64_t open_sequences) const;
 
@@ -121,17 +121,17 @@ class Loader {
 
   // Assembler side (its thread only, and the constructor before threads start).
   std::unique_ptr<Packer> packer_;
-  std::vector<int64_t> packer_ids_;          // packer sample id -> live uid
-  std::map<int64_t, Live> live_;             // uid -> sample
+  std::vector<int64_t> packer_ids_;  // packer sample id -> live uid
+  std::map<int64_t, Live> live_;     // uid -> sample
   int64_t next_uid_ = 0;
-  std::deque<PackedSequence> ready_;         // complete sequences (doc/image .sample = uid)
+  std::deque<PackedSequence> ready_;  // complete sequences (doc/image .sample = uid)
   nlohmann::json last_sampler_state_;
 
   // Batch queue (qmu_).
   mutable std::mutex qmu_;
   std::condition_variable q_cv_;
   std::deque<Slot> queue_;
-  nlohmann::json consumer_state_;            // state after the last batch next() returned
+  nlohmann::json consumer_state_;  // state after the last batch next() returned
 
   bool stop_ = false;  // guarded by mu_ and qmu_ (set under both)
   std::vector<std::thread> threads_;

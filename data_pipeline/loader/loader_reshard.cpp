@@ -74,9 +74,8 @@ std::vector<nlohmann::json> redistribute_loader_states(const std::vector<nlohman
       ++holes;
     }
   }
-  std::sort(owed.begin(), owed.end(), [](const Owed& a, const Owed& b) {
-    return std::tie(a.position, a.from) < std::tie(b.position, b.from);
-  });
+  std::sort(owed.begin(), owed.end(),
+            [](const Owed& a, const Owed& b) { return std::tie(a.position, a.from) < std::tie(b.position, b.from); });
   // One entry per position: its owed ranges must be contiguous (a FIFO of chunks, then the tail).
   std::vector<Owed> merged;
   for (const Owed& o : owed) {

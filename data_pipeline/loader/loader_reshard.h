@@ -37,7 +37,6 @@ struct ReshardSummary {
 // accepted by Loader(..., rank i, world new_world, &state). Fails with one line on inconsistent
 // states (wrong rank order, mismatched settings, a position owed twice).
 std::vector<nlohmann::json> redistribute_loader_states(const std::vector<nlohmann::json>& states, int new_world,
-                                                       const MixtureSampler& stream,
-                                                       ReshardSummary* summary = nullptr);
+                                                       const MixtureSampler& stream, ReshardSummary* summary = nullptr);
 
 }  // namespace mm::data

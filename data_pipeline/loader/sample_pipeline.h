@@ -17,20 +17,20 @@
 namespace mm::data {
 
 struct EncodedItem {
-  std::string source;                  // source name
-  std::string id;                      // record id
-  tok::EncodedSample sample;           // tokens, labels, image slots (valid when ok())
-  std::vector<torch::Tensor> tiles;    // per image: (n_k, 3, r, r) float, tile order (overview last)
-  int64_t budget_steps = 0;            // tile requests tried beyond the first (0: configured split)
+  std::string source;                    // source name
+  std::string id;                        // record id
+  tok::EncodedSample sample;             // tokens, labels, image slots (valid when ok())
+  std::vector<torch::Tensor> tiles;      // per image: (n_k, 3, r, r) float, tile order (overview last)
+  int64_t budget_steps = 0;              // tile requests tried beyond the first (0: configured split)
   std::optional<QuarantineEntry> error;  // set when the record was dropped
   bool ok() const { return !error.has_value(); }
-  int64_t num_tiles() const;           // tiles over all images
+  int64_t num_tiles() const;  // tiles over all images
 };
 
 struct SamplePipelineOptions {
-  ImageConfig image;             // split, indicators, normalisation (tile_size = the ViT's r)
-  int64_t seq_len = 0;           // every sample with images must fit (tile budget)
-  bool split_long_text = true;   // text-only samples may exceed seq_len (the packer chunks them)
+  ImageConfig image;            // split, indicators, normalisation (tile_size = the ViT's r)
+  int64_t seq_len = 0;          // every sample with images must fit (tile budget)
+  bool split_long_text = true;  // text-only samples may exceed seq_len (the packer chunks them)
 };
 
 class SamplePipeline {

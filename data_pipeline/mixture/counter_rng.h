@@ -32,14 +32,17 @@ class CounterRng {
   uint64_t below(uint64_t n) {
     const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
-    do x = next_u64(); while (x >= limit);
+    do x = next_u64();
+    while (x >= limit);
     return x % n;
   }
   // Uniform integer in [lo, hi] inclusive.
   int64_t range(int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(below(static_cast<uint64_t>(hi - lo + 1))); }
   bool chance(double p) { return uniform() < p; }
   template <class C>
-  const auto& pick(const C& c) { return c[below(c.size())]; }
+  const auto& pick(const C& c) {
+    return c[below(c.size())];
+  }
 
  private:
   uint64_t key_;
@@ -58,7 +61,8 @@ class FeistelPermutation {
   uint64_t size() const { return n_; }
   uint64_t at(uint64_t i) const {
     uint64_t x = i;
-    do x = encrypt(x); while (x >= n_);
+    do x = encrypt(x);
+    while (x >= n_);
     return x;
   }
 

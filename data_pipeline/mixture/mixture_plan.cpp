@@ -23,7 +23,8 @@ std::string MixturePlan::to_table() const {
       if (c.group != g.name) continue;
       out += fmt::format("{:<16} {:<16} {:<24} {:>7.1f}%\n", "", c.name, "", 100.0 * c.share);
       for (const auto& s : sources)
-        if (s.category == c.name) out += fmt::format("{:<16} {:<16} {:<24} {:>7.1f}%\n", "", "", s.name, 100.0 * s.share);
+        if (s.category == c.name)
+          out += fmt::format("{:<16} {:<16} {:<24} {:>7.1f}%\n", "", "", s.name, 100.0 * s.share);
     }
   }
   return out;
@@ -35,7 +36,8 @@ nlohmann::ordered_json MixturePlan::to_json() const {
   for (const auto& g : groups) j["groups"].push_back({{"name", g.name}, {"share", g.share}});
   j["categories"] = nlohmann::ordered_json::array();
   for (const auto& c : categories)
-    j["categories"].push_back({{"name", c.name}, {"group", c.group}, {"share", c.share}, {"share_in_group", c.share_in_group}});
+    j["categories"].push_back(
+        {{"name", c.name}, {"group", c.group}, {"share", c.share}, {"share_in_group", c.share_in_group}});
   j["sources"] = nlohmann::ordered_json::array();
   for (const auto& s : sources)
     j["sources"].push_back({{"name", s.name}, {"category", s.category}, {"group", s.group}, {"share", s.share}});
@@ -51,15 +53,15 @@ std::vector<double> category_shares_in_group(const MixtureGroupConfig& g) {
     any_weight |= c.weight > 0;
     any_alpha |= c.alpha > 0;
   }
-  MM_CHECK(!(any_weight && any_alpha),
-           "mixture group '{}': give its categories either weights or alphas, not both", g.name);
+  MM_CHECK(!(any_weight && any_alpha), "mixture group '{}': give its categories either weights or alphas, not both",
+           g.name);
   std::vector<double> w;
   for (const auto& c : g.categories) {
     if (any_alpha) {
       double a = c.alpha;
       if (c.name == g.reference) {
-        MM_CHECK(a == 0.0 || a == 1.0, "mixture group '{}': reference category '{}' must have alpha 1, got {}",
-                 g.name, c.name, a);
+        MM_CHECK(a == 0.0 || a == 1.0, "mixture group '{}': reference category '{}' must have alpha 1, got {}", g.name,
+                 c.name, a);
         a = 1.0;
       }
       w.push_back(a);
@@ -136,8 +138,8 @@ MixturePlan compute_mixture_plan(const MixtureConfig& mixture, const std::vector
       for (const auto& [cat, grp] : group_of) listed += (listed.empty() ? "" : ", ") + cat;
       MM_FAIL("mixture: source '{}' has category '{}', which no group lists (listed: {})", s.name, s.category, listed);
     }
-    plan.sources.push_back(
-        {s.name, s.category, group_of[s.category], plan.category_share(s.category) * s.weight / cat_weight_sum[s.category]});
+    plan.sources.push_back({s.name, s.category, group_of[s.category],
+                            plan.category_share(s.category) * s.weight / cat_weight_sum[s.category]});
   }
   return plan;
 }

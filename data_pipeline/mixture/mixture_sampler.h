@@ -57,7 +57,7 @@ class MixtureSampler {
   void load_state(const nlohmann::json& state);
 
  private:
-  int32_t lookup(double u) const;  // source whose cumulative share interval holds u
+  int32_t lookup(double u) const;                         // source whose cumulative share interval holds u
   int64_t record_index(int32_t source, int64_t k) const;  // k-th record read from source
 
   MixturePlan plan_;

@@ -11,17 +11,17 @@
 namespace mm::data {
 
 struct PackOptions {
-  int64_t seq_len = 0;           // L
-  int64_t open_sequences = 4;    // first-fit over this many open sequences (1 = next-fit)
-  bool split_long_text = true;   // text-only samples longer than L become L-token chunks
-  int32_t pad_id = 0;            // input id of padding (the tokenizer's pad)
+  int64_t seq_len = 0;          // L
+  int64_t open_sequences = 4;   // first-fit over this many open sequences (1 = next-fit)
+  bool split_long_text = true;  // text-only samples longer than L become L-token chunks
+  int32_t pad_id = 0;           // input id of padding (the tokenizer's pad)
 };
 
 // One document (a sample, or one chunk of a long text-only sample) inside a sequence.
 struct PackedDoc {
-  int64_t sample = 0;   // index of the sample in add() order
-  int64_t chunk = 0;    // chunk number within that sample (0 unless it was split)
-  int64_t begin = 0;    // first token in the sequence
+  int64_t sample = 0;  // index of the sample in add() order
+  int64_t chunk = 0;   // chunk number within that sample (0 unless it was split)
+  int64_t begin = 0;   // first token in the sequence
   int64_t length = 0;
 };
 
@@ -40,16 +40,16 @@ struct PackedSequence {
   std::vector<int32_t> doc_ids;    // (L) 0, 1, ... per document in this sequence; -1 on padding
   std::vector<PackedDoc> docs;
   std::vector<PackedImage> images;
-  int64_t used = 0;                // real tokens (L - padding)
+  int64_t used = 0;  // real tokens (L - padding)
 };
 
 struct PackStats {
-  int64_t samples = 0;       // accepted samples
+  int64_t samples = 0;  // accepted samples
   int64_t rejected = 0;
-  int64_t docs = 0;          // documents placed (samples + extra chunks)
-  int64_t sequences = 0;     // sequences emitted
-  int64_t real_tokens = 0;   // tokens of emitted sequences that are not padding
-  int64_t capacity = 0;      // sequences * L
+  int64_t docs = 0;         // documents placed (samples + extra chunks)
+  int64_t sequences = 0;    // sequences emitted
+  int64_t real_tokens = 0;  // tokens of emitted sequences that are not padding
+  int64_t capacity = 0;     // sequences * L
   double efficiency() const { return capacity > 0 ? static_cast<double>(real_tokens) / capacity : 0.0; }
 };
 
@@ -64,8 +64,8 @@ class Packer {
   // Adds one sample; returns its index (add order), or -1 when rejected (reason in *reason):
   // a sample with images longer than L, an empty sample, or text longer than L without splitting.
   int64_t add(const tok::EncodedSample& sample, std::string* reason = nullptr);
-  std::vector<PackedSequence> take();   // completed sequences, in completion order
-  void flush();                          // closes every open sequence
+  std::vector<PackedSequence> take();  // completed sequences, in completion order
+  void flush();                        // closes every open sequence
   const PackStats& stats() const { return stats_; }
 
  private:

@@ -26,7 +26,8 @@ BudgetResult encode_with_tile_budget(const tok::SampleEncoder& encoder, const Ra
     }
     if (t.num_images == 0) {
       if (!opts.split_long_text && t.text_tokens > opts.max_len) {
-        r.reason = fmt::format("text-only sample of {} tokens exceeds the sequence length {}", t.text_tokens, opts.max_len);
+        r.reason =
+            fmt::format("text-only sample of {} tokens exceeds the sequence length {}", t.text_tokens, opts.max_len);
         return r;
       }
       r.sample = encoder.expand(t, {});

@@ -25,19 +25,19 @@ struct TileRequest {
 using LayoutCallback = std::function<std::vector<tok::ImageLayout>(const TileRequest& request)>;
 
 struct BudgetOptions {
-  int64_t max_len = 0;             // sequence length L the sample must fit
-  int64_t nmin = 4;                // the splitter's nmin: nmax is never lowered below it
-  int64_t nmax = 9;                // the configured nmax: the first request
+  int64_t max_len = 0;  // sequence length L the sample must fit
+  int64_t nmin = 4;     // the splitter's nmin: nmax is never lowered below it
+  int64_t nmax = 9;     // the configured nmax: the first request
   bool single_tile_fallback = true;
-  bool split_long_text = true;     // text-only samples may exceed max_len (the packer chunks them)
-  bool require_loss = true;        // reject samples where no token carries loss
+  bool split_long_text = true;  // text-only samples may exceed max_len (the packer chunks them)
+  bool require_loss = true;     // reject samples where no token carries loss
 };
 
 struct BudgetResult {
-  tok::EncodedSample sample;          // valid when ok()
-  TileRequest used;                   // the request whose layouts were used
-  std::vector<TileRequest> tried;     // every request made, in order
-  std::string reason;                 // quarantine reason when rejected
+  tok::EncodedSample sample;       // valid when ok()
+  TileRequest used;                // the request whose layouts were used
+  std::vector<TileRequest> tried;  // every request made, in order
+  std::string reason;              // quarantine reason when rejected
   bool ok() const { return reason.empty(); }
   bool reduced() const { return tried.size() > 1; }
 };

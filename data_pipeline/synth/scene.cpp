@@ -147,8 +147,9 @@ cv::Mat render_sign(CounterRng& rng, const std::string& word, const TextStyle& s
   const int x = static_cast<int>(rng.range(1, std::max(1, w - pw - 1)));
   const int y = static_cast<int>(rng.range(1, std::max(1, h - ph - 1)));
   const int plate = static_cast<int>(rng.below(3));  // white, yellow or green plate
-  const cv::Scalar plate_bgr = plate == 0 ? cv::Scalar(245, 245, 245)
-                               : plate == 1 ? cv::Scalar(40, 215, 245) : cv::Scalar(60, 150, 40);
+  const cv::Scalar plate_bgr = plate == 0   ? cv::Scalar(245, 245, 245)
+                               : plate == 1 ? cv::Scalar(40, 215, 245)
+                                            : cv::Scalar(60, 150, 40);
   const cv::Scalar ink = plate == 2 ? cv::Scalar(250, 250, 250) : cv::Scalar(15, 15, 15);
   cv::rectangle(img, cv::Rect(x, y, pw, ph), plate_bgr, cv::FILLED);
   cv::putText(img, word, {x + pad, y + pad + static_cast<int>(st.cap_px + 0.5)}, cv::FONT_HERSHEY_SIMPLEX, st.scale(),
@@ -159,8 +160,10 @@ cv::Mat render_sign(CounterRng& rng, const std::string& word, const TextStyle& s
 std::string encode_image(const cv::Mat& img, const std::string& ext, int jpeg_quality) {
   std::vector<uchar> buf;
   std::vector<int> params;
-  if (ext == "png") params = {cv::IMWRITE_PNG_COMPRESSION, 1};
-  else params = {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
+  if (ext == "png")
+    params = {cv::IMWRITE_PNG_COMPRESSION, 1};
+  else
+    params = {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
   MM_CHECK(cv::imencode("." + ext, img, buf, params), "synth: could not encode a {} image", ext);
   return std::string(buf.begin(), buf.end());
 }

@@ -17,10 +17,10 @@ inline const std::vector<std::string> kColours = {"red", "green", "blue", "yello
 inline const std::vector<std::string> kKinds = {"circle", "square", "triangle", "star"};
 
 struct Shape {
-  int kind = 0;    // index into kKinds
-  int colour = 0;  // index into kColours
+  int kind = 0;               // index into kKinds
+  int colour = 0;             // index into kColours
   int cx = 0, cy = 0, r = 0;  // centre and half extent in pixels
-  cv::Rect box;    // pixels the shape covers (inclusive x..x+width-1)
+  cv::Rect box;               // pixels the shape covers (inclusive x..x+width-1)
   std::string name() const { return kColours[colour] + " " + kKinds[kind]; }
 };
 
@@ -56,8 +56,8 @@ std::string region_words(int x, int y, int w, int h);
 
 // Text rendering with a fixed cap height in pixels.
 struct TextStyle {
-  double cap_px = 10;  // height of a capital / digit
-  int thickness = 1;   // stroke width in pixels (World::from: about cap_px / 8)
+  double cap_px = 10;    // height of a capital / digit
+  int thickness = 1;     // stroke width in pixels (World::from: about cap_px / 8)
   double scale() const;  // Hershey simplex font scale giving cap_px
   int line_height() const { return static_cast<int>(cap_px * 1.9 + 0.5); }
   int text_width(const std::string& s) const;

@@ -22,6 +22,7 @@
 #include "data_pipeline/synth/scene.h"
 #include "data_pipeline/synth/tar_writer.h"
 #include "data_pipeline/synth/tasks.h"
+#include "data_pipeline/synth/world_files.h"
 #include "tokenizer/train_tokenizer.h"
 
 namespace mm::data::synth {
@@ -33,15 +34,15 @@ using Json = nlohmann::ordered_json;
 using QaMaker = std::function<Qa(CounterRng&, const World&, int)>;
 
 struct Encoded {
-  std::string rel;    // path relative to the output folder
+  std::string rel;  // path relative to the output folder
   std::string bytes;
 };
 
 // One generated record, ready to write.
 struct Item {
-  std::string line;             // JSONL line, or the caption of a WebDataset sample
+  std::string line;  // JSONL line, or the caption of a WebDataset sample
   std::vector<Encoded> images;
-  std::string corpus;           // text for the tokenizer corpus (training sets only)
+  std::string corpus;  // text for the tokenizer corpus (training sets only)
 };
 
 void write_file(const fs::path& path, const std::string& bytes) {
@@ -87,8 +88,6 @@ class WorldWriter {
                   const QaMaker& make, std::vector<int> tasks);
   void write_eval_ppl(int64_t n);
   void train_tokenizer(SynthSummary& summary);
-  void write_readme(const SynthSummary& summary) const;
-  void write_yaml(const SynthSummary& summary) const;
 
   const SynthConfig& cfg_;
   fs::path out_;
@@ -252,8 +251,10 @@ void WorldWriter::write_sft(const std::string& name, const std::string& category
       rels.push_back(dir + "/" + image_name(i, qa.images.size() > 1 ? static_cast<int>(k) : -1));
       it.images.push_back(encode(qa.images[k], rels.back()));
     }
-    if (rels.size() == 1) rec["image"] = rels[0];
-    else if (rels.size() > 1) rec["image"] = rels;
+    if (rels.size() == 1)
+      rec["image"] = rels[0];
+    else if (rels.size() > 1)
+      rec["image"] = rels;
     Json conv = Json::array();
     for (const auto& [q, a] : qa.turns) {
       conv.push_back({{"from", "human"}, {"value", q}});
@@ -266,8 +267,8 @@ void WorldWriter::write_sft(const std::string& name, const std::string& category
   });
 }
 
-void WorldWriter::write_eval(const std::string& name, const std::string& category, const std::string& metric,
-                             int64_t n, const QaMaker& make, std::vector<int> tasks) {
+void WorldWriter::write_eval(const std::string& name, const std::string& category, const std::string& metric, int64_t n,
+                             const QaMaker& make, std::vector<int> tasks) {
   SynthSetSummary set{name, "eval", "eval", "eval/" + name + ".jsonl", category, metric};
   write_jsonl(set, n, [&, tasks](int64_t i, const std::string& dir) {
     CounterRng rng(cfg_.seed, fnv1a64("eval/" + name), static_cast<uint64_t>(i));  // disjoint stream
@@ -280,9 +281,14 @@ void WorldWriter::write_eval(const std::string& name, const std::string& categor
       images.push_back(rel);
       it.images.push_back(encode(qa.images[k], rel));
     }
-    Json rec{{"id", fmt::format("{}-{:06d}", name, i)}, {"benchmark", name},       {"category", category},
-             {"metric", metric},                         {"task", qa.task},         {"question", qa.turns[0].first},
-             {"images", images},                         {"answers", qa.answers}};
+    Json rec{{"id", fmt::format("{}-{:06d}", name, i)},
+             {"benchmark", name},
+             {"category", category},
+             {"metric", metric},
+             {"task", qa.task},
+             {"question", qa.turns[0].first},
+             {"images", images},
+             {"answers", qa.answers}};
     if (!qa.choices.empty()) rec["choices"] = qa.choices;
     it.line = rec.dump();
     return it;
@@ -294,8 +300,12 @@ void WorldWriter::write_eval_ppl(int64_t n) {
   write_jsonl(set, n, [&](int64_t i, const std::string&) {
     CounterRng rng(cfg_.seed, fnv1a64("eval/text_ppl"), static_cast<uint64_t>(i));
     Item it;
-    it.line = Json{{"id", fmt::format("text_ppl-{:06d}", i)}, {"benchmark", "text_ppl"}, {"category", "text-only"},
-                   {"metric", "perplexity"}, {"question", ""}, {"images", Json::array()},
+    it.line = Json{{"id", fmt::format("text_ppl-{:06d}", i)},
+                   {"benchmark", "text_ppl"},
+                   {"category", "text-only"},
+                   {"metric", "perplexity"},
+                   {"question", ""},
+                   {"images", Json::array()},
                    {"answers", Json::array({make_text_document(rng, eval_)})}}
                   .dump();
     return it;
@@ -345,133 +355,9 @@ SynthSummary WorldWriter::run() {
   summary.seconds = watch.seconds();
   for (const auto& s : summary.sets) summary.samples += s.samples, summary.images += s.images;
   train_tokenizer(summary);
-  write_readme(summary);
-  write_yaml(summary);
+  write_world_readme(cfg_, out_, train_, summary);
+  write_world_configs(cfg_, out_, summary);
   return summary;
-}
-
-void WorldWriter::write_readme(const SynthSummary& summary) const {
-  std::string md = fmt::format(
-      "# The synthetic world\n\n"
-      "Written by `mmtrain data synth` (seed {}, tile {} px). Same seed and settings give the same bytes.\n"
-      "Regenerate with `mmtrain data synth --out DIR --seed {}` plus the `--set synth.KEY=VALUE` overrides used.\n"
-      "Formats are the real ones of docs/data_formats.md; image paths are relative to the JSONL file's folder.\n\n"
-      "Shapes: {} in {}; answers use this small vocabulary, digits and the words on signs.\n"
-      "Text is drawn with a cap height of {:.1f} px: legible with the dynamic split (tiles of {} px),\n"
-      "not in one downscaled tile. Receipts are tall and strips are long (unusual aspect ratios).\n"
-      "Boxes are `[x1, y1, x2, y2]` on the 0..999 grid of the whole image (pixel edges, x' = int(x*1000/W)).\n\n"
-      "| file | stage | format | category | metric | samples | images |\n|---|---|---|---|---|---|---|\n",
-      cfg_.seed, cfg_.tile, cfg_.seed, "circle, square, triangle, star", "red, green, blue, yellow, purple, orange",
-      train_.text.cap_px, cfg_.tile);
-  for (const auto& s : summary.sets)
-    md += fmt::format("| `{}` | {} | {} | {} | {} | {} | {} |\n", s.path, s.stage, s.format, s.category,
-                      s.metric.empty() ? "-" : s.metric, s.samples, s.images);
-  md +=
-      "\n## What each part is\n\n"
-      "- `pretrain/captions-*.tar`: WebDataset shards, members `KEY.png` + `KEY.txt` (the caption): shape scenes\n"
-      "  and signs.\n"
-      "- `pretrain/interleaved.jsonl`: OBELICS layout `{\"texts\": [...], \"images\": [...]}`, position i holds a\n"
-      "  text or an image (null in the other list).\n"
-      "- `pretrain/text.jsonl`: `{\"text\"}` documents: arithmetic, facts, descriptions (held-out sums excluded).\n"
-      "- `ocr/{docs,receipts,strips,signs}.jsonl`: the OCR stage's four sources, `{\"image\", \"caption\"}` where\n"
-      "  the caption is the exact transcription (lines joined by newlines). Sample them equally per batch.\n"
-      "- `sft/*.jsonl`: LLaVA conversations per category: general (colour, kind, count, side, exists),\n"
-      "  text_rich (documents, receipts, strips, signs), refer_ground (grounding answers a box; referring\n"
-      "  prompts give one), knowledge (count and add, compare sizes as multiple choice, rendered sums),\n"
-      "  multi_image (2-3 images: more shapes, which has, both have a colour, common colour),\n"
-      "  text_only (arithmetic and facts).\n"
-      "- `eval/*.jsonl`: held-out benchmarks, one JSON per line: `id, benchmark, category, metric, task,\n"
-      "  question` (with `<image>` placeholders), `images` (paths), `answers` (references), `choices` for\n"
-      "  multiple choice; `text_ppl` scores the perplexity of its answer (an empty question). Drawn from a different seed stream than training;\n"
-      "  text-only arithmetic holds out an eighth of the operand pairs and facts use a phrasing never trained.\n"
-      "- `tokenizer/corpus.txt`: every training text; `tokenizer/spm.model` (+ `.vocab`): SentencePiece trained\n"
-      "  on it with the special tokens of the default tokenizer config (`<image>`, role markers, indicators).\n"
-      "- `stages/{pretrain,ocr,sft}.yaml`: each stage's `data:` section (sources: name, format, path, category,\n"
-      "  weight; the mixture), and `common.yaml`: the tokenizer model and the eval sets; absolute paths,\n"
-      "  for recipes to inherit (configs/recipes/debug.yaml).\n";
-  write_file(out_ / "README.md", md);
-}
-
-// The fields of `value` that differ from T's defaults (keys from T's visit(), nested structs and
-// lists of structs the same way): a recipe fragment sets what it means to set and nothing else,
-// so it overrides no other parent's keys with defaults.
-template <class T>
-cfg::Json changed_fields(const T& value) {
-  const cfg::Json defaults = cfg::to_ordered_json(T{});
-  cfg::Json out = cfg::Json::object();
-  auto add = [&](const char* key, auto& field, const char*, const cfg::Rule& = cfg::Rule{}) {
-    using F = std::decay_t<decltype(field)>;
-    if constexpr (cfg::detail::has_visit<F>::value) {
-      cfg::Json j = changed_fields(field);
-      if (!j.empty()) out[key] = std::move(j);
-    } else if (cfg::Json j = cfg::to_ordered_json(field); j != defaults.at(key)) {
-      if constexpr (cfg::detail::is_vector<F>::value) {
-        if constexpr (cfg::detail::has_visit<typename F::value_type>::value) {
-          j = cfg::Json::array();
-          for (const auto& item : field) j.push_back(changed_fields(item));
-        }
-      }
-      out[key] = std::move(j);
-    }
-  };
-  const_cast<T&>(value).visit(add);  // visit() is non-const by convention; `add` only reads
-  return out;
-}
-
-void WorldWriter::write_yaml(const SynthSummary& summary) const {
-  // Config fragments a recipe inherits (configs/recipes/debug.yaml): stages/<stage>.yaml holds a
-  // RunConfig `data:` section (sources + mixture), common.yaml the tokenizer and the eval sets.
-  // Both are RunConfig values written by changed_fields(): the keys are the config structs'.
-  const std::string base = fs::absolute(out_).lexically_normal().generic_string();
-  // Each stage's mixture follows the paper's shape: pretraining caption : interleaved : text =
-  // 50 : 10 : 40; the four OCR sources equally in every batch; SFT single-image 0.8 (alphas to
-  // general; knowledge stands for math + code + science = 0.8), multi-image 0.1, text-only 0.1.
-  auto group = [](const std::string& name, double weight) {
-    MixtureGroupConfig g;
-    g.name = name, g.weight = weight;
-    return g;
-  };
-  std::map<std::string, MixtureConfig> mixtures;
-  mixtures["pretrain"].groups = {group("caption", 50), group("interleaved", 10), group("text", 40)};
-  mixtures["ocr"].sampling = "per_batch";
-  MixtureGroupConfig single = group("single-image", 0.8);
-  single.reference = "general";
-  for (const auto& [name, alpha] :
-       std::vector<std::pair<std::string, double>>{{"general", 1.0}, {"text-rich", 3.3}, {"refer&ground", 2.0},
-                                                   {"knowledge", 0.8}}) {
-    MixtureCategoryConfig c;
-    c.name = name, c.alpha = alpha;
-    single.categories.push_back(c);
-  }
-  mixtures["sft"].groups = {single, group("multi-image", 0.1), group("text-only", 0.1)};
-
-  fs::create_directories(out_ / "stages");
-  for (const std::string stage : {"pretrain", "ocr", "sft"}) {
-    RunConfig run;
-    for (const auto& s : summary.sets) {
-      if (s.stage != stage) continue;
-      SourceConfig src;
-      src.name = s.name, src.format = s.format, src.path = base + "/" + s.path, src.category = s.category;
-      run.data.sources.push_back(src);
-    }
-    run.data.mixture = mixtures.at(stage);
-    write_file(out_ / "stages" / (stage + ".yaml"),
-               fmt::format("# The {} stage's data in the synthetic world (mmtrain data synth, seed {}).\n", stage,
-                           cfg_.seed) +
-                   cfg::emit_yaml(changed_fields(run)));
-  }
-  RunConfig common;
-  std::string sets;
-  for (const auto& s : summary.sets) {
-    if (s.stage != "eval") continue;
-    common.eval.sets.push_back(base + "/" + s.path);
-    sets += fmt::format("#   {}: {}, {}\n", s.name, s.category, s.metric);
-  }
-  if (!summary.tokenizer_model.empty()) common.tokenizer.model_path = base + "/" + summary.tokenizer_model;
-  write_file(out_ / "common.yaml",
-             fmt::format("# Tokenizer and held-out eval sets of the synthetic world (seed {}); the sets in order:\n",
-                         cfg_.seed) +
-                 sets + cfg::emit_yaml(changed_fields(common)));
 }
 
 }  // namespace

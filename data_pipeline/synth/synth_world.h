@@ -11,12 +11,12 @@
 namespace mm::data::synth {
 
 struct SynthSetSummary {
-  std::string name;      // source or benchmark name
-  std::string stage;     // pretrain | ocr | sft | eval
-  std::string format;    // wds | captions | interleaved | text | llava | eval
-  std::string path;      // relative to the output folder (a glob for shards)
+  std::string name;    // source or benchmark name
+  std::string stage;   // pretrain | ocr | sft | eval
+  std::string format;  // wds | captions | interleaved | text | llava | eval
+  std::string path;    // relative to the output folder (a glob for shards)
   std::string category;
-  std::string metric;    // eval sets only
+  std::string metric;  // eval sets only
   int64_t samples = 0;
   int64_t images = 0;
   double seconds = 0;
@@ -25,9 +25,9 @@ struct SynthSetSummary {
 struct SynthSummary {
   std::vector<SynthSetSummary> sets;
   int64_t samples = 0, images = 0;
-  double seconds = 0;            // generation and writing of all sets (tokenizer excluded)
+  double seconds = 0;  // generation and writing of all sets (tokenizer excluded)
   double tokenizer_seconds = 0;
-  std::string tokenizer_model;   // relative path, "" when not trained
+  std::string tokenizer_model;  // relative path, "" when not trained
 };
 
 SynthSummary write_synthetic_world(const SynthConfig& cfg, const std::string& out_dir);

@@ -18,11 +18,11 @@ namespace mm::data::synth {
 // Sizes derived from the config: everything scales with the model's tile.
 struct World {
   int tile = 64;
-  int scene = 128;     // side of shape scenes
-  SceneSpec shapes;    // what every shape scene starts from: the size range (synth.shape_size)
-  TextStyle text;      // small text: legible after the dynamic split only
+  int scene = 128;   // side of shape scenes
+  SceneSpec shapes;  // what every shape scene starts from: the size range (synth.shape_size)
+  TextStyle text;    // small text: legible after the dynamic split only
   double odd_aspect = 0.35;
-  bool eval = false;   // generate from the held-out half of the text-only problem space
+  bool eval = false;  // generate from the held-out half of the text-only problem space
   static World from(const SynthConfig& cfg, bool eval);
 };
 
@@ -30,9 +30,9 @@ struct World {
 struct Qa {
   std::vector<cv::Mat> images;
   std::vector<std::pair<std::string, std::string>> turns;  // (question, answer); <image> in turns[0]
-  std::vector<std::string> answers;  // reference answers of turns[0] (eval)
-  std::vector<std::string> choices;  // options of a multiple-choice question
-  std::string task;                  // e.g. "count", "ground", "refer"
+  std::vector<std::string> answers;                        // reference answers of turns[0] (eval)
+  std::vector<std::string> choices;                        // options of a multiple-choice question
+  std::string task;                                        // e.g. "count", "ground", "refer"
 };
 
 // A picture with its caption or transcription.
@@ -52,21 +52,24 @@ Interleaved make_interleaved(CounterRng& rng, const World& w);
 std::string make_text_document(CounterRng& rng, const World& w);
 
 // The words signs show (with 1..999): captions, OCR signs, text-rich and the text documents.
-inline const std::vector<std::string> kSignWords = {"open",  "stop", "exit", "sale", "cafe", "north", "south", "east",
-                                                    "west",  "hotel", "park", "bank", "gate", "shop", "bus",   "taxi",
-                                                    "river", "hill", "lake", "road", "farm", "city", "mail",  "book"};
+inline const std::vector<std::string> kSignWords = {"open",  "stop",  "exit", "sale", "cafe", "north", "south", "east",
+                                                    "west",  "hotel", "park", "bank", "gate", "shop",  "bus",   "taxi",
+                                                    "river", "hill",  "lake", "road", "farm", "city",  "mail",  "book"};
 
 // OCR continual pretraining: 0 documents, 1 tall receipts, 2 long strips, 3 signs.
 inline const std::vector<std::string> kOcrKinds = {"docs", "receipts", "strips", "signs"};
 Captioned make_ocr(CounterRng& rng, const World& w, int kind);
 
 // SFT categories. `task` < 0 draws a task; otherwise forces one (eval sets pick theirs).
-Qa make_general(CounterRng& rng, const World& w, int task = -1);       // 0 colour, 1 kind, 2 count, 3 count kind, 4 side, 5 exists
+Qa make_general(CounterRng& rng, const World& w,
+                int task = -1);  // 0 colour, 1 kind, 2 count, 3 count kind, 4 side, 5 exists
 Qa make_text_rich(CounterRng& rng, const World& w, int task = -1);     // 0 document, 1 receipt, 2 strip, 3 sign
 Qa make_refer_ground(CounterRng& rng, const World& w, int task = -1);  // 0 ground (box answer), 1 refer (box in prompt)
-Qa make_knowledge(CounterRng& rng, const World& w, int task = -1);     // 0 count and add, 1 compare sizes (choice), 2 rendered sum
-Qa make_multi_image(CounterRng& rng, const World& w, int task = -1);   // 0 more shapes, 1 which has, 2 both have colour, 3 common colour
-Qa make_text_only(CounterRng& rng, const World& w, int task = -1);     // 0 arithmetic, 1 facts
+Qa make_knowledge(CounterRng& rng, const World& w,
+                  int task = -1);  // 0 count and add, 1 compare sizes (choice), 2 rendered sum
+Qa make_multi_image(CounterRng& rng, const World& w,
+                    int task = -1);  // 0 more shapes, 1 which has, 2 both have colour, 3 common colour
+Qa make_text_only(CounterRng& rng, const World& w, int task = -1);  // 0 arithmetic, 1 facts
 
 // Whether an arithmetic problem (op, a, b) or a fact phrasing belongs to the held-out half.
 bool held_out_problem(int op, int a, int b);

@@ -12,7 +12,6 @@
 #include "eval/evaluator.h"
 #include "eval/generation/greedy.h"
 #include "eval/generation/prompt.h"
-#include "trainers/checkpoint/checkpoint_manager.h"
 
 namespace fs = std::filesystem;
 
@@ -57,12 +56,13 @@ eval::EvalReport evaluate_model(MultimodalModel& model, const RunConfig& cfg, co
     const std::string& name = batch.front().benchmark;
     const int64_t index = std::find(order.begin(), order.end(), name) - order.begin();
     if (done[name] == 0 && !options.progress) {
-      log->info("[{}/{}] {}: {} items ({}, {})", index + 1, order.size(), name, totals[name],
-                eval::category_name(batch.front().category), eval::metric_name(batch.front().metric));
+      log->debug("[{}/{}] {}: {} items ({}, {})", index + 1, order.size(), name, totals[name],
+                 eval::category_name(batch.front().category), eval::metric_name(batch.front().metric));
     }
     if (batch.front().metric == eval::Metric::kPerplexity) {
       std::vector<Prompt> prompts;
-      for (const auto& item : batch) prompts.push_back(builder.build_scored(item.question, item.images, item.answers.at(0), item.source));
+      for (const auto& item : batch)
+        prompts.push_back(builder.build_scored(item.question, item.images, item.answers.at(0), item.source));
       auto logprobs = score_answers(model, prompts);
       for (size_t i = 0; i < batch.size(); ++i) {
         MM_CHECK(!logprobs[i].empty(), "{}: the answer has no token to score", batch[i].source);
@@ -96,8 +96,7 @@ eval::EvalReport evaluate_model(MultimodalModel& model, const RunConfig& cfg, co
     return preds;
   };
   eval::EvalReport report = evaluator.run(sets, predict);
-  log->info("evaluated {} benchmark(s) in {:.1f} s", order.size(),
-            watch.seconds());
+  log->info("evaluated {} benchmark(s) in {:.1f} s", order.size(), watch.seconds());
   return report;
 }
 
@@ -113,24 +112,6 @@ eval::EvalReport evaluate_model_to(MultimodalModel& model, const RunConfig& cfg,
 
 std::string eval_report_path(const std::string& run_dir, int64_t step) {
   return (fs::path(run_dir) / "eval" / fmt::format("step_{:06d}.json", step)).string();
-}
-
-tok::Tokenizer load_checkpoint_tokenizer(const RunConfig& cfg, const std::string& checkpoint_dir) {
-  const std::string carried = train::carried_tokenizer(checkpoint_dir);
-  if (!carried.empty()) {
-    mm::log::get("eval")->info("tokenizer: {} (carried by the checkpoint)", carried);
-    return tok::Tokenizer::load(cfg.tokenizer, carried);
-  }
-  MM_CHECK(!cfg.tokenizer.model_path.empty() && fs::exists(cfg.tokenizer.model_path),
-           "no tokenizer: {} does not exist and tokenizer.model_path \"{}\" (from the checkpoint's config.yaml) "
-           "cannot be read; run from the directory the training ran in",
-           (fs::path(checkpoint_dir) / train::kCheckpointTokenizer).string(), cfg.tokenizer.model_path);
-  mm::log::get("eval")->warn(
-      "{} carries no tokenizer.model (written before checkpoints carried it): using tokenizer.model_path {} from "
-      "its config, which cannot be checked against the vocabulary the model was trained with (if it was "
-      "regenerated since, every score is meaningless)",
-      checkpoint_dir.empty() ? std::string("the checkpoint") : checkpoint_dir, cfg.tokenizer.model_path);
-  return tok::Tokenizer::load(cfg.tokenizer);
 }
 
 }  // namespace mm::gen

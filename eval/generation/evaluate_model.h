@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/config/run_config.h"
-#include "eval/report.h"
+#include "eval/eval_report.h"
 #include "models/mllm.h"
 #include "tokenizer/tokenizer.h"
 
@@ -45,10 +45,5 @@ eval::EvalReport evaluate_model_to(MultimodalModel& model, const RunConfig& cfg,
 
 // "<run_dir>/eval/step_000500.json": the report path of a run at `step` (DESIGN.md run directory).
 std::string eval_report_path(const std::string& run_dir, int64_t step);
-
-// The tokenizer of a checkpoint: <checkpoint_dir>/tokenizer.model when the checkpoint carries
-// one (the trainer writes it into every checkpoint), else cfg.tokenizer.model_path with a warning
-// that the vocabulary cannot be checked. Throws naming both when neither can be read.
-tok::Tokenizer load_checkpoint_tokenizer(const RunConfig& cfg, const std::string& checkpoint_dir);
 
 }  // namespace mm::gen

@@ -38,8 +38,9 @@ MultimodalBatch make_prompt_batch(const std::vector<Prompt>& prompts, int32_t pa
     }
     for (int64_t s : p.tile_starts) starts[r].push_back(off + s);
     if (p.num_tiles() > 0) {
-      MM_CHECK(p.tiles.defined() && p.tiles.size(0) == p.num_tiles(), "generation: prompt {} has {} tile starts but {} tiles",
-               r, p.num_tiles(), p.tiles.defined() ? p.tiles.size(0) : 0);
+      MM_CHECK(p.tiles.defined() && p.tiles.size(0) == p.num_tiles(),
+               "generation: prompt {} has {} tile starts but {} tiles", r, p.num_tiles(),
+               p.tiles.defined() ? p.tiles.size(0) : 0);
       tiles.push_back(p.tiles);
     }
     tiles_per_row.push_back(p.num_tiles());
@@ -92,7 +93,8 @@ std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Token
   MM_CHECK(tok_vocab <= vocab, "generation: the tokenizer has {} ids but the model's vocabulary only {}", tok_vocab,
            vocab);
   const tok::ChatTemplate tmpl = tok::resolve_chat_template(tokenizer.config());
-  const std::vector<int32_t> turn_end = tmpl.turn_end.empty() ? std::vector<int32_t>{} : tokenizer.encode(tmpl.turn_end);
+  const std::vector<int32_t> turn_end =
+      tmpl.turn_end.empty() ? std::vector<int32_t>{} : tokenizer.encode(tmpl.turn_end);
   const int32_t eos = tokenizer.eos_id();
 
   const torch::Device dev = model_device(model);
@@ -122,7 +124,7 @@ std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Token
       }
     }
     if (keep.empty() || step + 1 == options.max_new_tokens) break;
-    if (keep.size() < active.size()) {  // drop finished rows from the cache
+    if (keep.size() < active.size()) {                     // drop finished rows from the cache
       const auto idx = torch::tensor(keep, torch::kLong);  // next is on the CPU, the cache on dev
       const auto idx_dev = idx.to(dev);
       for (auto& layer : cache.layers) {
@@ -175,8 +177,9 @@ std::vector<std::vector<double>> score_answers(MultimodalModel& model, const std
     auto hidden = dec.hidden[static_cast<int64_t>(r)].narrow(0, first - 1, n - first);  // (K, D)
     auto logp = torch::log_softmax(model->llm->lm_logits(hidden.unsqueeze(0)).squeeze(0).to(torch::kFloat), -1);
     std::vector<int64_t> targets(p.ids.begin() + first, p.ids.end());
-    auto picked =
-        logp.gather(1, torch::tensor(targets, torch::kLong).view({-1, 1}).to(dev)).view({-1}).to(torch::kCPU, torch::kDouble);
+    auto picked = logp.gather(1, torch::tensor(targets, torch::kLong).view({-1, 1}).to(dev))
+                      .view({-1})
+                      .to(torch::kCPU, torch::kDouble);
     auto pa = picked.accessor<double, 1>();
     for (int64_t i = 0; i < picked.size(0); ++i) out[r].push_back(pa[i]);
   }

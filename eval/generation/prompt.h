@@ -41,8 +41,8 @@ class PromptBuilder {
 
   // The prompt followed by the answer's tokens (exactly as training tokenises an assistant turn),
   // answer_begin set. An empty question without images scores `answer` as a plain text document.
-  Prompt build_scored(const std::string& question, const std::vector<std::string>& images,
-                      const std::string& answer, const std::string& what = "prompt") const;
+  Prompt build_scored(const std::string& question, const std::vector<std::string>& images, const std::string& answer,
+                      const std::string& what = "prompt") const;
 
   const tok::Tokenizer& tokenizer() const { return pipeline_.encoder().tokenizer(); }
   int64_t tokens_per_tile() const { return pipeline_.encoder().tokens_per_tile(); }

@@ -7,10 +7,10 @@
 
 #include "core/check.h"
 #include "data_pipeline/loader/loader.h"
+#include "data_pipeline/loader/model_batch.h"
 #include "data_pipeline/synth/scene.h"
 #include "data_pipeline/synth/tasks.h"
 #include "tokenizer/special_tokens.h"
-#include "trainers/model_batch.h"
 
 namespace mm::gen {
 namespace {
@@ -33,11 +33,15 @@ bool punctuation_only(const std::string& s) {
 // A byte-fallback piece of white space: the newline between an image and its caption is "<0x0A>".
 bool whitespace_byte(const std::string& s) { return s == "<0x09>" || s == "<0x0A>" || s == "<0x0D>" || s == "<0x20>"; }
 
-double fraction(int64_t num, int64_t den) { return den > 0 ? static_cast<double>(num) / static_cast<double>(den) : 0.0; }
+double fraction(int64_t num, int64_t den) {
+  return den > 0 ? static_cast<double>(num) / static_cast<double>(den) : 0.0;
+}
 
 }  // namespace
 
-bool WordGroup::contains(const std::string& word) const { return words.count(word) > 0 || (numbers && all_digits(word)); }
+bool WordGroup::contains(const std::string& word) const {
+  return words.count(word) > 0 || (numbers && all_digits(word));
+}
 
 WordGroup parse_word_group(const std::string& spec) {
   const size_t eq = spec.find('=');
@@ -161,7 +165,7 @@ WordProbeReport probe_words(MultimodalModel& model, data::Loader& loader, const 
   WordProbeReport report;  // tally_word_predictions adds the groups
   for (int64_t i = 0; i < batches; ++i) {
     data::Batch batch = loader.next();
-    MultimodalBatch mb = train::to_model_batch(batch);
+    MultimodalBatch mb = data::to_model_batch(batch);
     const torch::Tensor pred = model->forward(mb).logits.argmax(-1);
     torch::Tensor pred_other = pred;
     if (batch.num_tiles() > 1) {

@@ -60,8 +60,7 @@ size_t levenshtein(const std::string& a_text, const std::string& b_text) {
   return row[b.size()];
 }
 
-double anls(const std::string& prediction, const std::vector<std::string>& references,
-            double threshold) {
+double anls(const std::string& prediction, const std::vector<std::string>& references, double threshold) {
   MM_CHECK(!references.empty(), "anls needs at least one reference answer");
   const std::string pred = anls_normalize(prediction);
   const size_t pred_len = code_points(pred).size();

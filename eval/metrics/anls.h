@@ -13,7 +13,6 @@ size_t levenshtein(const std::string& a, const std::string& b);
 // (as the official ST-VQA/DocVQA script does); for each reference NL = distance / max(len);
 // similarity = 1 - NL when NL < threshold, else 0; the item's score is the max over references.
 // Two empty strings are equal (score 1).
-double anls(const std::string& prediction, const std::vector<std::string>& references,
-            double threshold = 0.5);
+double anls(const std::string& prediction, const std::vector<std::string>& references, double threshold = 0.5);
 
 }  // namespace mm::eval

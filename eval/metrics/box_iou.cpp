@@ -65,8 +65,7 @@ double box_iou(const Box& a, const Box& b) {
   return uni > 0 ? inter / uni : 0.0;
 }
 
-double iou_accuracy(const std::string& prediction, const std::vector<std::string>& references,
-                    double threshold) {
+double iou_accuracy(const std::string& prediction, const std::vector<std::string>& references, double threshold) {
   MM_CHECK(!references.empty(), "iou@0.5 needs at least one reference box");
   const auto pred = parse_box(prediction);
   double hit = 0;

@@ -25,9 +25,8 @@ std::string text_key(const std::string& s) {
 }  // namespace
 
 int resolve_choice(const std::string& text, const std::vector<std::string>& choices) {
-  static const std::regex kPrefix(
-      R"(^(?:the\s+)?(?:correct\s+)?(?:answer|option|choice)s?\b(?:\s+is)?\s*[:\-]?\s*)",
-      std::regex::icase);
+  static const std::regex kPrefix(R"(^(?:the\s+)?(?:correct\s+)?(?:answer|option|choice)s?\b(?:\s+is)?\s*[:\-]?\s*)",
+                                  std::regex::icase);
   static const std::regex kParenLetter(R"(^\(([A-Za-z])\))");
   static const std::regex kBareLetter(R"(^([A-Za-z])(?:$|[.:)]))");
   const std::string whole = trim(text);
@@ -48,8 +47,7 @@ int resolve_choice(const std::string& text, const std::vector<std::string>& choi
 double multiple_choice_accuracy(const std::string& prediction, const std::string& reference,
                                 const std::vector<std::string>& choices) {
   const int want = resolve_choice(reference, choices);
-  MM_CHECK(want >= 0, "multiple_choice: the reference '{}' names none of the {} options", reference,
-           choices.size());
+  MM_CHECK(want >= 0, "multiple_choice: the reference '{}' names none of the {} options", reference, choices.size());
   return resolve_choice(prediction, choices) == want ? 1.0 : 0.0;
 }
 

@@ -12,8 +12,7 @@ double corpus_perplexity(const std::vector<std::vector<double>>& texts) {
   size_t count = 0;
   for (const auto& lp : texts) {
     for (double x : lp) {
-      MM_CHECK(std::isfinite(x) && x <= 1e-9,
-               "perplexity: a token log-probability must be finite and <= 0, got {}", x);
+      MM_CHECK(std::isfinite(x) && x <= 1e-9, "perplexity: a token log-probability must be finite and <= 0, got {}", x);
       sum += x;
     }
     count += lp.size();
@@ -22,8 +21,6 @@ double corpus_perplexity(const std::vector<std::vector<double>>& texts) {
   return std::exp(-sum / static_cast<double>(count));
 }
 
-double perplexity(const std::vector<double>& token_logprobs) {
-  return corpus_perplexity({token_logprobs});
-}
+double perplexity(const std::vector<double>& token_logprobs) { return corpus_perplexity({token_logprobs}); }
 
 }  // namespace mm::eval

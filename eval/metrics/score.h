@@ -8,8 +8,8 @@
 namespace mm::eval {
 
 struct Prediction {
-  std::string text;                   // the generated answer (greedy decoding)
-  std::vector<double> token_logprobs; // perplexity items: log p of each token of answers[0]
+  std::string text;                    // the generated answer (greedy decoding)
+  std::vector<double> token_logprobs;  // perplexity items: log p of each token of answers[0]
 };
 
 // The item's score: in [0, 1] for accuracy metrics; for perplexity, exp(-mean log-prob).

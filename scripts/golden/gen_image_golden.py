@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Golden data for tests/data_pipeline/test_image_golden.cpp: small deterministic PNGs and the
-tiles the reference pipeline of scripts/bench/image_split_ref.py (python3-opencv + numpy,
+tiles the reference pipeline of scripts/reference/image_split_ref.py (python3-opencv + numpy,
 written independently of the C++) makes of them. PNG is lossless, so both sides decode the same
 pixels; the resize filters are OpenCV's on both sides.
 

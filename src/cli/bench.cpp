@@ -1,7 +1,7 @@
 // mmtrain bench: timed full training steps of the configured model (trainers/bench/bench.h):
 // tokens/s, images/s, model FLOP/s, MFU against a GEMM measured in the same process, the step-time
 // breakdown and peak memory; --python-ref also times the decoder step in eager python3-torch
-// (scripts/bench/decoder_step_ref.py) at the same thread count and prints the C++/Python ratio.
+// (scripts/reference/decoder_step_ref.py) at the same thread count and prints the C++/Python ratio.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -53,9 +53,10 @@ void run_bench_cmd(const BenchArgs& a) {
     j["cpp_over_python_cpu"] = ratio_cpu;
     if (!a.json) {
       std::cout << bench::to_text(r)
-                << fmt::format("  python3-torch   {:.1f} tokens/s (torch {}, {} threads)\n"
-                               "  C++ / Python    {:.3f} (wall); {:.3f} (per process CPU-second)\n",
-                               py_tps, py.value("torch", std::string("?")), py.value("threads", 0), ratio, ratio_cpu);
+                << fmt::format(
+                       "  python3-torch   {:.1f} tokens/s (torch {}, {} threads)\n"
+                       "  C++ / Python    {:.3f} (wall); {:.3f} (per process CPU-second)\n",
+                       py_tps, py.value("torch", std::string("?")), py.value("threads", 0), ratio, ratio_cpu);
     }
   } else if (!a.json) {
     std::cout << bench::to_text(r);
@@ -66,8 +67,9 @@ void run_bench_cmd(const BenchArgs& a) {
 }  // namespace
 
 void add_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Time full training steps: tokens/s, images/s, model FLOP/s, MFU vs a GEMM, "
-                                          "step-time breakdown, peak memory");
+  auto* cmd = app.add_subcommand("bench",
+                                 "Time full training steps: tokens/s, images/s, model FLOP/s, MFU vs a GEMM, "
+                                 "step-time breakdown, peak memory");
   auto args = std::make_shared<BenchArgs>();
   cmd->add_option("--config", args->config,
                   "YAML run config or recipe (model, loader.micro_batch/seq_len, optimizer, train)")
@@ -80,11 +82,12 @@ void add_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--docs-per-seq", args->opt.docs_per_seq, "synthetic batches: packed documents per sequence")
       ->capture_default_str();
-  cmd->add_option("--gemm", args->opt.gemm_size, "n of the n^3 fp32 GEMM that measures the peak")->capture_default_str();
+  cmd->add_option("--gemm", args->opt.gemm_size, "n of the n^3 fp32 GEMM that measures the peak")
+      ->capture_default_str();
   cmd->add_flag("--decoder-only", args->opt.decoder_only, "time the decoder step alone (no images)");
   cmd->add_flag("--real-data", args->opt.real_data, "batches from the real loader over data.sources (data wait)");
   cmd->add_flag("--python-ref", args->python_ref,
-                "also run scripts/bench/decoder_step_ref.py (python3-torch) on the decoder step, print C++/Python");
+                "also run scripts/reference/decoder_step_ref.py (python3-torch) on the decoder step, print C++/Python");
   cmd->add_option("--python-script", args->script, "reference script (default: the source tree's)");
   cmd->add_option("--trace", args->opt.trace, "write a chrome://tracing profile of the first timed step to FILE");
   cmd->add_flag("--json", args->json, "print one JSON object");

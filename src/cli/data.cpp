@@ -6,13 +6,13 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "trainers/loop/recipe.h"
 #include "core/check.h"
 #include "core/config/config.h"
 #include "core/config/run_config.h"
 #include "core/config/synth_config.h"
 #include "data_pipeline/lint/lint.h"
 #include "data_pipeline/synth/synth_world.h"
+#include "trainers/loop/recipe.h"
 
 namespace mm::cli {
 
@@ -37,7 +37,8 @@ void add_data_lint(CLI::App& data) {
     int64_t threads = 0;
   };
   auto a = std::make_shared<Args>();
-  auto* lint = data.add_subcommand("lint", "Read every record of the config's data sources once and report what is bad");
+  auto* lint =
+      data.add_subcommand("lint", "Read every record of the config's data sources once and report what is bad");
   lint->add_option("--config", a->config, "recipe or run config YAML with data: sections (every stage is linted)")
       ->required();  // a missing file or a folder: one line from the config reader, exit 1
   lint->add_option("--set", a->sets, "override a key: loader.seq_len=1024 (repeatable)");
@@ -60,8 +61,7 @@ void add_data_lint(CLI::App& data) {
     std::vector<data::QuarantineEntry> quarantined;
     nlohmann::ordered_json stages = nlohmann::ordered_json::array();
     for (const RunConfig& cfg : recipe.stages) {
-      MM_CHECK(!cfg.data.sources.empty(), "data lint: {}: stage '{}' has no data.sources", a->config,
-               cfg.train.stage);
+      MM_CHECK(!cfg.data.sources.empty(), "data lint: {}: stage '{}' has no data.sources", a->config, cfg.train.stage);
       const bool multi = recipe.stages.size() > 1;
       const data::LintInputs in = data::lint_inputs(cfg, multi ? cfg.train.stage : "");
       const data::LintReport report = data::lint_data(in, opts);
@@ -118,8 +118,10 @@ void add_data(CLI::App& app) {
                   set.category.c_str(), static_cast<long long>(set.samples), static_cast<long long>(set.images));
     std::printf("total: %lld samples, %lld images in %.2f s (%.0f samples/s)", static_cast<long long>(s.samples),
                 static_cast<long long>(s.images), s.seconds, s.samples / (s.seconds > 0 ? s.seconds : 1e-9));
-    if (!s.tokenizer_model.empty()) std::printf("; tokenizer %s in %.2f s", s.tokenizer_model.c_str(), s.tokenizer_seconds);
-    std::printf("\nwrote %s/README.md, %s/common.yaml and %s/stages/*.yaml\n", out->c_str(), out->c_str(), out->c_str());
+    if (!s.tokenizer_model.empty())
+      std::printf("; tokenizer %s in %.2f s", s.tokenizer_model.c_str(), s.tokenizer_seconds);
+    std::printf("\nwrote %s/README.md, %s/common.yaml and %s/stages/*.yaml\n", out->c_str(), out->c_str(),
+                out->c_str());
   });
 
   add_data_lint(*data);

@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "trainers/loop/recipe.h"
 #include "core/check.h"
 #include "core/config/run_config.h"
 #include "core/logging.h"
+#include "eval/eval_report.h"
 #include "eval/generation/evaluate_model.h"
-#include "eval/report.h"
-#include "trainers/checkpoint/model_state.h"
+#include "models/checkpoint/checkpoint_tokenizer.h"
+#include "models/checkpoint/model_state.h"
+#include "trainers/loop/recipe.h"
 
 namespace fs = std::filesystem;
 
@@ -30,7 +31,7 @@ struct EvalArgs {
 };
 
 // <run dir>/eval/step_NNNNNN.json for a checkpoint at <run dir>/checkpoints/step_NNNNNN.
-std::string default_report_path(const train::LoadedModel& loaded) {
+std::string default_report_path(const mm::LoadedModel& loaded) {
   const fs::path ckpt = fs::absolute(loaded.path).lexically_normal();
   fs::path parent = ckpt.parent_path();
   if (parent.filename().empty()) parent = parent.parent_path();  // trailing slash
@@ -43,12 +44,12 @@ void run_eval(const EvalArgs& a) {
   // A run config, or a recipe: its last stage's eval section (the shared one unless overridden).
   const RunConfig eval_cfg = train::load_recipe(a.config, a.sets).stages.back();
   init_logging(eval_cfg);
-  train::LoadedModel loaded = train::load_model_checkpoint(a.checkpoint);
+  mm::LoadedModel loaded = mm::load_model_checkpoint(a.checkpoint);
   // The model and its preprocessing (image, tokenizer, seq_len) as trained; eval sets and
   // decoding settings from --config.
   RunConfig cfg = loaded.config;
   cfg.eval = eval_cfg.eval;
-  tok::Tokenizer tokenizer = gen::load_checkpoint_tokenizer(cfg, loaded.path);
+  tok::Tokenizer tokenizer = load_checkpoint_tokenizer(cfg, loaded.path);
   const std::string out = a.out.empty() ? default_report_path(loaded) : a.out;
   auto log = mm::log::get("eval");
   log->info("checkpoint {} (step {}), {} eval set(s)", loaded.path, loaded.step, cfg.eval.sets.size());

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eval/eval_report.h"
 #include "eval/generation/evaluate_model.h"
-#include "eval/report.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mm::cli {

@@ -36,8 +36,8 @@ void run_export(const ExportArgs& a) {
   opt.dtype = a.dtype;
   const train::ExportSummary s = train::export_checkpoint(a.checkpoint, a.out, opt);
   uint64_t total = 0;
-  std::cout << fmt::format("exported {} (step {}) to {} [{}, llm: {}]\n", s.checkpoint, s.step,
-                           a.out, a.dtype, s.llm_architecture);
+  std::cout << fmt::format("exported {} (step {}) to {} [{}, llm: {}]\n", s.checkpoint, s.step, a.out, a.dtype,
+                           s.llm_architecture);
   for (const auto& f : s.files) {
     total += f.bytes;
     const std::string rel = std::filesystem::path(f.path).lexically_relative(a.out).string();
@@ -45,8 +45,7 @@ void run_export(const ExportArgs& a) {
                              f.tensors > 0 ? fmt::format("  ({} tensors)", f.tensors) : "");
   }
   std::cout << fmt::format("  total {} in {} files", human_size(total), s.files.size());
-  if (!s.warnings.empty())
-    std::cout << fmt::format(", {} warning(s) (see above and config.json)", s.warnings.size());
+  if (!s.warnings.empty()) std::cout << fmt::format(", {} warning(s) (see above and config.json)", s.warnings.size());
   std::cout << "\n";
 }
 
@@ -58,13 +57,10 @@ void add_export(CLI::App& app) {
       "export",
       "write a checkpoint as HF Llama, Mixtral or Qwen2-MoE (llm/) and CLIP vision (vision/) folders plus the "
       "connector, tokenizer and a joining config.json (docs/export.md)");
-  sub->add_option("--checkpoint", args->checkpoint,
-                  "a step_NNNNNN folder, a checkpoints/ folder or a run directory")
+  sub->add_option("--checkpoint", args->checkpoint, "a step_NNNNNN folder, a checkpoints/ folder or a run directory")
       ->required();
-  sub->add_option("--out", args->out, "output folder (created; files are replaced atomically)")
-      ->required();
-  sub->add_option("--dtype", args->dtype, "dtype of the written tensors")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  sub->add_option("--out", args->out, "output folder (created; files are replaced atomically)")->required();
+  sub->add_option("--dtype", args->dtype, "dtype of the written tensors")->check(CLI::IsMember({"fp32", "bf16"}));
   sub->callback([args]() { run_export(*args); });
 }
 

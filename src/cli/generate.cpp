@@ -15,7 +15,8 @@
 #include "eval/generation/evaluate_model.h"
 #include "eval/generation/greedy.h"
 #include "eval/generation/prompt.h"
-#include "trainers/checkpoint/model_state.h"
+#include "models/checkpoint/checkpoint_tokenizer.h"
+#include "models/checkpoint/model_state.h"
 
 namespace mm::cli {
 namespace {
@@ -38,8 +39,8 @@ void run_generate(const GenerateArgs& a) {
   MM_CHECK(a.max_new_tokens > 0, "--max-new-tokens: expected a positive count, got {}", a.max_new_tokens);
   // Before the checkpoint loads: a folder, a FIFO (would block) or a device is one line.
   for (const auto& image : a.images) io::check_regular_file(image, io::kMaxImageBytes, "--image");
-  train::LoadedModel loaded = train::load_model_checkpoint(a.checkpoint);
-  tok::Tokenizer tokenizer = gen::load_checkpoint_tokenizer(loaded.config, loaded.path);
+  mm::LoadedModel loaded = mm::load_model_checkpoint(a.checkpoint);
+  tok::Tokenizer tokenizer = load_checkpoint_tokenizer(loaded.config, loaded.path);
   // Images without placeholders: one "<image>" per image before the text, as the SFT data has them.
   std::string question = a.prompt;
   const size_t holders = count_placeholders(question);

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "trainers/loop/recipe.h"
 #include "core/config/config.h"
 #include "core/config/run_config.h"
 #include "data_pipeline/mixture/mixture_plan.h"  // effective mixture shares
-#include "models/model_size.h"  // model summary
+#include "models/model_size.h"                   // model summary
+#include "trainers/loop/preflight.h"
+#include "trainers/loop/recipe.h"
 
 namespace mm::cli {
 namespace {
@@ -51,6 +52,10 @@ void run_info(const InfoArgs& a) {
   const RunConfig cfg = recipe.stages[a.stage.empty() ? 0 : recipe.index_of(a.stage)];
   init_logging(cfg);  // log.level / MM_LOG_LEVEL; info writes no run directory
   const std::string hash = config_hash(cfg);
+  // Every stage checked as training would before step 1; files missing here are listed, not failed.
+  train::PreflightOptions pre_opts;
+  pre_opts.require_files = false;
+  const train::PreflightReport pre = train::preflight(recipe, pre_opts);
   if (a.json) {
     cfg::Json out = cfg::Json::object();
     out["config"] = cfg::to_ordered_json(cfg);
@@ -59,7 +64,9 @@ void run_info(const InfoArgs& a) {
     const auto summary = model_summary_json(cfg.model);
     out["params"] = summary["params"];
     out["model_summary"] = summary;
-    if (!cfg.data.sources.empty()) out["mixture"] = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_json();
+    if (!cfg.data.sources.empty())
+      out["mixture"] = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_json();
+    out["preflight"] = {{"problems", pre.problems}, {"not_on_this_machine", pre.missing}};
     std::cout << out.dump(2) << "\n";
   } else {
     if (recipe.stages.size() > 1) {
@@ -82,6 +89,14 @@ void run_info(const InfoArgs& a) {
         std::cout << "#   " << table.substr(b, e - b) << "\n";
       }
     }
+    std::cout << fmt::format("# pre-flight of the {} stage(s): {}\n", pre.stages_checked,
+                             pre.ok() ? "no problem" : std::to_string(pre.problems.size()) + " problem(s)");
+    for (const auto& p : pre.problems) std::cout << "#   problem: " << p << "\n";
+    for (const auto& m : pre.missing) std::cout << "#   not on this machine: " << m << "\n";
+  }
+  if (!pre.ok()) {
+    std::cerr << "mmtrain: error: " << pre.to_text(a.config) << "\n";
+    throw CLI::RuntimeError(1);
   }
 }
 
@@ -91,8 +106,9 @@ void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print the resolved configuration (and the model summary)");
   auto args = std::make_shared<InfoArgs>();
   cmd->add_option("--config", args->config, "YAML config file (inherit: chains are followed)");
-  cmd->add_option("--set", args->sets, "override a key, value parsed as YAML: a.b.c=value, "
-                                       "a.list=[1,2], a.map={k: v} (repeatable, later wins)");
+  cmd->add_option("--set", args->sets,
+                  "override a key, value parsed as YAML: a.b.c=value, "
+                  "a.list=[1,2], a.map={k: v} (repeatable, later wins)");
   cmd->add_flag("--json", args->json, "print one JSON object {\"config\": ..., \"config_hash\": ...}");
   cmd->add_option("--stage", args->stage, "stage of a recipe to show (default: the first)");
   cmd->add_flag("--keys", args->keys, "print the reference of every config key (Markdown table)");

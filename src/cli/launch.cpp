@@ -16,11 +16,15 @@ void add_launch(CLI::App& app) {
   auto opts = std::make_shared<dist::LaunchOptions>();
   CLI::App* sub = app.add_subcommand(
       "launch", "start N local ranks of mmtrain running SUB ARGS (e.g. launch --nproc 2 -- train --config x.yaml)");
-  sub->add_option("--nproc", opts->nproc, "ranks on this node")->check(CLI::PositiveNumber)->required();
+  // torchrun's spellings are accepted beside ours (--nproc_per_node, --node_rank, --master_addr, ...).
+  sub->add_option("--nproc,--nproc_per_node,--nproc-per-node", opts->nproc, "ranks on this node")
+      ->check(CLI::PositiveNumber)
+      ->required();
   sub->add_option("--nnodes", opts->nnodes, "nodes in the job")->check(CLI::PositiveNumber);
-  sub->add_option("--node-rank", opts->node_rank, "this node's index in [0, nnodes)")->check(CLI::NonNegativeNumber);
-  sub->add_option("--master-addr", opts->master_addr, "rendezvous host (rank 0's node)");
-  sub->add_option("--master-port", opts->master_port,
+  sub->add_option("--node-rank,--node_rank", opts->node_rank, "this node's index in [0, nnodes)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--master-addr,--master_addr", opts->master_addr, "rendezvous host (rank 0's node)");
+  sub->add_option("--master-port,--master_port", opts->master_port,
                   "rendezvous port (default: a free port on one node, 29500 on several)")
       ->check(CLI::Range(0, 65535));
   sub->add_option("--grace", opts->grace_s, "seconds between SIGTERM and SIGKILL when stopping ranks")

@@ -2,6 +2,7 @@
 // tiles, overview, image tokens, indicator layout, candidate grids); --dump writes the tiles.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "data_pipeline/image/image_probe.h"
 #include "data_pipeline/image/split_plan.h"
 #include "tokenizer/image_layout.h"
+#include "trainers/loop/recipe.h"
 #ifdef MM_WITH_OPENCV
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -33,6 +35,10 @@ namespace {
 
 struct PreprocessArgs {
   std::string image;
+  std::string config;  // a run config or recipe: image settings and tokens per tile from it
+  std::string stage;   // the recipe's stage (default: the first)
+  std::vector<std::string> sets;
+  std::vector<std::string> given;  // the image options given on the command line (they win over --config)
   ImageConfig cfg;
   int64_t tokens_per_tile = 144;
   int64_t images_in_sample = 1;
@@ -123,7 +129,35 @@ struct PreprocessJson {
   }
 };
 
-void run_preprocess(const PreprocessArgs& a) {
+// With --config: the stage's image: section and its connector's tokens per tile, except the
+// options given on the command line.
+PreprocessArgs with_config(PreprocessArgs a) {
+  if (a.config.empty()) return a;
+  const train::Recipe recipe = train::load_recipe(a.config, a.sets);
+  const RunConfig& stage = recipe.stages[a.stage.empty() ? 0 : recipe.index_of(a.stage)];
+  const PreprocessArgs given = a;
+  a.cfg = stage.image;
+  a.tokens_per_tile = stage.model.connector.num_tokens;
+  auto keep = [&](const char* option, auto member) {
+    if (std::find(given.given.begin(), given.given.end(), option) != given.given.end()) a.*member = given.*member;
+  };
+  keep("--tokens-per-tile", &PreprocessArgs::tokens_per_tile);
+  auto keep_image = [&](const char* option, auto member) {
+    if (std::find(given.given.begin(), given.given.end(), option) != given.given.end())
+      a.cfg.*member = given.cfg.*member;
+  };
+  keep_image("--mode", &ImageConfig::mode);
+  keep_image("--nmin", &ImageConfig::nmin);
+  keep_image("--nmax", &ImageConfig::nmax);
+  keep_image("--tile", &ImageConfig::tile_size);
+  keep_image("--indicators", &ImageConfig::indicators);
+  keep_image("--max-pixels", &ImageConfig::max_pixels);
+  keep_image("--no-overview", &ImageConfig::overview);
+  return a;
+}
+
+void run_preprocess(const PreprocessArgs& args) {
+  const PreprocessArgs a = with_config(args);
   const ImageConfig& cfg = a.cfg;
   data::validate_image_config(cfg);
   const tok::Indicators ind = tok::parse_indicators(cfg.indicators);
@@ -195,8 +229,7 @@ void run_preprocess(const PreprocessArgs& a) {
     j.indicators = cfg.indicators;
     j.layout = layout.render("<tile>");
     for (const auto& p : positions) j.positions.push_back({p[0], p[1], p[2]});
-    for (const auto& c : cands)
-      j.candidates.push_back({{c.rows, c.cols}, c.scale, c.padding, c.fit_case});
+    for (const auto& c : cands) j.candidates.push_back({{c.rows, c.cols}, c.scale, c.padding, c.fit_case});
     j.dump = dumped;
     j.with_dump = !a.dump.empty();
     // Keys sorted, as nlohmann::json writes them.
@@ -204,18 +237,18 @@ void run_preprocess(const PreprocessArgs& a) {
     return;
   }
 
-  std::cout << fmt::format("image     {} ({}, {} x {} h x w{})\n", a.image, data::image_format_name(size.format),
-                           size.height, size.width,
-                           size.exif_orientation != 1 ? fmt::format(", EXIF orientation {}", size.exif_orientation) : "");
+  std::cout << fmt::format(
+      "image     {} ({}, {} x {} px, width x height{})\n", a.image, data::image_format_name(size.format), size.width,
+      size.height, size.exif_orientation != 1 ? fmt::format(", EXIF orientation {}", size.exif_orientation) : "");
   std::cout << fmt::format("mode      {} (tile {}, nmin {}, nmax {}, {} image(s) in the sample)\n", cfg.mode,
                            cfg.tile_size, cfg.nmin, cfg.nmax, a.images_in_sample);
   if (plan.num_tiles() > 0) {
     const char* why = plan.fit_case == 1   ? ", case 1: fits without downscaling, least padding"
                       : plan.fit_case == 2 ? ", case 2: downscaled, largest scale"
                                            : " (fixed)";
-    std::cout << fmt::format("grid      {} x {} (rows x cols){}\n", plan.rows, plan.cols, why);
-    std::cout << fmt::format("scale     {:.4f} -> image {} x {} at the top-left of canvas {} x {}\n", plan.scale,
-                             plan.scaled_h, plan.scaled_w, plan.canvas_h, plan.canvas_w);
+    std::cout << fmt::format("grid      {} x {} tiles (columns x rows){}\n", plan.cols, plan.rows, why);
+    std::cout << fmt::format("scale     {:.4f} -> image {} x {} at the top-left of canvas {} x {} (width x height)\n",
+                             plan.scale, plan.scaled_w, plan.scaled_h, plan.canvas_w, plan.canvas_h);
     std::cout << fmt::format("padding   {} px ({:.1f}% of the canvas, right/bottom)\n", plan.padding(),
                              100.0 * double(plan.padding()) / double(plan.canvas_h * plan.canvas_w));
   } else {
@@ -227,10 +260,10 @@ void run_preprocess(const PreprocessArgs& a) {
   std::cout << fmt::format("layout    {} ({} indicators; one <tile> = {} tokens)\n", layout.render("<tile>"),
                            cfg.indicators, a.tokens_per_tile);
   if (!cands.empty()) {
-    std::cout << "candidates (rows x cols, scale, padding in tiles, case):\n";
+    std::cout << "candidates (columns x rows, scale, padding in tiles, case):\n";
     for (const auto& c : cands) {
       const bool chosen = c.rows == plan.rows && c.cols == plan.cols;
-      std::cout << fmt::format("  {} {} x {}  s={:.4f}  padding={:.3f}  case {}\n", chosen ? "*" : " ", c.rows, c.cols,
+      std::cout << fmt::format("  {} {} x {}  s={:.4f}  padding={:.3f}  case {}\n", chosen ? "*" : " ", c.cols, c.rows,
                                c.scale, c.padding / double(cfg.tile_size * cfg.tile_size), c.fit_case);
     }
   }
@@ -243,6 +276,11 @@ void add_preprocess(CLI::App& app) {
   auto a = std::make_shared<PreprocessArgs>();
   auto* cmd = app.add_subcommand("preprocess", "Run the image split on one image and explain it");
   cmd->add_option("--image", a->image, "image file (PNG, JPEG, BMP, WebP)")->required();
+  cmd->add_option("--config", a->config,
+                  "run config or recipe: its image settings and the connector's tokens per tile (options given "
+                  "here still win)");
+  cmd->add_option("--stage", a->stage, "the recipe's stage for --config (default: the first)");
+  cmd->add_option("--set", a->sets, "override a --config key: key.path=value");
   cmd->add_option("--mode", a->cfg.mode, "single | static | dynamic")->capture_default_str();
   cmd->add_option("--nmin", a->cfg.nmin, "fewest tiles of a candidate grid")->capture_default_str();
   cmd->add_option("--nmax", a->cfg.nmax, "most tiles of a candidate grid")->capture_default_str();
@@ -253,10 +291,16 @@ void add_preprocess(CLI::App& app) {
   cmd->add_option("--images-in-sample", a->images_in_sample, "images in the sample (splitting needs fewer than 3)")
       ->capture_default_str();
   cmd->add_option("--max-pixels", a->cfg.max_pixels, "largest accepted image")->capture_default_str();
-  cmd->add_flag("--no-overview", [a](int64_t) { a->cfg.overview = false; }, "no overview after the tiles");
+  cmd->add_flag(
+      "--no-overview", [a](int64_t) { a->cfg.overview = false; }, "no overview after the tiles");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->add_option("--dump", a->dump, "write the tiles (and overview) as PNG files into this folder");
-  cmd->callback([a]() { run_preprocess(*a); });
+  cmd->callback([a, cmd]() {
+    for (const char* o :
+         {"--mode", "--nmin", "--nmax", "--tile", "--indicators", "--tokens-per-tile", "--max-pixels", "--no-overview"})
+      if (cmd->count(o) > 0) a->given.push_back(o);
+    run_preprocess(*a);
+  });
 }
 
 }  // namespace mm::cli

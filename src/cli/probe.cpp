@@ -19,7 +19,8 @@
 #include "data_pipeline/loader/loader.h"
 #include "eval/generation/evaluate_model.h"
 #include "eval/generation/word_probe.h"
-#include "trainers/checkpoint/model_state.h"
+#include "models/checkpoint/checkpoint_tokenizer.h"
+#include "models/checkpoint/model_state.h"
 #include "trainers/loop/recipe.h"
 
 namespace mm::cli {
@@ -51,10 +52,10 @@ void run_probe(const ProbeArgs& a) {
   }
   init_logging(data_cfg);
   auto log = mm::log::get("probe");
-  train::LoadedModel loaded = train::load_model_checkpoint(a.checkpoint);
+  mm::LoadedModel loaded = mm::load_model_checkpoint(a.checkpoint);
   // The data and its preprocessing (sources, mixture, image mode, packing) from --config's stage;
   // the model and its tokenizer from the checkpoint.
-  tok::Tokenizer tokenizer = gen::load_checkpoint_tokenizer(loaded.config, loaded.path);
+  tok::Tokenizer tokenizer = load_checkpoint_tokenizer(loaded.config, loaded.path);
   std::vector<gen::WordGroup> groups;
   for (const auto& spec : a.groups) groups.push_back(gen::parse_word_group(spec));
   if (groups.empty()) groups = gen::synth_word_groups();

@@ -1,4 +1,4 @@
-// mmtrain report: the report of a whole run (eval/report/run_report.h): prints the per-stage score
+// mmtrain report: the report of a whole run (eval/run_report/run_report.h): prints the per-stage score
 // and training tables and writes report.md, report.html, loss.svg and scores.svg.
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/logging.h"
-#include "eval/report/run_report.h"
+#include "eval/run_report/run_report.h"
 #include "trainers/loop/recipe.h"
 
 namespace mm::cli {
@@ -30,7 +30,8 @@ void run_report(const ReportArgs& a) {
   auto log = mm::log::get("report");
   for (const auto& n : run.notes) log->warn("{}", n);
   std::cout << eval::scores_table_markdown(run) << "\n" << eval::training_table_markdown(run);
-  if (run.wall_seconds) std::cout << fmt::format("\nwall time: {:.0f} s ({:.1f} min)\n", *run.wall_seconds, *run.wall_seconds / 60);
+  if (run.wall_seconds)
+    std::cout << fmt::format("\nwall time: {:.0f} s ({:.1f} min)\n", *run.wall_seconds, *run.wall_seconds / 60);
   std::cout << "\nchance: " << run.chance_source << "\n";
   std::cout << "report: " << written.markdown << "\n        " << written.html << "\ncharts: " << written.loss_svg
             << "\n        " << written.scores_svg << "\n";
@@ -39,11 +40,14 @@ void run_report(const ReportArgs& a) {
 }  // namespace
 
 void add_report(CLI::App& app) {
-  auto* cmd = app.add_subcommand("report", "Summarise a training run: scores per stage vs chance, loss curves (MD/HTML/SVG)");
+  auto* cmd =
+      app.add_subcommand("report", "Summarise a training run: scores per stage vs chance, loss curves (MD/HTML/SVG)");
   auto args = std::make_shared<ReportArgs>();
   cmd->add_option("--run-dir", args->run_dir, "the run directory of mmtrain train (one folder per stage)")->required();
-  cmd->add_option("--config", args->config, "the recipe the run used (gives the stage order; default: metrics file age)");
-  cmd->add_option("--out-dir", args->out_dir, "where report.md, report.html, loss.svg, scores.svg go (default --run-dir)");
+  cmd->add_option("--config", args->config,
+                  "the recipe the run used (gives the stage order; default: metrics file age)");
+  cmd->add_option("--out-dir", args->out_dir,
+                  "where report.md, report.html, loss.svg, scores.svg go (default --run-dir)");
   cmd->callback([args]() { run_report(*args); });
 }
 

@@ -10,9 +10,12 @@
 #include "cli/commands.h"
 #include "cli/eval_hook.h"
 
+#include "core/check.h"
+#include "core/io.h"
 #include "core/logging.h"
 #include "dist/dist_env.h"
 #include "dist/process_group.h"
+#include "trainers/loop/preflight.h"
 #include "trainers/loop/run_recipe.h"
 
 namespace fs = std::filesystem;
@@ -27,7 +30,20 @@ struct TrainArgs {
   std::string resume;
   std::string run_dir;
   bool no_eval = false;
+  bool dry_run = false;
 };
+
+// The command that continues this run: the same config, --set overrides, --stage and --run-dir
+// (the resumed stages must be configured as they were), with --resume auto; shell-quoted, so it
+// works pasted as printed.
+std::string resume_command(const TrainArgs& a) {
+  std::string cmd = "mmtrain train --config " + io::shell_quote(a.config);
+  for (const auto& s : a.sets) cmd += " --set " + io::shell_quote(s);
+  if (!a.stage.empty()) cmd += " --stage " + io::shell_quote(a.stage);
+  if (!a.run_dir.empty()) cmd += " --run-dir " + io::shell_quote(a.run_dir);
+  if (a.no_eval) cmd += " --no-eval";
+  return cmd + " --resume auto";
+}
 
 int run_train(const TrainArgs& a) {
   std::vector<std::string> sets = a.sets;
@@ -36,6 +52,19 @@ int run_train(const TrainArgs& a) {
   const RunConfig& first = recipe.stages.front();
 
   const dist::DistEnv env = dist::dist_env_from_process();
+  // Every stage checked before anything is written (a failed start leaves no run folder behind);
+  // ranks of a distributed run check inside run_recipe instead, where they can agree.
+  if (a.dry_run || env.world_size == 1) {
+    train::PreflightOptions pre_opts;
+    pre_opts.only_stage = a.stage;
+    const train::PreflightReport pre = train::preflight(recipe, pre_opts);
+    if (!pre.ok()) throw mm::Error(pre.to_text(a.config));
+    if (a.dry_run) {
+      std::cout << fmt::format("pre-flight of {}: {} stage(s) checked, no problem; nothing trained (--dry-run)\n",
+                               a.config, pre.stages_checked);
+      return 0;
+    }
+  }
   dist::Group group;
   if (env.world_size > 1) group = dist::init_process_group(env, first.dist);
   // Locked before anything (train.log included) is written into the run directory.
@@ -53,8 +82,8 @@ int run_train(const TrainArgs& a) {
   if (!group.is_main()) return 0;
   if (!result.completed) {
     const train::StageResult& r = result.stages.back();
-    std::cout << fmt::format("stopped in stage '{}' at step {}; continue with: mmtrain train --config {} --resume auto{}\n",
-                             r.stage, r.steps_done, a.config, a.run_dir.empty() ? "" : " --run-dir " + a.run_dir);
+    std::cout << fmt::format("stopped in stage '{}' at step {}; continue with: {}\n", r.stage, r.steps_done,
+                             resume_command(a));
     return 0;
   }
   std::cout << "\n| stage | steps | first loss | last loss | final checkpoint |\n|---|---|---|---|---|\n";
@@ -76,6 +105,8 @@ void add_train(CLI::App& app) {
   sub->add_option("--resume", a->resume, "auto (latest good checkpoint of each stage) or a checkpoint folder");
   sub->add_option("--run-dir", a->run_dir, "run directory (overrides run_dir)");
   sub->add_flag("--no-eval", a->no_eval, "skip evaluation during and after stages");
+  sub->add_flag("--dry-run", a->dry_run,
+                "check every stage (settings, data, tokenizer, eval sets) as before step 1, then stop");
   sub->callback([a] {
     int rc = run_train(*a);
     if (rc != 0) throw CLI::RuntimeError(rc);

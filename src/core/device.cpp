@@ -12,8 +12,7 @@ c10::Device pick_device(const std::string& name, const char* key_for_errors) {
            key_for_errors, name);
   if (name == "cpu") return c10::Device(c10::kCPU);
   const bool cuda = torch::cuda::is_available();
-  MM_CHECK(cuda || name == "auto", "{}: cuda requested but no CUDA device is visible to this LibTorch",
-           key_for_errors);
+  MM_CHECK(cuda || name == "auto", "{}: cuda requested but no CUDA device is visible to this LibTorch", key_for_errors);
   return c10::Device(cuda ? c10::kCUDA : c10::kCPU);
 }
 

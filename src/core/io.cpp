@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -67,8 +69,7 @@ AtomicWriter::AtomicWriter(std::string path) : path_(std::move(path)) {
   tmpl.insert(tmpl.end(), suffix.begin(), suffix.end());
   tmpl.push_back('\0');
   fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  MM_CHECK(fd_ >= 0, "{}: cannot create a temporary file in '{}': {}", path_, parent_dir(path_),
-           errno_text(errno));
+  MM_CHECK(fd_ >= 0, "{}: cannot create a temporary file in '{}': {}", path_, parent_dir(path_), errno_text(errno));
   tmp_path_ = tmpl.data();
   // mkstemp creates 0600; written files are ordinary, readable files.
   if (::fchmod(fd_, 0644) != 0) {
@@ -156,13 +157,25 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
+std::string shell_quote(const std::string& s) {
+  const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || (c != 0 && std::strchr("_-./=:,+@", c) != nullptr);
+  });
+  if (plain) return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 std::string printable(const std::string& s, std::size_t max_chars) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (out.size() >= max_chars) return out + "...";
     const auto u = static_cast<unsigned char>(s[i]);
-    if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-    else out += s[i];
+    if (u < 0x20 || u == 0x7f)
+      out += fmt::format("\\x{:02x}", u);
+    else
+      out += s[i];
   }
   return out;
 }

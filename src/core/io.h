@@ -44,12 +44,16 @@ std::string read_file(const std::string& path);
 
 // Caps on files read whole, by kind: a config or small metadata file is kilobytes, an image file
 // tens of megabytes. Datasets and weights are streamed or memory-mapped and keep their own checks.
-inline constexpr std::size_t kMaxConfigBytes = std::size_t{4} << 20;   // YAML configs, JSON state
-inline constexpr std::size_t kMaxImageBytes = std::size_t{64} << 20;   // one encoded image file
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{4} << 20;  // YAML configs, JSON state
+inline constexpr std::size_t kMaxImageBytes = std::size_t{64} << 20;  // one encoded image file
 
 // `s` made safe for a one-line message (a path or a parser's quote of the input): control
 // characters (NUL, newline, ...) as \xNN, cut after `max_chars` characters with "...".
 std::string printable(const std::string& s, std::size_t max_chars = 200);
+
+// `s` as one POSIX shell word: unchanged when it holds only letters, digits and _ - . / = : , + @,
+// else in single quotes (a ' inside as '\''). For commands printed for the user to paste, and run.
+std::string shell_quote(const std::string& s);
 
 // What a file of this st_mode is, for errors: "a folder", "a FIFO (named pipe)", "a character
 // device", "a block device", "a socket", "a regular file", "a special file".

@@ -23,8 +23,7 @@ bool g_initialised = false;
 
 spdlog::level::level_enum parse_level(const std::string& s) {
   auto lvl = spdlog::level::from_str(s);
-  MM_CHECK(lvl != spdlog::level::off || s == "off",
-           "log level: expected trace|debug|info|warn|error|off, got '{}'", s);
+  MM_CHECK(lvl != spdlog::level::off || s == "off", "log level: expected trace|debug|info|warn|error|off, got '{}'", s);
   return lvl;
 }
 

@@ -13,7 +13,7 @@ struct Options {
   std::string level = "info";  // trace|debug|info|warn|error|off; MM_LOG_LEVEL overrides
   bool all_ranks = false;      // log on every rank (prefixed "[rank N]") instead of rank 0 only
   int rank = 0;
-  std::string file;            // if set, also append to this file
+  std::string file;  // if set, also append to this file
 };
 
 // (Re)configures the process-wide logger. Safe to call again (e.g. once the rank is known).

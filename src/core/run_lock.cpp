@@ -24,7 +24,7 @@ std::string this_holder() {
   if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
   char when[32] = "?";
   const std::time_t now = std::time(nullptr);
-  std::tm tm {};
+  std::tm tm{};
   if (::gmtime_r(&now, &tm) != nullptr) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return fmt::format("pid {} on host {}, started {}", ::getpid(), host, when);
 }
@@ -64,9 +64,10 @@ RunLock::RunLock(const std::string& run_dir) : run_dir_(run_dir) {
     if (err != EWOULDBLOCK) {
       throw Error(fmt::format("run_dir '{}': cannot lock {}: {}", run_dir_, path, std::strerror(err)));
     }
-    throw Error(fmt::format("run_dir '{}' is in use by another training ({}); wait for it to end or choose "
-                            "another run_dir",
-                            run_dir_, other));
+    throw Error(
+        fmt::format("run_dir '{}' is in use by another training ({}); wait for it to end or choose "
+                    "another run_dir",
+                    run_dir_, other));
   }
   holder_ = this_holder();
   const std::string text = holder_ + "\n";

@@ -10,6 +10,13 @@
 #include <utility>
 #include <vector>
 
+namespace mm {
+
+// Tensors by name: a state dict, the contents of a safetensors file.
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+}  // namespace mm
+
 namespace mm::safetensors {
 
 using Metadata = std::map<std::string, std::string>;
@@ -54,7 +61,6 @@ torch::ScalarType scalar_type(const std::string& dtype_name);
 // Writes atomically (temporary file, fsync, rename). Tensors are made contiguous on CPU.
 // Data is laid out by element size (largest first), then name, so every tensor stays aligned
 // and load() can map it without copies; the header lists "__metadata__" first when non-empty.
-void save(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
-          const Metadata& metadata = {});
+void save(const std::string& path, const std::map<std::string, torch::Tensor>& tensors, const Metadata& metadata = {});
 
 }  // namespace mm::safetensors

@@ -17,7 +17,7 @@ class Stopwatch {
  public:
   Stopwatch() : start_(SteadyClock::now()) {}
   double seconds() const { return seconds_since(start_); }  // elapsed so far
-  double restart() {  // the elapsed seconds, and starts again from now
+  double restart() {                                        // the elapsed seconds, and starts again from now
     const SteadyClock::time_point now = SteadyClock::now();
     const double s = std::chrono::duration<double>(now - start_).count();
     start_ = now;

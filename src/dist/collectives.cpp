@@ -14,16 +14,17 @@ namespace {
 
 c10d::ReduceOp to_c10d(ReduceOp op) {
   switch (op) {
-    case ReduceOp::sum: return c10d::ReduceOp::SUM;
-    case ReduceOp::max: return c10d::ReduceOp::MAX;
-    case ReduceOp::min: return c10d::ReduceOp::MIN;
+    case ReduceOp::sum:
+      return c10d::ReduceOp::SUM;
+    case ReduceOp::max:
+      return c10d::ReduceOp::MAX;
+    case ReduceOp::min:
+      return c10d::ReduceOp::MIN;
   }
   return c10d::ReduceOp::SUM;
 }
 
-const char* op_name(ReduceOp op) {
-  return op == ReduceOp::sum ? "sum" : op == ReduceOp::max ? "max" : "min";
-}
+const char* op_name(ReduceOp op) { return op == ReduceOp::sum ? "sum" : op == ReduceOp::max ? "max" : "min"; }
 
 }  // namespace
 
@@ -43,13 +44,9 @@ double all_reduce(const Group& g, double value, ReduceOp op) {
   return all_reduce(g, std::vector<double>{value}, op)[0];
 }
 
-bool any_rank(const Group& g, bool local) {
-  return all_reduce(g, local ? 1.0 : 0.0, ReduceOp::max) > 0.5;
-}
+bool any_rank(const Group& g, bool local) { return all_reduce(g, local ? 1.0 : 0.0, ReduceOp::max) > 0.5; }
 
-bool any_rank_nonfinite(const Group& g, double value) {
-  return any_rank(g, !std::isfinite(value));
-}
+bool any_rank_nonfinite(const Group& g, double value) { return any_rank(g, !std::isfinite(value)); }
 
 std::string broadcast_string(const Group& g, const std::string& s, int root) {
   if (!g.distributed()) return s;

@@ -42,8 +42,7 @@ std::shared_ptr<R> make_reducer(std::vector<at::Tensor> params, std::vector<std:
                                std::move(sparse), cap, find_unused, as_view, std::move(names), first_cap, false);
   } else if constexpr (std::is_constructible_v<R, P, B, L, G, S, int64_t, bool, bool, N, int64_t, bool, bool>) {
     return std::make_shared<R>(std::move(params), std::move(buckets), std::move(limits), std::move(pg),
-                               std::move(sparse), cap, find_unused, as_view, std::move(names), first_cap, false,
-                               false);
+                               std::move(sparse), cap, find_unused, as_view, std::move(names), first_cap, false, false);
   } else {
     // 2.11: no per-bucket limits up front; the list of byte caps for the rebuilt buckets instead
     // (first bucket, then the rest: what the limits above say).
@@ -79,8 +78,7 @@ DataParallel::DataParallel(torch::nn::Module& module, const Group& group, const 
   std::vector<at::Tensor> reversed;
   for (int64_t i : order) reversed.push_back(params_[static_cast<size_t>(i)]);
   std::vector<size_t> limits;
-  std::tie(bucket_indices_, limits) =
-      c10d::compute_bucket_assignment_by_size(reversed, {first_cap, cap}, {}, order);
+  std::tie(bucket_indices_, limits) = c10d::compute_bucket_assignment_by_size(reversed, {first_cap, cap}, {}, order);
   std::vector<bool> sparse(params_.size(), false);
   reducer_ = make_reducer(params_, bucket_indices_, limits, group_.c10d_group(), sparse, static_cast<int64_t>(cap),
                           opts_.find_unused_parameters, std::move(names), static_cast<int64_t>(first_cap));
@@ -89,8 +87,7 @@ DataParallel::DataParallel(torch::nn::Module& module, const Group& group, const 
   logger_ = std::make_shared<c10d::Logger>(reducer_);
   reducer_->set_logger(logger_);
   mm::log::get("dist")->info("data parallel: {} parameters in {} buckets (cap {} MiB), find_unused_parameters={}",
-                             params_.size(), bucket_indices_.size(), opts_.bucket_cap_mb,
-                             opts_.find_unused_parameters);
+                             params_.size(), bucket_indices_.size(), opts_.bucket_cap_mb, opts_.find_unused_parameters);
 }
 
 DataParallel::~DataParallel() = default;
@@ -117,8 +114,9 @@ void DataParallel::backward(const at::Tensor& loss) {
   try {
     // Without prepare_for_backward the Reducer's hooks only record which parameters were used:
     // gradients accumulate locally and are reduced with the next synchronised micro-step.
-    if (sync_) reducer_->prepare_for_backward(opts_.find_unused_parameters ? std::vector<at::Tensor>{loss}
-                                                                            : std::vector<at::Tensor>{});
+    if (sync_)
+      reducer_->prepare_for_backward(opts_.find_unused_parameters ? std::vector<at::Tensor>{loss}
+                                                                  : std::vector<at::Tensor>{});
     loss.backward();
   } catch (const mm::Error&) {
     throw;

@@ -13,7 +13,7 @@ namespace mm::dist {
 
 struct DataParallelOptions {
   double bucket_cap_mb = 25;
-  double first_bucket_cap_mb = 1;     // a small first bucket starts communication early
+  double first_bucket_cap_mb = 1;       // a small first bucket starts communication early
   bool find_unused_parameters = false;  // needed when some parameter may get no gradient on a rank
 };
 

@@ -100,12 +100,11 @@ DistEnv dist_env_from(const EnvLookup& getenv) {
     e.world_size = env_int(getenv, "SLURM_NTASKS", 1);
     e.local_rank = env_int(getenv, "SLURM_LOCALID", 0);
     // SLURM_TASKS_PER_NODE looks like "4(x2)" or "4,3": its first number is this layout's width.
-    e.local_world_size = has(getenv, "SLURM_TASKS_PER_NODE")
-                             ? std::atoi(getenv("SLURM_TASKS_PER_NODE"))
-                             : env_int(getenv, "SLURM_NTASKS_PER_NODE", 1);
-    const char* nodes = has(getenv, "SLURM_STEP_NODELIST") ? getenv("SLURM_STEP_NODELIST")
+    e.local_world_size = has(getenv, "SLURM_TASKS_PER_NODE") ? std::atoi(getenv("SLURM_TASKS_PER_NODE"))
+                                                             : env_int(getenv, "SLURM_NTASKS_PER_NODE", 1);
+    const char* nodes = has(getenv, "SLURM_STEP_NODELIST")  ? getenv("SLURM_STEP_NODELIST")
                         : has(getenv, "SLURM_JOB_NODELIST") ? getenv("SLURM_JOB_NODELIST")
-                                                             : getenv("SLURM_NODELIST");
+                                                            : getenv("SLURM_NODELIST");
     if (nodes != nullptr && *nodes != '\0') e.master_addr = parse_nodelist(nodes).front();
     // One port per job so two jobs sharing a node do not collide.
     if (has(getenv, "SLURM_JOB_ID")) e.master_port = 20000 + env_int(getenv, "SLURM_JOB_ID", 0) % 20000;
@@ -118,8 +117,8 @@ DistEnv dist_env_from(const EnvLookup& getenv) {
   }
   if (has(getenv, "MASTER_ADDR")) e.master_addr = getenv("MASTER_ADDR");
   e.master_port = env_int(getenv, "MASTER_PORT", e.master_port);
-  MM_CHECK(e.world_size >= 1 && e.rank < e.world_size, "{} environment: rank {} is not below world size {}",
-           e.launcher, e.rank, e.world_size);
+  MM_CHECK(e.world_size >= 1 && e.rank < e.world_size, "{} environment: rank {} is not below world size {}", e.launcher,
+           e.rank, e.world_size);
   MM_CHECK(e.master_port > 0 && e.master_port < 65536, "MASTER_PORT {}: expected 1..65535", e.master_port);
   if (e.local_world_size < 1) e.local_world_size = 1;
   return e;

@@ -106,7 +106,8 @@ bool pump(const LaunchOptions& o, Rank& r, Stream& s) {
 
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return fmt::format("exited with code {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFSIGNALED(status))
+    return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
   return "stopped";
 }
 
@@ -139,7 +140,8 @@ LaunchResult launch(const LaunchOptions& o) {
   set_cloexec(g_signal_pipe[0]);
   set_cloexec(g_signal_pipe[1]);
   fcntl(g_signal_pipe[1], F_SETFL, O_NONBLOCK);
-  struct sigaction sa {}, old_int{}, old_term{};
+  struct sigaction sa {
+  }, old_int{}, old_term{};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);

@@ -9,23 +9,23 @@
 namespace mm::dist {
 
 struct LaunchOptions {
-  int nproc = 1;                          // ranks on this node
+  int nproc = 1;  // ranks on this node
   int nnodes = 1;
   int node_rank = 0;
   std::string master_addr = "127.0.0.1";
-  int master_port = 0;                    // 0: a free port (single node) or 29500 (several nodes)
-  std::string exe;                        // what each rank runs (mmtrain: /proc/self/exe)
-  std::vector<std::string> args;          // its arguments
-  double grace_s = 5;                     // SIGTERM -> SIGKILL delay when stopping ranks
-  double timeout_s = 0;                   // whole-run limit; 0 = none
-  std::ostream* out = nullptr;            // prefixed lines of both streams; null: stdout/stderr
+  int master_port = 0;            // 0: a free port (single node) or 29500 (several nodes)
+  std::string exe;                // what each rank runs (mmtrain: /proc/self/exe)
+  std::vector<std::string> args;  // its arguments
+  double grace_s = 5;             // SIGTERM -> SIGKILL delay when stopping ranks
+  double timeout_s = 0;           // whole-run limit; 0 = none
+  std::ostream* out = nullptr;    // prefixed lines of both streams; null: stdout/stderr
 };
 
 struct LaunchResult {
-  int exit_code = 0;                      // 0 when every rank exited 0
-  int failed_rank = -1;                   // the first rank that failed (global rank), -1 if none
-  std::string last_error_line;            // its last stderr line (else stdout line)
-  std::string message;                    // one line for the user; empty on success
+  int exit_code = 0;            // 0 when every rank exited 0
+  int failed_rank = -1;         // the first rank that failed (global rank), -1 if none
+  std::string last_error_line;  // its last stderr line (else stdout line)
+  std::string message;          // one line for the user; empty on success
 };
 
 LaunchResult launch(const LaunchOptions& opts);

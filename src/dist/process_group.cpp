@@ -5,8 +5,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef MM_WITH_CUDA
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #include <torch/cuda.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 #include <cstdlib>
@@ -19,7 +19,10 @@ namespace mm::dist {
 
 Group::Group(DistEnv env, std::string backend, c10::intrusive_ptr<c10d::Store> store,
              c10::intrusive_ptr<c10d::ProcessGroup> pg, std::chrono::milliseconds timeout)
-    : env_(std::move(env)), backend_(std::move(backend)), store_(std::move(store)), pg_(std::move(pg)),
+    : env_(std::move(env)),
+      backend_(std::move(backend)),
+      store_(std::move(store)),
+      pg_(std::move(pg)),
       timeout_(timeout) {}
 
 void Group::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& collective) const {
@@ -28,8 +31,8 @@ void Group::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& 
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (size_t nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);  // c10 appends a backtrace
-    MM_FAIL("dist: {} failed on rank {} of {} ({} backend, timeout {} s): {}", collective, env_.rank,
-            env_.world_size, backend_, timeout_.count() / 1000.0, msg);
+    MM_FAIL("dist: {} failed on rank {} of {} ({} backend, timeout {} s): {}", collective, env_.rank, env_.world_size,
+            backend_, timeout_.count() / 1000.0, msg);
   }
 }
 
@@ -101,8 +104,8 @@ Group init_process_group(const DistEnv& env, const DistConfig& cfg) {
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (size_t nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    MM_FAIL("dist: rendezvous at {}:{} failed on rank {} of {} (timeout {} s): {}", env.master_addr,
-            env.master_port, env.rank, env.world_size, cfg.timeout_s, msg);
+    MM_FAIL("dist: rendezvous at {}:{} failed on rank {} of {} (timeout {} s): {}", env.master_addr, env.master_port,
+            env.rank, env.world_size, cfg.timeout_s, msg);
   }
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>("mm/" + backend, store);
   c10::intrusive_ptr<c10d::ProcessGroup> pg;

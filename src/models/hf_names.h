@@ -8,10 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace mm {
+#include "core/safetensors.h"  // TensorMap
 
-// Tensors by name (a state dict).
-using TensorMap = std::map<std::string, torch::Tensor>;
+namespace mm {
 
 namespace hf {
 
@@ -24,12 +23,12 @@ struct NamePair {
 // Renames `in` by `pairs` (ours -> theirs when to_theirs, else back): every `from` name must be
 // present with its shape, and no other name under `scope` (a prefix; "" = every name) may be in
 // `in`. Errors are one line starting with `what`, naming the tensor.
-TensorMap rename(const TensorMap& in, const std::vector<NamePair>& pairs, bool to_theirs,
-                 const std::string& scope, const std::string& what);
+TensorMap rename(const TensorMap& in, const std::vector<NamePair>& pairs, bool to_theirs, const std::string& scope,
+                 const std::string& what);
 
 // m[name], which must exist with `shape` (else one error line starting with `what`).
-const torch::Tensor& need(const TensorMap& m, const std::string& name,
-                          const std::vector<int64_t>& shape, const std::string& what);
+const torch::Tensor& need(const TensorMap& m, const std::string& name, const std::vector<int64_t>& shape,
+                          const std::string& what);
 
 }  // namespace hf
 }  // namespace mm

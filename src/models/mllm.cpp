@@ -13,9 +13,9 @@ torch::Tensor MultimodalOutput::loss() const {
 
 MultimodalModelImpl::MultimodalModelImpl(const ModelConfig& cfg) : cfg_(cfg) {
   vision = register_module("vision", vision::VisionTransformer(cfg.vision, cfg.activation_checkpointing));
-  connector = register_module(
-      "connector", connectors::build_connector(cfg.connector, cfg.vision.width,
-                                               cfg.vision.image_size / cfg.vision.patch_size, cfg.llm.dim));
+  connector = register_module("connector",
+                              connectors::build_connector(cfg.connector, cfg.vision.width,
+                                                          cfg.vision.image_size / cfg.vision.patch_size, cfg.llm.dim));
   llm = register_module("llm", llm::Decoder(cfg.llm, cfg.activation_checkpointing));
 }
 
@@ -51,11 +51,11 @@ torch::Tensor MultimodalModelImpl::embed_with_images(const torch::Tensor& ids, c
   auto s = slots.reshape({-1}).to(torch::kCPU, torch::kLong);  // (K)
   if (k > 0) {
     const int64_t lo = s.min().item<int64_t>(), hi = s.max().item<int64_t>();
-    MM_CHECK(lo >= 0 && hi < b * t,
-             "mllm: image slot {} is outside the batch ({} rows x {} tokens; slots are b*T+t)", lo < 0 ? lo : hi, b, t);
+    MM_CHECK(lo >= 0 && hi < b * t, "mllm: image slot {} is outside the batch ({} rows x {} tokens; slots are b*T+t)",
+             lo < 0 ? lo : hi, b, t);
   }
-  auto rows = s.div(t, "floor");                                                // (K) batch row of each slot
-  auto counts = torch::bincount(rows, /*weights=*/{}, b).to(torch::kLong);      // (B) slots per row
+  auto rows = s.div(t, "floor");                                            // (K) batch row of each slot
+  auto counts = torch::bincount(rows, /*weights=*/{}, b).to(torch::kLong);  // (B) slots per row
   auto c = counts.accessor<int64_t, 1>();
   if (tiles_per_sample.defined()) {
     auto tps = tiles_per_sample.reshape({-1}).to(torch::kCPU, torch::kLong);
@@ -75,14 +75,16 @@ torch::Tensor MultimodalModelImpl::embed_with_images(const torch::Tensor& ids, c
   if (k != n_tok) {
     if (k > n_tok) {
       const int64_t r = rows[n_tok].item<int64_t>();
-      MM_FAIL("mllm: sample {} (batch row {}) has image slots without image tokens: the batch has {} image slots "
-              "but {} tiles x {} tokens per tile = {} image tokens",
-              r, r, k, n_tok / m, m, n_tok);
+      MM_FAIL(
+          "mllm: sample {} (batch row {}) has image slots without image tokens: the batch has {} image slots "
+          "but {} tiles x {} tokens per tile = {} image tokens",
+          r, r, k, n_tok / m, m, n_tok);
     }
     const int64_t r = k > 0 ? rows[k - 1].item<int64_t>() : 0;
-    MM_FAIL("mllm: {} tiles x {} tokens per tile = {} image tokens but only {} image slots: tile {} onward has no "
-            "slots (the slots end in sample {}, batch row {})",
-            n_tok / m, m, n_tok, k, k / m, r, r);
+    MM_FAIL(
+        "mllm: {} tiles x {} tokens per tile = {} image tokens but only {} image slots: tile {} onward has no "
+        "slots (the slots end in sample {}, batch row {})",
+        n_tok / m, m, n_tok, k, k / m, r, r);
   }
   // Every tile's M slots lie in one batch row.
   auto tile_rows = rows.view({-1, m});  // (N, M)
@@ -98,7 +100,7 @@ torch::Tensor MultimodalModelImpl::embed_with_images(const torch::Tensor& ids, c
     const int64_t slot = sorted[dup[0][0]].item<int64_t>();
     MM_FAIL("mllm: sample {} (batch row {}) lists image slot {} (token {}) twice", slot / t, slot / t, slot, slot % t);
   }
-  auto flat = embeds.reshape({b * t, d});                                                // (B*T, d)
+  auto flat = embeds.reshape({b * t, d});                                                   // (B*T, d)
   flat = flat.index_copy(0, s.to(embeds.device()), image_tokens.to(embeds.scalar_type()));  // (B*T, d)
   return flat.view({b, t, d});
 }
@@ -108,8 +110,8 @@ MultimodalOutput MultimodalModelImpl::forward(const MultimodalBatch& batch) {
            "mllm: a batch needs input_ids, positions and doc_ids");
   torch::Tensor image_tokens;
   if (batch.tiles.defined() && batch.tiles.size(0) > 0) {
-    auto tok = encode_images(batch.tiles);                      // (N, M, d)
-    image_tokens = tok.reshape({-1, tok.size(2)});              // (N*M, d)
+    auto tok = encode_images(batch.tiles);          // (N, M, d)
+    image_tokens = tok.reshape({-1, tok.size(2)});  // (N*M, d)
   }
   auto embeds = embed_with_images(batch.input_ids, image_tokens, batch.image_slots, batch.tiles_per_sample);
   auto dec = llm->forward_embeds(embeds, batch.positions.to(torch::kLong), batch.doc_ids.to(torch::kLong));
@@ -138,7 +140,8 @@ torch::Tensor image_slots_from_mask(const torch::Tensor& mask) {
 
 MultimodalBatch to_device(const MultimodalBatch& b, const torch::Device& d) {
   if (d.is_cpu()) return b;
-  auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(d) : t; };
+  // Asynchronous from pinned memory (LoaderConfig::pin_batches): the host keeps queueing kernels.
+  auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(d, /*non_blocking=*/true) : t; };
   MultimodalBatch o = b;  // image_slots, tiles_per_sample: see the header
   o.input_ids = mv(b.input_ids);
   o.labels = mv(b.labels);
@@ -154,8 +157,8 @@ torch::Tensor image_slots_from_tile_starts(const std::vector<std::vector<int64_t
   for (size_t r = 0; r < tile_starts_per_row.size(); ++r) {
     for (int64_t start : tile_starts_per_row[r]) {
       MM_CHECK(start >= 0 && start + tokens_per_tile <= seq_len,
-               "image slots: sample {} has a tile at token {} whose {} slots run past the sequence length {}", r,
-               start, tokens_per_tile, seq_len);
+               "image slots: sample {} has a tile at token {} whose {} slots run past the sequence length {}", r, start,
+               tokens_per_tile, seq_len);
       for (int64_t j = 0; j < tokens_per_tile; ++j) slots.push_back(static_cast<int64_t>(r) * seq_len + start + j);
     }
   }

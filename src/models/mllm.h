@@ -16,14 +16,14 @@ namespace mm {
 // One training/eval batch as the collator builds it. Labels are aligned with input_ids (HF
 // convention); the loss shifts them: position t predicts labels[t + 1] within a document.
 struct MultimodalBatch {
-  torch::Tensor input_ids;    // (B, T) int64; ids at image slots are ignored (overwritten)
-  torch::Tensor labels;       // (B, T) int64; -100 = no loss
-  torch::Tensor positions;    // (B, T) int64: RoPE position, reset per packed document
-  torch::Tensor doc_ids;      // (B, T) int64: document per token, < 0 = padding
-  torch::Tensor tiles;        // (N, 3, r, r) float, tiles of all samples in slot order; undefined or
-                              // N = 0 for a text-only batch
-  torch::Tensor image_slots;  // (N * M) int64 flat slot positions b * T + t, in tile order: tile i
-                              // fills image_slots[i*M .. (i+1)*M); undefined or empty when text-only
+  torch::Tensor input_ids;         // (B, T) int64; ids at image slots are ignored (overwritten)
+  torch::Tensor labels;            // (B, T) int64; -100 = no loss
+  torch::Tensor positions;         // (B, T) int64: RoPE position, reset per packed document
+  torch::Tensor doc_ids;           // (B, T) int64: document per token, < 0 = padding
+  torch::Tensor tiles;             // (N, 3, r, r) float, tiles of all samples in slot order; undefined or
+                                   // N = 0 for a text-only batch
+  torch::Tensor image_slots;       // (N * M) int64 flat slot positions b * T + t, in tile order: tile i
+                                   // fills image_slots[i*M .. (i+1)*M); undefined or empty when text-only
   torch::Tensor tiles_per_sample;  // optional (B) int64: tiles of each batch row (sharper errors)
 };
 
@@ -74,7 +74,8 @@ std::pair<torch::Tensor, torch::Tensor> causal_lm_loss_sum(const torch::Tensor& 
 
 // The batch's tensors on device d. image_slots and tiles_per_sample stay where they are: the model
 // validates them on the CPU (embed_with_images), so moving them would copy them there and back.
-// On the CPU the tensors are shared, not copied.
+// On the CPU the tensors are shared, not copied. Copies are non-blocking: asynchronous from pinned
+// memory (the loader pins batches on CUDA), synchronous from pageable memory.
 MultimodalBatch to_device(const MultimodalBatch& b, const torch::Device& d);
 
 // Flat image slots (K) int64 from a (B, T) bool mask (row-major order of the true entries).

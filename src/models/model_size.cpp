@@ -17,11 +17,11 @@ int64_t linear(int64_t in, int64_t out, bool bias = true) { return in * out + (b
 
 // timm RegNet bottleneck as models/connectors/regnet.cpp builds it.
 int64_t reg_bottleneck(int64_t in, int64_t out, double se_ratio) {
-  int64_t n = in * out + layer_norm(out);          // conv1 1x1
-  n += out * 9 + layer_norm(out);                  // conv2 3x3 depthwise
+  int64_t n = in * out + layer_norm(out);  // conv1 1x1
+  n += out * 9 + layer_norm(out);          // conv2 3x3 depthwise
   if (se_ratio > 0) {
     const auto se = static_cast<int64_t>(std::lround(static_cast<double>(in) * se_ratio));
-    n += out * se + se + se * out + out;           // fc1, fc2 (1x1 convs with bias)
+    n += out * se + se + se * out + out;  // fc1, fc2 (1x1 convs with bias)
   }
   n += out * out + layer_norm(out);                // conv3 1x1
   if (in != out) n += in * out + layer_norm(out);  // downsample
@@ -38,9 +38,9 @@ int64_t reg_stage(int64_t depth, int64_t in, int64_t out, double se_ratio) {
 
 int64_t vision_param_count(const VisionConfig& v) {
   const int64_t d = v.width, g = v.image_size / v.patch_size;
-  int64_t n = 3 * v.patch_size * v.patch_size * d;        // patch_embedding (no bias)
-  n += (g * g + (v.class_token ? 1 : 0)) * d;             // position_embedding
-  if (v.class_token) n += d;                              // class_embedding
+  int64_t n = 3 * v.patch_size * v.patch_size * d;  // patch_embedding (no bias)
+  n += (g * g + (v.class_token ? 1 : 0)) * d;       // position_embedding
+  if (v.class_token) n += d;                        // class_embedding
   if (v.pre_norm) n += layer_norm(d);
   const int64_t idx = v.feature_layer < 0 ? v.layers + 1 + v.feature_layer : v.feature_layer;
   MM_CHECK(idx >= 0 && idx <= v.layers, "vision.feature_layer = {} is out of range for {} layers", v.feature_layer,
@@ -102,10 +102,10 @@ std::string model_summary_text(const ModelConfig& cfg) {
                                 human(s.total), s.active, human(s.active));
   out += fmt::format("#   vision {} ({}), connector {} ({}), llm {} ({}; {} active)\n", s.vision, human(s.vision),
                      s.connector, human(s.connector), s.llm, human(s.llm), human(s.llm_active));
-  out += fmt::format("#   image tokens per sample: {} per tile; 1 tile {}, static 2x2+overview {}, "
-                     "dynamic (4,9)+overview {}\n",
-                     cfg.connector.num_tokens, image_token_budget(cfg, 1), image_token_budget(cfg, 5),
-                     image_token_budget(cfg, 10));
+  out += fmt::format(
+      "#   image tokens per sample: {} per tile; 1 tile {}, static 2x2+overview {}, "
+      "dynamic (4,9)+overview {}\n",
+      cfg.connector.num_tokens, image_token_budget(cfg, 1), image_token_budget(cfg, 5), image_token_budget(cfg, 10));
   return out;
 }
 

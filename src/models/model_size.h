@@ -11,12 +11,12 @@
 namespace mm {
 
 struct ModelSize {
-  int64_t vision = 0;     // ViT parameters (blocks past feature_layer are not built, not counted)
+  int64_t vision = 0;  // ViT parameters (blocks past feature_layer are not built, not counted)
   int64_t connector = 0;
-  int64_t llm = 0;        // decoder, all experts
-  int64_t llm_active = 0; // decoder parameters used per token (top_k of E experts per MoE layer)
-  int64_t total = 0;      // vision + connector + llm
-  int64_t active = 0;     // vision + connector + llm_active
+  int64_t llm = 0;         // decoder, all experts
+  int64_t llm_active = 0;  // decoder parameters used per token (top_k of E experts per MoE layer)
+  int64_t total = 0;       // vision + connector + llm
+  int64_t active = 0;      // vision + connector + llm_active
 };
 
 // Analytic parameter counts (equal to the modules' numel; tested).

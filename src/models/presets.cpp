@@ -45,9 +45,7 @@ std::vector<std::string> model_preset_names() {
   return names;
 }
 
-std::string model_preset_yaml(const std::string& name) {
-  return embedded_text(kDir + name + kExt).value_or("");
-}
+std::string model_preset_yaml(const std::string& name) { return embedded_text(kDir + name + kExt).value_or(""); }
 
 ModelConfig model_preset(const std::string& name) {
   const std::string path = kDir + name + kExt;

@@ -2,8 +2,6 @@
 
 namespace mm::tok {
 
-using mm::data::Role;
-
 ChatTemplate resolve_chat_template(const TokenizerConfig& cfg) {
   ChatTemplate t;
   t.add_bos = cfg.add_bos;
@@ -40,7 +38,7 @@ struct Builder {
   }
   // Text with "<image>" placeholders: each piece between placeholders encoded on its own.
   void text_with_images(const std::string& s, bool loss) {
-    const std::string ph = mm::data::kImagePlaceholder;
+    const std::string ph = kImagePlaceholder;
     size_t start = 0;
     for (size_t pos = s.find(ph); pos != std::string::npos; pos = s.find(ph, start)) {
       text(s.substr(start, pos - start), loss);
@@ -53,12 +51,12 @@ struct Builder {
 
 }  // namespace
 
-TemplatedSample apply_chat_template(const Tokenizer& tok, const mm::data::RawSample& s) {
+TemplatedSample apply_chat_template(const Tokenizer& tok, const std::vector<Turn>& turns, size_t num_images) {
   const ChatTemplate t = resolve_chat_template(tok.config());
-  if (s.turns.empty()) throw SampleError("sample has no turns");
+  if (turns.empty()) throw SampleError("sample has no turns");
   Builder b{tok, {}};
   if (t.add_bos) b.tokens({tok.bos_id()}, false);
-  for (const auto& turn : s.turns) {
+  for (const auto& turn : turns) {
     switch (turn.role) {
       case Role::Text:
         b.text_with_images(turn.text, true);
@@ -81,11 +79,11 @@ TemplatedSample apply_chat_template(const Tokenizer& tok, const mm::data::RawSam
     }
   }
   if (t.add_eos) {
-    const Role last = s.turns.back().role;
+    const Role last = turns.back().role;
     b.tokens({tok.eos_id()}, last == Role::Text || last == Role::Assistant);
   }
-  if (b.out.num_images != static_cast<int64_t>(s.images.size())) {
-    throw SampleError(fmt::format("{} <image> placeholder(s) but {} image(s)", b.out.num_images, s.images.size()));
+  if (b.out.num_images != static_cast<int64_t>(num_images)) {
+    throw SampleError(fmt::format("{} <image> placeholder(s) but {} image(s)", b.out.num_images, num_images));
   }
   return std::move(b.out);
 }

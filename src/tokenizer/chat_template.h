@@ -1,4 +1,4 @@
-// The chat template: turns a RawSample's turns into token segments with loss flags and image
+// The chat template: turns a sample's turns into token segments with loss flags and image
 // placeholders left in place (expanded later, once each image's tile layout is known).
 #pragma once
 #include <cstdint>
@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/check.h"
-#include "data_pipeline/sample.h"
+#include "tokenizer/conversation.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mm::tok {
@@ -36,10 +36,10 @@ struct TemplatePart {
 struct TemplatedSample {
   std::vector<TemplatePart> parts;
   int64_t num_images = 0;
-  int64_t text_tokens = 0;   // tokens outside images
+  int64_t text_tokens = 0;  // tokens outside images
 };
 
-// Renders `s` with the tokenizer's template (docs/tokenizer.md):
+// Renders `turns` with the tokenizer's template (docs/tokenizer.md):
 //   [bos] then per turn
 //     Text      : text                          loss on text
 //     System    : system_prefix text turn_end   no loss
@@ -48,7 +48,7 @@ struct TemplatedSample {
 //   [eos]  loss when the last turn is Text or Assistant
 // Every "<image>" placeholder becomes an image part (no loss). Each segment is encoded on its own,
 // so token boundaries coincide with the loss boundaries exactly.
-// Throws SampleError when the placeholder count differs from s.images.size() or there are no turns.
-TemplatedSample apply_chat_template(const Tokenizer& tok, const mm::data::RawSample& s);
+// Throws SampleError when the placeholder count differs from `num_images` or there are no turns.
+TemplatedSample apply_chat_template(const Tokenizer& tok, const std::vector<Turn>& turns, size_t num_images);
 
 }  // namespace mm::tok

@@ -14,9 +14,12 @@ Indicators parse_indicators(const std::string& name) {
 
 const char* indicators_name(Indicators mode) {
   switch (mode) {
-    case Indicators::None: return "none";
-    case Indicators::Index: return "index";
-    case Indicators::Seps: return "seps";
+    case Indicators::None:
+      return "none";
+    case Indicators::Index:
+      return "index";
+    case Indicators::Seps:
+      return "seps";
   }
   return "?";
 }
@@ -41,8 +44,8 @@ std::string ImageLayout::render(const std::string& tile_text, int64_t tokens_per
   return s;
 }
 
-ImageLayout make_image_layout(const TokenizerConfig& cfg, Indicators mode, int64_t k, int64_t rows,
-                              int64_t cols, bool overview) {
+ImageLayout make_image_layout(const TokenizerConfig& cfg, Indicators mode, int64_t k, int64_t rows, int64_t cols,
+                              bool overview) {
   MM_CHECK(rows >= 0 && cols >= 0 && (rows == 0) == (cols == 0), "image layout: bad grid {}x{}", rows, cols);
   MM_CHECK(rows > 0 || overview, "image layout: an image needs at least one tile (grid 0x0 without overview)");
   ImageLayout l;

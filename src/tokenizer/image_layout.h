@@ -24,8 +24,8 @@ struct ImageLayout {
   };
   std::vector<Item> items;
 
-  int64_t tiles() const;                // sub-images, overview included
-  std::string describe() const;         // "T,T<n>T,T:T" style, for logs and tests
+  int64_t tiles() const;         // sub-images, overview included
+  std::string describe() const;  // "T,T<n>T,T:T" style, for logs and tests
   // Markers as their text, each tile as `tile_text` repeated tokens_per_tile times (what the
   // token run looks like; `mmtrain preprocess` prints it).
   std::string render(const std::string& tile_text, int64_t tokens_per_tile = 1) const;
@@ -37,7 +37,7 @@ struct ImageLayout {
 //   index: (k,1,1) T (k,1,2) T ... (k,0,0) O     each (k,i,j) = index_marker(cfg, k, i, j)
 //   seps : T , T <n> T , T : O                   ("," between columns, "<n>" between rows,
 //                                                   ":" before the overview when tiles precede it)
-ImageLayout make_image_layout(const TokenizerConfig& cfg, Indicators mode, int64_t k, int64_t rows,
-                              int64_t cols, bool overview);
+ImageLayout make_image_layout(const TokenizerConfig& cfg, Indicators mode, int64_t k, int64_t rows, int64_t cols,
+                              bool overview);
 
 }  // namespace mm::tok

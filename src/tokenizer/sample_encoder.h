@@ -1,4 +1,4 @@
-// SampleEncoder: RawSample + per-image layouts -> EncodedSample {input_ids, labels, image slots}.
+// SampleEncoder: a sample's turns + per-image layouts -> EncodedSample {input_ids, labels, image slots}.
 // Image placeholders expand to tiles x tokens_per_tile image-slot tokens plus the layout's
 // position indicators; image tokens never carry loss.
 #pragma once
@@ -24,10 +24,10 @@ struct ImageSlots {
 // One tokenised sample. Labels are aligned with input_ids (not shifted): labels[t] is input_ids[t]
 // where token t carries loss, else kIgnoreIndex. The trainer shifts (logits[t] predicts labels[t+1]).
 struct EncodedSample {
-  std::vector<int32_t> input_ids;        // (T)
-  std::vector<int32_t> labels;           // (T)
-  std::vector<ImageSlots> image_slots;   // per image, in image order
-  int64_t tokens_per_tile = 0;           // slots per tile (the connector's M)
+  std::vector<int32_t> input_ids;       // (T)
+  std::vector<int32_t> labels;          // (T)
+  std::vector<ImageSlots> image_slots;  // per image, in image order
+  int64_t tokens_per_tile = 0;          // slots per tile (the connector's M)
 
   int64_t size() const { return static_cast<int64_t>(input_ids.size()); }
   int64_t loss_tokens() const;
@@ -42,7 +42,11 @@ class SampleEncoder {
   int64_t tokens_per_tile() const { return tokens_per_tile_; }
 
   // Step 1: the template (text tokens; independent of the images' layouts). Throws SampleError.
-  TemplatedSample templated(const mm::data::RawSample& s) const { return apply_chat_template(tok_, s); }
+  // `Sample`: anything with `turns` and `images` (data::RawSample).
+  template <class Sample>
+  TemplatedSample templated(const Sample& s) const {
+    return apply_chat_template(tok_, s.turns, s.images.size());
+  }
   // Tokens one image occupies with `layout`, markers included.
   int64_t image_length(const ImageLayout& layout) const;
   // Total length of `t` with these layouts (one per image), without building it.
@@ -50,7 +54,8 @@ class SampleEncoder {
   // Step 2: expand the image placeholders. Throws SampleError when layouts.size() != images.
   EncodedSample expand(const TemplatedSample& t, const std::vector<ImageLayout>& layouts) const;
   // Both steps.
-  EncodedSample encode(const mm::data::RawSample& s, const std::vector<ImageLayout>& layouts) const {
+  template <class Sample>
+  EncodedSample encode(const Sample& s, const std::vector<ImageLayout>& layouts) const {
     return expand(templated(s), layouts);
   }
 

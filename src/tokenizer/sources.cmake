@@ -1,5 +1,4 @@
-# mm_tokenizer's sources (included by CMakeLists.txt). The chat template reads the header-only
-# RawSample type of data_pipeline/sample.h, hence the project root on the include path.
+# mm_tokenizer's sources (included by CMakeLists.txt).
 target_sources(mm_tokenizer PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/special_tokens.cpp
   ${CMAKE_CURRENT_LIST_DIR}/spm_library.cpp
@@ -9,13 +8,12 @@ target_sources(mm_tokenizer PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/chat_template.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sample_encoder.cpp
 )
-target_include_directories(mm_tokenizer PUBLIC ${PROJECT_SOURCE_DIR})
 
 # libsentencepiece lives in its own module, dlopen'ed with RTLD_LOCAL | RTLD_DEEPBIND (spm_shim.h):
 # Debian's libsentencepiece exports a bundled protobuf-lite that crashes LibTorch's libprotobuf
 # when both are linked into one program. mm_tokenizer itself must not link sentencepiece.
 add_library(mm_spm_shim MODULE ${CMAKE_CURRENT_LIST_DIR}/spm_shim.cpp)
-target_include_directories(mm_spm_shim PRIVATE ${PROJECT_SOURCE_DIR}/src)
+mm_layer(mm_spm_shim tokenizer)
 target_link_libraries(mm_spm_shim PRIVATE PkgConfig::SENTENCEPIECE)
 set_target_properties(mm_spm_shim PROPERTIES PREFIX "lib" CXX_VISIBILITY_PRESET hidden
   LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/lib)

@@ -25,7 +25,8 @@ std::vector<std::string> special_symbols(const TokenizerConfig& cfg) {
   add(cfg.user_prefix);
   add(cfg.assistant_prefix);
   add(cfg.turn_end);
-  for (int64_t k = 0; k < cfg.index_max_images; ++k) add(format_number(cfg.index_image_format, "index_image_format", k));
+  for (int64_t k = 0; k < cfg.index_max_images; ++k)
+    add(format_number(cfg.index_image_format, "index_image_format", k));
   for (int64_t i = 0; i <= cfg.index_max_grid; ++i) add(format_number(cfg.index_row_format, "index_row_format", i));
   for (int64_t j = 0; j <= cfg.index_max_grid; ++j) add(format_number(cfg.index_col_format, "index_col_format", j));
   add(cfg.sep_col);
@@ -36,8 +37,8 @@ std::vector<std::string> special_symbols(const TokenizerConfig& cfg) {
 
 std::string index_marker(const TokenizerConfig& cfg, int64_t k, int64_t i, int64_t j) {
   MM_CHECK(k >= 0 && k < cfg.index_max_images,
-           "image {} has no index indicator: tokenizer.index_max_images = {} (raise it and retrain the tokenizer)",
-           k, cfg.index_max_images);
+           "image {} has no index indicator: tokenizer.index_max_images = {} (raise it and retrain the tokenizer)", k,
+           cfg.index_max_images);
   MM_CHECK(i >= 0 && i <= cfg.index_max_grid && j >= 0 && j <= cfg.index_max_grid,
            "tile ({}, {}) has no index indicator: tokenizer.index_max_grid = {} (raise it and retrain the tokenizer)",
            i, j, cfg.index_max_grid);

@@ -73,24 +73,33 @@ MM_SPM_EXPORT long mm_spm_serialized(const mm_spm* p, char* out, size_t cap) {
   return fill(p->sp.serialized_model_proto(), out, cap);
 }
 
-MM_SPM_EXPORT int mm_spm_piece_to_id(const mm_spm* p, const char* piece, size_t n) { return p->sp.PieceToId({piece, n}); }
+MM_SPM_EXPORT int mm_spm_piece_to_id(const mm_spm* p, const char* piece, size_t n) {
+  return p->sp.PieceToId({piece, n});
+}
 
 MM_SPM_EXPORT int mm_spm_piece_size(const mm_spm* p) { return p->sp.GetPieceSize(); }
 
 MM_SPM_EXPORT int mm_spm_special_id(const mm_spm* p, int which) {
   switch (which) {
-    case 0: return p->sp.unk_id();
-    case 1: return p->sp.bos_id();
-    case 2: return p->sp.eos_id();
-    default: return p->sp.pad_id();
+    case 0:
+      return p->sp.unk_id();
+    case 1:
+      return p->sp.bos_id();
+    case 2:
+      return p->sp.eos_id();
+    default:
+      return p->sp.pad_id();
   }
 }
 
 MM_SPM_EXPORT int mm_spm_is(const mm_spm* p, int id, int which) {
   switch (which) {
-    case 0: return p->sp.IsControl(id);
-    case 1: return p->sp.IsByte(id);
-    default: return p->sp.IsUnknown(id);
+    case 0:
+      return p->sp.IsControl(id);
+    case 1:
+      return p->sp.IsByte(id);
+    default:
+      return p->sp.IsUnknown(id);
   }
 }
 

@@ -29,8 +29,7 @@ Tokenizer Tokenizer::load(const TokenizerConfig& cfg, const std::string& path) {
   return t;
 }
 
-Tokenizer Tokenizer::from_bytes(const TokenizerConfig& cfg, const std::string& model_bytes,
-                                const std::string& origin) {
+Tokenizer Tokenizer::from_bytes(const TokenizerConfig& cfg, const std::string& model_bytes, const std::string& origin) {
   return make(cfg, model_bytes, false, origin);
 }
 

@@ -34,8 +34,8 @@ class Tokenizer {
   std::string id_to_piece(int32_t id) const;
   int32_t piece_to_id(std::string_view piece) const;  // -1 when not in the vocabulary; ' ' means U+2581
   int64_t vocab_size() const;
-  bool is_control(int32_t id) const;        // bos, eos, pad
-  bool is_byte(int32_t id) const;           // byte-fallback pieces <0x00>..<0xFF>
+  bool is_control(int32_t id) const;  // bos, eos, pad
+  bool is_byte(int32_t id) const;     // byte-fallback pieces <0x00>..<0xFF>
   // True when `text` always encodes to exactly one piece, also between other characters (the
   // property of a user-defined symbol): such a token can never be split by the data.
   bool is_atomic(std::string_view text) const;

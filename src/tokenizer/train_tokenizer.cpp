@@ -79,8 +79,8 @@ std::string train_tokenizer(const std::vector<std::string>& text_files, const st
   MM_CHECK(rc == 0, "{}: SentencePiece training failed ({})", model_prefix, err);
   const std::string model = model_prefix + ".model";
   const int64_t got = Tokenizer::load(cfg, model).vocab_size();
-  mm::log::get("tokenizer")->info("trained {} ({} file(s), vocab {} of {} asked)", model, text_files.size(), got,
-                                  vocab_size);
+  mm::log::get("tokenizer")
+      ->info("trained {} ({} file(s), vocab {} of {} asked)", model, text_files.size(), got, vocab_size);
   return model;
 }
 

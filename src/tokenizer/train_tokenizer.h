@@ -10,12 +10,12 @@
 namespace mm::tok {
 
 struct TrainOptions {
-  std::string model_type = "unigram";  // unigram | bpe
-  int num_threads = 1;                 // 1 keeps training bitwise deterministic
-  bool byte_fallback = true;           // unseen characters become <0xNN> pieces, never <unk>
-  bool split_digits = true;            // every digit its own piece (arithmetic data)
-  bool hard_vocab_limit = false;       // false: a small corpus may yield fewer pieces than asked
-  int64_t max_sentence_length = 16384; // bytes; longer input lines are skipped by SentencePiece
+  std::string model_type = "unigram";   // unigram | bpe
+  int num_threads = 1;                  // 1 keeps training bitwise deterministic
+  bool byte_fallback = true;            // unseen characters become <0xNN> pieces, never <unk>
+  bool split_digits = true;             // every digit its own piece (arithmetic data)
+  bool hard_vocab_limit = false;        // false: a small corpus may yield fewer pieces than asked
+  int64_t max_sentence_length = 16384;  // bytes; longer input lines are skipped by SentencePiece
 };
 
 // Trains `model_prefix`.model / .vocab on the lines of `text_files` and returns the .model path.

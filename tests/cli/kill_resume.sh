@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Exact resume: a two-stage recipe on a tiny synthetic world is run uninterrupted (A), killed with
 # SIGKILL at a random step and resumed with --resume auto (B), and stopped with SIGTERM and resumed
-# (C). The final weights and optimizer state of B and C must be bitwise identical to A's.
+# (C). The final weights and optimizer state of B and C must be bitwise identical to A's. A run with
+# --set overrides (D) is stopped and continued with the command it printed, pasted verbatim.
 set -euo pipefail
 MMTRAIN=$1
 SRC=$2
@@ -40,7 +41,23 @@ grep -q "stopped in stage\|stage 'sft' done" "$TMP/c1.log" || { echo "SIGTERM: n
 echo "SIGTERM after $(logged "$TMP/c") logged steps (target $target)"
 (train --run-dir "$TMP/c" --resume auto) > "$TMP/c2.log" 2>&1 || { cat "$TMP/c2.log"; exit 1; }
 
+# D: a run with --set overrides stopped with SIGTERM, continued with the command it printed, run as
+# printed; it must end bitwise where the same overrides end uninterrupted (E).
+train --run-dir "$TMP/d" --set loader.micro_batch=2 --set 'train.log_interval=1' > "$TMP/d1.log" 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null && [ "$(logged "$TMP/d")" -lt 5 ]; do sleep 0.01; done
+kill -TERM $pid 2>/dev/null || true
+wait $pid || { echo "D: SIGTERM: expected exit 0"; cat "$TMP/d1.log"; exit 1; }
+printed=$(grep -o 'continue with: mmtrain .*' "$TMP/d1.log" | sed 's/^continue with: mmtrain //') || {
+  echo "D: no 'continue with' line"; cat "$TMP/d1.log"; exit 1; }
+echo "D: continue with: mmtrain $printed"
+(eval "\"\$MMTRAIN\" $printed") > "$TMP/d2.log" 2>&1 || { echo "D: the printed command failed"; cat "$TMP/d2.log"; exit 1; }
+(train --run-dir "$TMP/e" --set loader.micro_batch=2) > "$TMP/e.log" 2>&1
+
 status=0
+if ! cmp -s "$(final "$TMP/d")/model.safetensors" "$(final "$TMP/e")/model.safetensors"; then
+  echo "run d (resumed as printed): model.safetensors differs from the uninterrupted run e"; status=1
+fi
 for run in b c; do
   for f in model.safetensors optimizer.safetensors; do
     if ! cmp -s "$(final "$TMP/a")/$f" "$(final "$TMP/$run")/$f"; then

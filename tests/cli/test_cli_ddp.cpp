@@ -57,9 +57,7 @@ std::string read(const fs::path& p) {
 // bias, whose exact gradient is 0) moves its weight by about +-lr whatever its size. Attention key
 // biases are therefore left out: softmax is invariant to adding q.b to every logit of a row, so
 // their gradient is exactly 0 and their updates are amplified rounding noise in both runs.
-std::string fmt_worst(const std::string& name, double v) {
-  return name + " " + std::to_string(v);
-}
+std::string fmt_worst(const std::string& name, double v) { return name + " " + std::to_string(v); }
 
 std::pair<double, std::string> rel_diff(const fs::path& a, const fs::path& b) {
   auto fa = mm::safetensors::load(a.string());
@@ -192,9 +190,9 @@ TEST_CASE("a 2-rank checkpoint resumes on 1 rank with the same sample stream", "
   REQUIRE(at6.at("world_size") == 2);
   REQUIRE(at6.at("loaders").size() == 2);
   // Same global batch: 1 rank x 4 sequences x 4 accumulation steps = 2 ranks x 4 x 2.
-  const int rc1 = run(kMmtrain + args + " --set stages.pretrain.train.grad_accum=4 --resume auto --run-dir " +
-                          one.string(),
-                      w / "reshard_one.log");
+  const int rc1 =
+      run(kMmtrain + args + " --set stages.pretrain.train.grad_accum=4 --resume auto --run-dir " + one.string(),
+          w / "reshard_one.log");
   const std::string log = read(w / "reshard_one.log");
   INFO(log);
   REQUIRE(rc1 == 0);
@@ -208,8 +206,7 @@ TEST_CASE("a 2-rank checkpoint resumes on 1 rank with the same sample stream", "
   CHECK(fin.at("loaders")[0].at("world") == 1);
   // The stream went on past where the furthest old rank stopped.
   int64_t furthest = 0;
-  for (const auto& l : at6.at("loaders"))
-    furthest = std::max(furthest, l.at("sampler").at("position").get<int64_t>());
+  for (const auto& l : at6.at("loaders")) furthest = std::max(furthest, l.at("sampler").at("position").get<int64_t>());
   CHECK(fin.at("loaders")[0].at("sampler").at("position").get<int64_t>() > furthest);
   // metrics.jsonl: steps 1..12 once each (6 from the 2-rank run, 6 resumed), counters growing.
   std::ifstream in(one / "pretrain/metrics.jsonl");

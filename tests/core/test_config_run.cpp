@@ -1,5 +1,6 @@
 // RunConfig: precedence (defaults < files < --set), the debug preset, dump/load round trip,
 // hash stability and sensitivity, JSON, logging options.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -52,14 +53,13 @@ TEST_CASE("precedence: struct defaults < YAML files (inherit) < --set", "[config
   CHECK(c.name == "child");
   CHECK(c.seed == 7);
 
-  mm::RunConfig s = mm::load_run_config(kDir + "child.yaml",
-                                        {"model.llm.layers=2", "seed=11", "model.llm.layers=8",
-                                         "model.connector={type: mlp, hidden: 64}"});
+  mm::RunConfig s = mm::load_run_config(kDir + "child.yaml", {"model.llm.layers=2", "seed=11", "model.llm.layers=8",
+                                                              "model.connector={type: mlp, hidden: 64}"});
   CHECK(s.model.llm.layers == 8);  // the last --set wins
   CHECK(s.seed == 11);
   CHECK(s.model.connector.type == "mlp");
   CHECK(s.model.connector.hidden == 64);
-  CHECK(s.model.llm.dim == 128);   // the file's value where --set is silent
+  CHECK(s.model.llm.dim == 128);  // the file's value where --set is silent
 }
 
 TEST_CASE("the debug preset resolves to the struct defaults", "[config]") {
@@ -90,9 +90,9 @@ TEST_CASE("mmtrain info's errors: wrong type from --set, unknown key from a file
 }
 
 TEST_CASE("dump_yaml loads back to an identical config", "[config]") {
-  mm::RunConfig c = mm::load_run_config(kDir + "child.yaml",
-                                        {"model.llm.rope_theta=500000.5", "model.llm.norm_eps=1e-6",
-                                         "log.level=debug", "name='007'"});
+  mm::RunConfig c = mm::load_run_config(
+      kDir + "child.yaml",
+      {"model.llm.rope_theta=500000.5", "model.llm.norm_eps=1e-6", "log.level=debug", "name='007'"});
   std::string dumped = mm::dump_yaml(c);
   mm::RunConfig back = mm::load_run_config(write_temp("config_roundtrip.yaml", dumped));
   CHECK(mm::dump_yaml(back) == dumped);
@@ -117,6 +117,21 @@ TEST_CASE("config_hash: stable for equal configs, sensitive to any change", "[co
     INFO(change);
     CHECK(mm::config_hash(mm::load_run_config(kDir + "child.yaml", {change})) != mm::config_hash(a));
   }
+}
+
+TEST_CASE("config_differences names each changed key with both values", "[config]") {
+  const mm::RunConfig a = mm::load_run_config(kDir + "child.yaml");
+  CHECK(mm::config_differences(a, a).empty());
+  const mm::RunConfig b = mm::load_run_config(kDir + "child.yaml", {"seed=8", "model.llm.layers=7"});
+  const std::vector<std::string> diff = mm::config_differences(a, b);
+  REQUIRE(diff.size() == 2);
+  CHECK(diff[0] == "model.llm.layers: " + std::to_string(a.model.llm.layers) + " -> 7");
+  CHECK(diff[1] == "seed: " + std::to_string(a.seed) + " -> 8");
+  // List entries by index; an entry only one side has shows "(none)".
+  const mm::RunConfig c =
+      mm::load_run_config(kDir + "child.yaml", {"data.sources=[{name: s, format: text, path: x.jsonl}]"});
+  const std::vector<std::string> added = mm::config_differences(a, c);
+  CHECK(std::find(added.begin(), added.end(), "data.sources[0].path: (none) -> \"x.jsonl\"") != added.end());
 }
 
 TEST_CASE("to_json holds every section with typed values", "[config]") {
@@ -160,7 +175,9 @@ TEST_CASE("rules that keep a run from training to nothing: lr, image.*, seq_len 
   // seq_len: an image source needs room for one tile of num_tokens; a text-only run does not.
   const std::string caps = "data.sources=[{name: caps, format: captions, path: c.jsonl}]";
   const std::string text = "data.sources=[{name: books, format: text, path: t.jsonl}]";
-  CHECK(error_of([&] { mm::load_run_config("", {caps, "model.connector.num_tokens=16", "loader.seq_len=16"}); }) ==
+  CHECK(error_of([&] {
+          mm::load_run_config("", {caps, "model.connector.num_tokens=16", "loader.seq_len=16"});
+        }) ==
         "loader.seq_len: must exceed model.connector.num_tokens (16: the tokens of one image tile) for source "
         "'caps' with images, got 16 (--set loader.seq_len=16)");
   CHECK(mm::load_run_config("", {caps, "model.connector.num_tokens=16", "loader.seq_len=17"}).loader.seq_len == 17);

@@ -11,9 +11,9 @@
 
 #include "core/config/config_tree.h"
 
+using Catch::Matchers::Contains;
 using mm::cfg::ConfigError;
 using mm::cfg::ConfigTree;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -54,16 +54,16 @@ TEST_CASE("inherit: a file reached twice is not a cycle; a real cycle names the 
   CHECK(d.root["model"]["llm"]["layers"] == "3");
 
   std::string e = error_of([] { mm::cfg::load_yaml_file(kDir + "cycle_a.yaml"); });
-  CHECK_THAT(e, Contains("inherit cycle: " + kDir + "cycle_a.yaml -> " + kDir + "cycle_b.yaml -> " +
-                         kDir + "nested/cycle_c.yaml -> " + kDir + "cycle_a.yaml"));
+  CHECK_THAT(e, Contains("inherit cycle: " + kDir + "cycle_a.yaml -> " + kDir + "cycle_b.yaml -> " + kDir +
+                         "nested/cycle_c.yaml -> " + kDir + "cycle_a.yaml"));
   e = error_of([] { mm::cfg::load_yaml_file(kDir + "self_cycle.yaml"); });
   CHECK(e == "inherit cycle: " + kDir + "self_cycle.yaml -> " + kDir + "self_cycle.yaml");
 }
 
 TEST_CASE("missing files and broken YAML are one-line errors naming the file", "[config]") {
   std::string e = error_of([] { mm::cfg::load_yaml_file(kDir + "missing_parent.yaml"); });
-  CHECK(e == "config file '" + kDir + "does_not_exist.yaml' does not exist (inherited by " + kDir +
-                 "missing_parent.yaml)");
+  CHECK(e ==
+        "config file '" + kDir + "does_not_exist.yaml' does not exist (inherited by " + kDir + "missing_parent.yaml)");
   e = error_of([] { mm::cfg::load_yaml_file(kDir + "nope.yaml"); });
   CHECK(e == "config file '" + kDir + "nope.yaml' does not exist");
   e = error_of([] { mm::cfg::load_yaml_file(kDir + "nested"); });
@@ -129,6 +129,28 @@ TEST_CASE("set override errors name the assignment", "[config]") {
   CHECK_THAT(error_of([&] { mm::cfg::apply_set(t, "m.a=[1, 2"); }), Contains("--set m.a=[1, 2: invalid YAML"));
 }
 
+TEST_CASE("set override addresses list entries by name", "[config]") {
+  ConfigTree s = mm::cfg::parse_yaml_text(
+      "groups:\n  - {name: single-image, weight: 80, categories: [{name: general, alpha: 1}, {name: ocr}]}\n"
+      "  - {name: text-only, weight: 20}\n",
+      "m.yaml");
+  mm::cfg::apply_set(s, "groups[text-only].weight=35");
+  mm::cfg::apply_set(s, "groups[single-image].categories[ocr].alpha=2.0");
+  CHECK(s.root["groups"][1]["weight"] == "35");
+  CHECK(s.root["groups"][0]["weight"] == "80");
+  CHECK(s.root["groups"][0]["categories"][1]["alpha"] == "2.0");
+  // The origin is recorded under the index path the config reader asks for.
+  CHECK(s.origin_of("groups[1].weight") == "--set groups[text-only].weight=35");
+  CHECK(error_of([&] { mm::cfg::apply_set(s, "groups[text_only].weight=1"); }) ==
+        "--set groups[text_only].weight=1: 'groups' has no entry named 'text_only' (did you mean 'text-only'?) "
+        "(entries: single-image, text-only)");
+  CHECK(error_of([&] { mm::cfg::apply_set(s, "groups[0].weight.x[a]=1"); }) ==
+        "--set groups[0].weight.x[a]=1: 'groups[0].weight' is not a map, it holds \"80\"");
+  ConfigTree t = mm::cfg::parse_yaml_text("m: {a: 1}\n", "f.yaml");
+  CHECK(error_of([&] { mm::cfg::apply_set(t, "m.a[x]=1"); }) ==
+        "--set m.a[x]=1: 'm.a' is not a list in the config files, so it has no entry named 'x'");
+}
+
 TEST_CASE("closest_key suggests near misses only", "[config]") {
   std::vector<std::string> keys = {"lr_max", "lr_min", "warmup_steps", "dim"};
   CHECK(mm::cfg::closest_key("lr_maxx", keys) == "lr_max");
@@ -149,11 +171,11 @@ TEST_CASE("nested aliases (billion laughs) end in one line instead of expanding 
   const auto t0 = std::chrono::steady_clock::now();
   std::string e = error_of([&] { mm::cfg::parse_yaml_text(text, "laughs.yaml"); });
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
-  CHECK(e == "laughs.yaml: more than 100000 values once aliases are expanded; a config is far smaller (nested "
-             "YAML aliases?)");
+  CHECK(e ==
+        "laughs.yaml: more than 100000 values once aliases are expanded; a config is far smaller (nested "
+        "YAML aliases?)");
   ConfigTree t = mm::cfg::parse_yaml_text("a: 1\n", "f.yaml");
-  CHECK_THAT(error_of([&] { mm::cfg::apply_set(t, "a=" + text.substr(text.find('\n') + 1)); }),
-             Contains("--set a="));
+  CHECK_THAT(error_of([&] { mm::cfg::apply_set(t, "a=" + text.substr(text.find('\n') + 1)); }), Contains("--set a="));
   // A control character quoted by the YAML parser stays printable: the error is one line.
   e = error_of([&] { mm::cfg::parse_yaml_text(std::string("a: \"x\\\0y\"\n", 10), "nul.yaml"); });
   CHECK_THAT(e, Contains("invalid YAML: unknown escape character: \\x00"));
@@ -162,7 +184,7 @@ TEST_CASE("nested aliases (billion laughs) end in one line instead of expanding 
   ConfigTree ok = mm::cfg::parse_yaml_text("a: &x {b: 1}\nc: *x\n", "f.yaml");
   CHECK(ok.root["c"]["b"] == "1");
   // Long scalars repeated through aliases: bounded by bytes too.
-  std::string big = "s: &s " + std::string(1 << 20, 'x') + "\nl: [" ;
+  std::string big = "s: &s " + std::string(1 << 20, 'x') + "\nl: [";
   for (int k = 0; k < 20; ++k) big += std::string(k ? ", " : "") + "*s";
   e = error_of([&] { mm::cfg::parse_yaml_text(big + "]\n", "big.yaml"); });
   CHECK(e == "big.yaml: more than 16 MiB of text once aliases are expanded (nested YAML aliases?)");

@@ -75,7 +75,9 @@ struct Required {
 struct HasRequired {
   Required r;
   template <class V>
-  void visit(V& v) { v("r", r, "a section with a required key"); }
+  void visit(V& v) {
+    v("r", r, "a section with a required key");
+  }
 };
 
 std::string error_of(const std::function<void()>& f) {
@@ -129,11 +131,11 @@ trainer:
   CHECK(s.tags == std::vector<std::string>{"a", "c"});
   REQUIRE(s.sources.size() == 2);
   CHECK(s.sources[0].name == "caps");
-  CHECK(s.sources[0].weight == 1.0);          // element defaults
+  CHECK(s.sources[0].weight == 1.0);  // element defaults
   CHECK(s.sources[0].category == "general");
   CHECK(s.sources[1].weight == 2.5);
   CHECK(s.sources[1].category == "text-rich");
-  CHECK(s.mixture.size() == 2);               // maps merge with the default entries
+  CHECK(s.mixture.size() == 2);  // maps merge with the default entries
   CHECK(s.mixture.at("general") == 1.0);
   CHECK(s.mixture.at("text-rich") == 3.0);
   CHECK(s.groups.at("vision").lr_max == 2e-5);
@@ -175,8 +177,7 @@ TEST_CASE("wrong types name the key, the value and where it was written", "[conf
         "trainer.warmup_steps: expected integer, got '1.5' (s.yaml:1)");
   CHECK(error_of([] { parse("small: 3000000000\n"); }) ==
         "small: integer 3000000000 out of range [-2147483648, 2147483647] (s.yaml:1)");
-  CHECK(error_of([] { parse("seed: -1\n"); }) ==
-        "seed: integer -1 out of range [0, 18446744073709551615] (s.yaml:1)");
+  CHECK(error_of([] { parse("seed: -1\n"); }) == "seed: integer -1 out of range [0, 18446744073709551615] (s.yaml:1)");
   CHECK(error_of([] { parse("freeze_vision: maybe\n"); }) ==
         "freeze_vision: expected true or false, got 'maybe' (s.yaml:1)");
   CHECK(error_of([] { parse("trainer: {lr_max: fast}\n"); }) ==
@@ -193,8 +194,7 @@ TEST_CASE("wrong types name the key, the value and where it was written", "[conf
 TEST_CASE("rules: ranges, probabilities, choices, non-empty, weights summing to zero", "[config]") {
   CHECK(error_of([] { parse("trainer: {warmup_steps: -1}\n"); }) ==
         "trainer.warmup_steps: must be >= 0, got -1 (s.yaml:1)");
-  CHECK(error_of([] { parse("trainer: {lr_max: 0}\n"); }) ==
-        "trainer.lr_max: must be > 0, got 0 (s.yaml:1)");
+  CHECK(error_of([] { parse("trainer: {lr_max: 0}\n"); }) == "trainer.lr_max: must be > 0, got 0 (s.yaml:1)");
   CHECK(error_of([] { parse("trainer: {lr_max: .inf}\n"); }) ==
         "trainer.lr_max: must be a finite number > 0, got inf (s.yaml:1)");
   CHECK(error_of([] { parse("trainer: {warmup_steps: 1, lr_max: -.inf}\n"); }) ==
@@ -210,22 +210,19 @@ TEST_CASE("rules: ranges, probabilities, choices, non-empty, weights summing to 
   CHECK(error_of([] { parse("name: ''\n"); }) == "name: must not be empty (s.yaml:1)");
   CHECK(error_of([] { parse("mixture: {general: 0, ocr: 0}\n"); }) ==
         "mixture: weights must not all be zero (they sum to 0) (s.yaml:1)");
-  CHECK(error_of([] { parse("mixture: {general: -1}\n"); }) ==
-        "mixture.general: must be >= 0, got -1 (s.yaml:1)");
+  CHECK(error_of([] { parse("mixture: {general: -1}\n"); }) == "mixture.general: must be >= 0, got -1 (s.yaml:1)");
   CHECK(error_of([] { parse("sources: [{name: a, format: f, path: p, weight: -2}]\n"); }) ==
         "sources[0].weight: must be >= 0, got -2 (s.yaml:1)");
   // Cross-field validate() reports its key with the struct's path.
   CHECK(error_of([] { parse("trainer: {lr_max: 0.1, lr_min: 0.2}\n"); }) ==
         "trainer.lr_min: must be <= lr_max (s.yaml:1)");
-  CHECK(error_of([] { parse("groups:\n  g:\n    lr_min: 5\n"); }) ==
-        "groups.g.lr_min: must be <= lr_max (s.yaml:3)");
+  CHECK(error_of([] { parse("groups:\n  g:\n    lr_min: 5\n"); }) == "groups.g.lr_min: must be <= lr_max (s.yaml:3)");
 }
 
 TEST_CASE("missing required keys, in structs and in list elements", "[config]") {
   CHECK(error_of([] { mm::cfg::parse_config<HasRequired>("r: {n: 2}\n", {}, "r.yaml"); }) ==
         "missing required key 'r.path' (r.yaml:1)");
-  CHECK(error_of([] { mm::cfg::parse_config<HasRequired>("", {}, "r.yaml"); }) ==
-        "missing required key 'r.path'");
+  CHECK(error_of([] { mm::cfg::parse_config<HasRequired>("", {}, "r.yaml"); }) == "missing required key 'r.path'");
   CHECK(mm::cfg::parse_config<HasRequired>("", {"r.path=/x"}).r.path == "/x");
   CHECK(error_of([] { parse("sources:\n  - {name: a, format: f, path: p}\n  - {name: b, path: q}\n"); }) ==
         "missing required key 'sources[1].format' (s.yaml:3)");

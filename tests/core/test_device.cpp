@@ -8,8 +8,7 @@
 
 using Catch::Matchers::Contains;
 
-TEST_CASE("pick_device: cpu, auto follows CUDA, unknown names and missing CUDA fail naming the key",
-          "[core][device]") {
+TEST_CASE("pick_device: cpu, auto follows CUDA, unknown names and missing CUDA fail naming the key", "[core][device]") {
   CHECK(mm::pick_device("cpu", "train.device").is_cpu());
   const bool cuda = torch::cuda::is_available();
   CHECK(mm::pick_device("auto", "train.device").is_cuda() == cuda);

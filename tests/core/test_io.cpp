@@ -136,8 +136,7 @@ TEST_CASE("A write that fails midway (file size limit) keeps the old file intact
   rlimit small = old_limit;
   small.rlim_cur = 4096;
   REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
-  const std::string msg =
-      what_of([&] { mm::io::write_file_atomic(path, std::string(1 << 20, 'z')); });
+  const std::string msg = what_of([&] { mm::io::write_file_atomic(path, std::string(1 << 20, 'z')); });
   REQUIRE(::setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
   std::signal(SIGXFSZ, old_handler);
 
@@ -182,8 +181,7 @@ TEST_CASE("MappedFile maps contents, moves, and unmaps", "[core][io]") {
 
   const std::string missing = (dir.path() / "nope").string();
   REQUIRE(what_of([&] { mm::io::MappedFile x(missing); }).find(missing) != std::string::npos);
-  REQUIRE(what_of([&] { mm::io::MappedFile x(dir.path().string()); }).find("not a regular file") !=
-          std::string::npos);
+  REQUIRE(what_of([&] { mm::io::MappedFile x(dir.path().string()); }).find("not a regular file") != std::string::npos);
 }
 
 TEST_CASE("A copy-on-write mapping is writable and never changes the file", "[core][io]") {
@@ -227,4 +225,24 @@ TEST_CASE("printable keeps a message on one line", "[core][io]") {
   REQUIRE(mm::io::printable(std::string("a\0b\nc\x7f", 6)) == "a\\x00b\\x0ac\\x7f");
   REQUIRE(mm::io::printable(std::string(10, 'x'), 4) == "xxxx...");
   REQUIRE(mm::io::printable("plain text") == "plain text");
+}
+
+TEST_CASE("shell_quote: plain words as they are, everything else one single-quoted word", "[core][io]") {
+  CHECK(mm::io::shell_quote("runs/demo/recipe.yaml") == "runs/demo/recipe.yaml");
+  CHECK(mm::io::shell_quote("stages.sft.train.steps=10") == "stages.sft.train.steps=10");
+  CHECK(mm::io::shell_quote("a b") == "'a b'");
+  CHECK(mm::io::shell_quote("data.sources=[{name: x}]") == "'data.sources=[{name: x}]'");
+  CHECK(mm::io::shell_quote("it's") == "'it'\\''s'");
+  CHECK(mm::io::shell_quote("") == "''");
+  CHECK(mm::io::shell_quote("$HOME") == "'$HOME'");
+  // Round trip through a real shell: every string comes back unchanged.
+  for (const std::string s : {"a b", "it's", "$HOME", "x\"y", "tab\there", "*", "a;b", "plain-word"}) {
+    FILE* p = ::popen(("printf %s " + mm::io::shell_quote(s)).c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[256];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    ::pclose(p);
+    CHECK(out == s);
+  }
 }

@@ -95,8 +95,7 @@ TEST_CASE("run lock: one holder inside a process too; released by its destructor
   const std::string dir = t.path.string();
   {
     mm::RunLock first(dir);
-    CHECK(refusal(dir).find("is in use by another training (pid " + std::to_string(::getpid())) !=
-          std::string::npos);
+    CHECK(refusal(dir).find("is in use by another training (pid " + std::to_string(::getpid())) != std::string::npos);
     mm::RunLock moved(std::move(first));
     CHECK(!refusal(dir).empty());
   }
@@ -112,6 +111,5 @@ TEST_CASE("run lock: a run dir that cannot be created or written is one line, no
   const std::string msg = refusal(below_file);
   CHECK(msg.find("run_dir '" + below_file + "': cannot create it") != std::string::npos);
   CHECK(msg.find('\n') == std::string::npos);
-  CHECK(refusal((t.path / "file").string()).find("run_dir '" + (t.path / "file").string() + "'") !=
-        std::string::npos);
+  CHECK(refusal((t.path / "file").string()).find("run_dir '" + (t.path / "file").string() + "'") != std::string::npos);
 }

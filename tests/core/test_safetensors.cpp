@@ -37,9 +37,7 @@ std::string bytes_of(const torch::Tensor& t) {
 }
 
 torch::Tensor from_bits(const std::vector<uint16_t>& bits, torch::ScalarType type) {
-  return torch::from_blob(const_cast<uint16_t*>(bits.data()), {int64_t(bits.size())}, torch::kInt16)
-      .clone()
-      .view(type);
+  return torch::from_blob(const_cast<uint16_t*>(bits.data()), {int64_t(bits.size())}, torch::kInt16).clone().view(type);
 }
 
 // Every supported dtype, with special values, 0-d, empty and non-contiguous tensors.
@@ -48,8 +46,7 @@ std::map<std::string, torch::Tensor> all_dtype_tensors() {
   std::map<std::string, torch::Tensor> t;
   const auto inf = std::numeric_limits<double>::infinity();
   const auto nan = std::numeric_limits<double>::quiet_NaN();
-  t["f64"] = torch::tensor({0.0, -0.0, 1.5, inf, -inf, nan, 1e-310, 1e300}, torch::kFloat64)
-                 .reshape({2, 4});
+  t["f64"] = torch::tensor({0.0, -0.0, 1.5, inf, -inf, nan, 1e-310, 1e300}, torch::kFloat64).reshape({2, 4});
   t["f32"] = torch::randn({3, 5});
   t["f32_special"] = torch::tensor({0.0, -0.0, inf, -inf, nan, 1e-40}, torch::kFloat32);
   t["f16"] = torch::randn({4, 3}).to(torch::kFloat16);
@@ -57,9 +54,9 @@ std::map<std::string, torch::Tensor> all_dtype_tensors() {
   t["f16_bits"] = from_bits({0x3C00, 0x8000, 0x7C00, 0x7E01, 0x0001, 0x7BFF}, torch::kFloat16);
   t["bf16"] = torch::randn({2, 3, 2}).to(torch::kBFloat16);
   t["bf16_bits"] = from_bits({0x3F80, 0x8000, 0x7F80, 0x7FC1, 0x0001, 0xC049}, torch::kBFloat16);
-  t["i64"] = torch::tensor({std::numeric_limits<int64_t>::min(), int64_t{-1}, int64_t{0},
-                            std::numeric_limits<int64_t>::max()},
-                           torch::kInt64);
+  t["i64"] =
+      torch::tensor({std::numeric_limits<int64_t>::min(), int64_t{-1}, int64_t{0}, std::numeric_limits<int64_t>::max()},
+                    torch::kInt64);
   t["i32"] = torch::randint(-2000000000, 2000000000, {6}, torch::kInt32);
   t["i16"] = torch::randint(-32768, 32767, {2, 2}, torch::kInt16);
   t["i8"] = torch::arange(-128, 128, 9, torch::kInt8);
@@ -105,14 +102,10 @@ std::string le64(uint64_t v) {
   return s;
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 // A file with the given header text and data section; the length prefix is the header's size.
-std::string raw_file(const std::string& header, const std::string& data) {
-  return le64(header.size()) + header + data;
-}
+std::string raw_file(const std::string& header, const std::string& data) { return le64(header.size()) + header + data; }
 
 // Writes `bytes` and requires load() (and read_header(), unless data_only) to fail with one line
 // naming the file and containing `expected`.
@@ -166,10 +159,8 @@ std::string run_capture(const std::string& cmd) {
   return out;
 }
 
-std::string script_command(const std::string& python, const std::string& mode,
-                           const std::string& file) {
-  return python + " '" MM_SOURCE_DIR "/scripts/golden/check_safetensors.py' " + mode + " '" + file +
-         "'";
+std::string script_command(const std::string& python, const std::string& mode, const std::string& file) {
+  return python + " '" MM_SOURCE_DIR "/scripts/golden/check_safetensors.py' " + mode + " '" + file + "'";
 }
 
 bool same_double(double a, double b) {
@@ -178,8 +169,7 @@ bool same_double(double a, double b) {
 }
 
 // Compares tensors and metadata with check_safetensors.py's JSON description, value by value.
-void require_matches_python(const json& expected,
-                            const std::map<std::string, torch::Tensor>& tensors,
+void require_matches_python(const json& expected, const std::map<std::string, torch::Tensor>& tensors,
                             const st::Metadata& metadata) {
   REQUIRE(expected.at("metadata") == json(metadata));
   const json& et = expected.at("tensors");
@@ -207,8 +197,7 @@ void require_matches_python(const json& expected,
       const torch::Tensor d = t.to(torch::kInt64).contiguous().reshape({-1});
       const int64_t* p = d.data_ptr<int64_t>();
       for (size_t i = 0; i < values.size(); ++i) {
-        if (values[i].get<int64_t>() != p[i])
-          mismatches += fmt::format(" [{}] {} vs {}", i, values[i].dump(), p[i]);
+        if (values[i].get<int64_t>() != p[i]) mismatches += fmt::format(" [{}] {} vs {}", i, values[i].dump(), p[i]);
       }
     }
     INFO("mismatches:" << mismatches);
@@ -292,8 +281,7 @@ TEST_CASE("safetensors files have the exact layout of the format", "[core][safet
   REQUIRE(h.tensors.at("a_f16").begin == 24);
 }
 
-TEST_CASE("safetensors load maps tensors without copies and keeps the mapping alive",
-          "[core][safetensors]") {
+TEST_CASE("safetensors load maps tensors without copies and keeps the mapping alive", "[core][safetensors]") {
   TempDir dir;
   const std::string path = dir.file("map.safetensors");
   const auto tensors = all_dtype_tensors();
@@ -317,8 +305,7 @@ TEST_CASE("safetensors load maps tensors without copies and keeps the mapping al
   REQUIRE(bytes_of(kept) == bytes_of(tensors.at("f32")));
 }
 
-TEST_CASE("safetensors loaded tensors are writable without changing the file",
-          "[core][safetensors]") {
+TEST_CASE("safetensors loaded tensors are writable without changing the file", "[core][safetensors]") {
   TempDir dir;
   const std::string path = dir.file("cow.safetensors");
   st::save(path, {{"w", torch::arange(6, torch::kFloat32)}});
@@ -332,8 +319,7 @@ TEST_CASE("safetensors loaded tensors are writable without changing the file",
   REQUIRE(st::load(path).tensors.at("w")[5].item<float>() == 5.f);
 }
 
-TEST_CASE("safetensors unaligned data (legal, from other writers) is copied correctly",
-          "[core][safetensors]") {
+TEST_CASE("safetensors unaligned data (legal, from other writers) is copied correctly", "[core][safetensors]") {
   TempDir dir;
   // An unpadded 2+... byte header: data starts at an odd address; a 1-byte tensor first.
   const std::string header = R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
@@ -364,23 +350,19 @@ TEST_CASE("safetensors load_selected loads only the named tensors", "[core][safe
     st::load_selected(path, {"a", "zz"});
     FAIL("missing name accepted");
   } catch (const mm::Error& e) {
-    REQUIRE(std::string(e.what()).find("no tensor named 'zz' (the file has: a, b, c)") !=
-            std::string::npos);
+    REQUIRE(std::string(e.what()).find("no tensor named 'zz' (the file has: a, b, c)") != std::string::npos);
   }
 }
 
-TEST_CASE("safetensors save rejects what it cannot store and leaves no file",
-          "[core][safetensors]") {
+TEST_CASE("safetensors save rejects what it cannot store and leaves no file", "[core][safetensors]") {
   TempDir dir;
   const std::string path = dir.file("bad.safetensors");
   REQUIRE_THROWS_WITH(st::save(path, {{"c", torch::ones({2}, torch::kComplexFloat)}}),
                       Catch::Contains("tensor 'c' has dtype ComplexFloat"));
-  REQUIRE_THROWS_WITH(st::save(path, {{"__metadata__", torch::ones({2})}}),
-                      Catch::Contains("reserved"));
+  REQUIRE_THROWS_WITH(st::save(path, {{"__metadata__", torch::ones({2})}}), Catch::Contains("reserved"));
   REQUIRE_THROWS_WITH(st::save(path, {{"bad\xff", torch::ones({2})}}),
                       Catch::Contains("cannot write the safetensors header"));
-  REQUIRE_THROWS_AS(st::save(dir.file("no/such/dir.safetensors"), {{"a", torch::ones({1})}}),
-                    mm::Error);
+  REQUIRE_THROWS_AS(st::save(dir.file("no/such/dir.safetensors"), {{"a", torch::ones({1})}}), mm::Error);
   REQUIRE(fs::is_empty(dir.path()));
   REQUIRE(st::dtype_name(torch::kBFloat16) == "BF16");
   REQUIRE(st::scalar_type("I16") == torch::kInt16);
@@ -389,8 +371,7 @@ TEST_CASE("safetensors save rejects what it cannot store and leaves no file",
 
 // ---- the independent Python reader/writer -----------------------------------------------------
 
-TEST_CASE("safetensors written here are read identically by the Python reader",
-          "[core][safetensors][python]") {
+TEST_CASE("safetensors written here are read identically by the Python reader", "[core][safetensors][python]") {
   const std::string python = find_python_with_numpy();
   if (python.empty()) {
     WARN("no python3 with numpy found (set MM_PYTHON): cross-check skipped");
@@ -405,8 +386,7 @@ TEST_CASE("safetensors written here are read identically by the Python reader",
   require_matches_python(described, tensors, meta);
 }
 
-TEST_CASE("safetensors written by the Python writer are read correctly here",
-          "[core][safetensors][python]") {
+TEST_CASE("safetensors written by the Python writer are read correctly here", "[core][safetensors][python]") {
   const std::string python = find_python_with_numpy();
   if (python.empty()) {
     WARN("no python3 with numpy found (set MM_PYTHON): cross-check skipped");
@@ -436,9 +416,7 @@ TEST_CASE("safetensors rejects a header length beyond the file", "[core][safeten
 
 TEST_CASE("safetensors rejects a header length above 100 MiB", "[core][safetensors][hostile]") {
   TempDir dir;
-  SECTION("just above") {
-    require_rejected(dir, le64((100u << 20) + 1) + "{}", "above the 100 MiB limit");
-  }
+  SECTION("just above") { require_rejected(dir, le64((100u << 20) + 1) + "{}", "above the 100 MiB limit"); }
   SECTION("2^64-1") { require_rejected(dir, le64(~uint64_t{0}) + "{}", "above the 100 MiB limit"); }
 }
 
@@ -450,16 +428,11 @@ TEST_CASE("safetensors rejects invalid JSON", "[core][safetensors][hostile]") {
     require_rejected(dir, raw_file(std::string("{}\0\0", 4), ""), "NUL byte at offset 2");
     require_rejected(dir, raw_file(std::string("{}\0{\"x\":1}", 10), ""), "NUL byte at offset 2");
   }
-  SECTION("byte order mark") {
-    require_rejected(dir, raw_file("\xEF\xBB\xBF{}", ""), "byte order mark");
-  }
-  SECTION("invalid UTF-8") {
-    require_rejected(dir, raw_file("{\"\xff\":1}", ""), "not valid JSON");
-  }
+  SECTION("byte order mark") { require_rejected(dir, raw_file("\xEF\xBB\xBF{}", ""), "byte order mark"); }
+  SECTION("invalid UTF-8") { require_rejected(dir, raw_file("{\"\xff\":1}", ""), "not valid JSON"); }
   SECTION("deep nesting") {
     require_rejected(dir, raw_file(std::string(100000, '['), ""), "nests deeper than");
-    require_rejected(dir, raw_file(R"({"__metadata__":{"a":{"b":{"c":[]}}}})", ""),
-                     "nests deeper than");
+    require_rejected(dir, raw_file(R"({"__metadata__":{"a":{"b":{"c":[]}}}})", ""), "nests deeper than");
   }
 }
 
@@ -475,9 +448,8 @@ TEST_CASE("safetensors rejects unknown dtypes", "[core][safetensors][hostile]") 
   TempDir dir;
   for (const std::string d : {"F8", "f32", "U16", ""}) {
     INFO(d);
-    require_rejected(
-        dir, raw_file(R"({"x":{"dtype":")" + d + R"(","shape":[2],"data_offsets":[0,8]}})", kData8),
-        "unknown or unsupported dtype '" + d + "'");
+    require_rejected(dir, raw_file(R"({"x":{"dtype":")" + d + R"(","shape":[2],"data_offsets":[0,8]}})", kData8),
+                     "unknown or unsupported dtype '" + d + "'");
   }
   require_rejected(dir, raw_file(R"({"x":{"dtype":4,"shape":[2],"data_offsets":[0,8]}})", kData8),
                    "dtype must be a string");
@@ -486,78 +458,62 @@ TEST_CASE("safetensors rejects unknown dtypes", "[core][safetensors][hostile]") 
 TEST_CASE("safetensors rejects missing or unknown fields", "[core][safetensors][hostile]") {
   TempDir dir;
   SECTION("dtype") {
-    require_rejected(dir, raw_file(R"({"x":{"shape":[2],"data_offsets":[0,8]}})", kData8),
-                     "missing field 'dtype'");
+    require_rejected(dir, raw_file(R"({"x":{"shape":[2],"data_offsets":[0,8]}})", kData8), "missing field 'dtype'");
   }
   SECTION("shape") {
-    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","data_offsets":[0,8]}})", kData8),
-                     "missing field 'shape'");
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","data_offsets":[0,8]}})", kData8), "missing field 'shape'");
   }
   SECTION("data_offsets") {
-    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2]}})", kData8),
-                     "missing field 'data_offsets'");
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2]}})", kData8), "missing field 'data_offsets'");
   }
-  SECTION("entry not an object") {
-    require_rejected(dir, raw_file(R"({"x":[0,8]})", kData8), "expected an object");
-  }
+  SECTION("entry not an object") { require_rejected(dir, raw_file(R"({"x":[0,8]})", kData8), "expected an object"); }
   SECTION("unknown field") {
-    require_rejected(
-        dir,
-        raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1}})", kData8),
-        "unknown field 'extra'");
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1}})", kData8),
+                     "unknown field 'extra'");
   }
 }
 
 TEST_CASE("safetensors rejects offsets out of range or malformed", "[core][safetensors][hostile]") {
   TempDir dir;
   SECTION("end past the data") {
-    require_rejected(dir,
-                     raw_file(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", kData8),
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", kData8),
                      "out of range");
   }
   SECTION("end before begin") {
-    require_rejected(dir,
-                     raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", kData8),
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", kData8),
                      "end before they begin");
   }
   SECTION("huge end") {
     require_rejected(
         dir,
-        raw_file(
-            R"({"x":{"dtype":"U8","shape":[2],"data_offsets":[18446744073709551614,18446744073709551615]}})",
-            kData8),
+        raw_file(R"({"x":{"dtype":"U8","shape":[2],"data_offsets":[18446744073709551614,18446744073709551615]}})",
+                 kData8),
         "out of range");
   }
   SECTION("wrong arity") {
-    require_rejected(dir,
-                     raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", kData8),
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", kData8),
                      "data_offsets must be [begin, end]");
   }
   SECTION("negative or non-integer") {
-    require_rejected(dir,
-                     raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", kData8),
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", kData8),
                      "non-negative integers");
-    require_rejected(
-        dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0.0,8.0]}})", kData8),
-        "non-negative integers");
-    require_rejected(
-        dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":["0","8"]}})", kData8),
-        "non-negative integers");
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0.0,8.0]}})", kData8),
+                     "non-negative integers");
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":["0","8"]}})", kData8),
+                     "non-negative integers");
   }
 }
 
 TEST_CASE("safetensors rejects overlapping offsets", "[core][safetensors][hostile]") {
   TempDir dir;
   SECTION("partial overlap") {
-    require_rejected(
-        dir,
-        raw_file(R"({"x":)" + kEntry + R"(,"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                 std::string(12, '\0')),
-        "overlap tensor 'x'");
+    require_rejected(dir,
+                     raw_file(R"({"x":)" + kEntry + R"(,"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                              std::string(12, '\0')),
+                     "overlap tensor 'x'");
   }
   SECTION("same range twice") {
-    require_rejected(dir, raw_file(R"({"x":)" + kEntry + R"(,"y":)" + kEntry + "}", kData8),
-                     "overlap tensor");
+    require_rejected(dir, raw_file(R"({"x":)" + kEntry + R"(,"y":)" + kEntry + "}", kData8), "overlap tensor");
   }
 }
 
@@ -565,51 +521,40 @@ TEST_CASE("safetensors rejects gaps and trailing bytes", "[core][safetensors][ho
   TempDir dir;
   SECTION("gap between tensors") {
     require_rejected(dir,
-                     raw_file(R"({"x":)" + kEntry +
-                                  R"(,"y":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})",
+                     raw_file(R"({"x":)" + kEntry + R"(,"y":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})",
                               std::string(20, '\0')),
                      "leave a gap of 4 unused bytes");
   }
   SECTION("gap at the start") {
-    require_rejected(dir,
-                     raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                              std::string(12, '\0')),
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", std::string(12, '\0')),
                      "leave a gap of 4");
   }
   SECTION("trailing bytes") {
-    require_rejected(dir, raw_file(R"({"x":)" + kEntry + "}", std::string(12, '\0')),
-                     "4 trailing bytes");
+    require_rejected(dir, raw_file(R"({"x":)" + kEntry + "}", std::string(12, '\0')), "4 trailing bytes");
   }
 }
 
-TEST_CASE("safetensors rejects a shape that does not match the byte length",
-          "[core][safetensors][hostile]") {
+TEST_CASE("safetensors rejects a shape that does not match the byte length", "[core][safetensors][hostile]") {
   TempDir dir;
-  require_rejected(dir,
-                   raw_file(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", kData8),
+  require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", kData8),
                    "needs 12 bytes but data_offsets [0, 8] hold 8");
-  require_rejected(
-      dir,
-      raw_file(R"({"x":{"dtype":"F64","shape":[],"data_offsets":[0,4]}})", std::string(4, '\0')),
-      "needs 8 bytes");
+  require_rejected(dir, raw_file(R"({"x":{"dtype":"F64","shape":[],"data_offsets":[0,4]}})", std::string(4, '\0')),
+                   "needs 8 bytes");
   // A hostile shape of 100000 ones is reported in brief, not echoed whole.
   std::string ones = "[1";
   for (int i = 0; i < 99999; ++i) ones += ",1";
   ones += "]";
   const std::string path = dir.file("long.safetensors");
-  write_bytes(path, raw_file(R"({"x":{"dtype":"U8","shape":)" + ones + R"(,"data_offsets":[0,8]}})",
-                             kData8));
+  write_bytes(path, raw_file(R"({"x":{"dtype":"U8","shape":)" + ones + R"(,"data_offsets":[0,8]}})", kData8));
   const std::string msg = load_error(path);
   REQUIRE(msg.find("needs 1 bytes but data_offsets [0, 8] hold 8") != std::string::npos);
   REQUIRE(msg.size() < 400);
 }
 
-TEST_CASE("safetensors rejects negative dims and overflowing shapes",
-          "[core][safetensors][hostile]") {
+TEST_CASE("safetensors rejects negative dims and overflowing shapes", "[core][safetensors][hostile]") {
   TempDir dir;
   auto with_shape = [&](const std::string& shape) {
-    return raw_file(R"({"x":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":[0,8]}})",
-                    kData8);
+    return raw_file(R"({"x":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":[0,8]}})", kData8);
   };
   SECTION("negative") { require_rejected(dir, with_shape("[-2]"), "negative dimension -2"); }
   SECTION("negative pair multiplying to the right size") {
@@ -619,19 +564,15 @@ TEST_CASE("safetensors rejects negative dims and overflowing shapes",
     require_rejected(dir, with_shape("[2.0]"), "non-negative integers");
     require_rejected(dir, with_shape("\"2\""), "shape must be an array");
   }
-  SECTION("element count overflow") {
-    require_rejected(dir, with_shape("[4294967296,4294967296,2]"), "overflows");
-  }
+  SECTION("element count overflow") { require_rejected(dir, with_shape("[4294967296,4294967296,2]"), "overflows"); }
   SECTION("byte count overflow wrapping to the right size") {
     // 2^62 + 2 elements x 4 bytes = 2^64 + 8 = 8 (mod 2^64).
     require_rejected(dir, with_shape("[4611686018427387906]"), "overflows");
   }
   SECTION("dimension beyond int64 next to a zero") {
-    require_rejected(
-        dir,
-        raw_file(R"({"x":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})",
-                 ""),
-        "too large");
+    require_rejected(dir,
+                     raw_file(R"({"x":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", ""),
+                     "too large");
   }
   SECTION("number beyond 64 bits") {
     require_rejected(dir, with_shape("[100000000000000000000000]"), "non-negative integers");
@@ -641,44 +582,35 @@ TEST_CASE("safetensors rejects negative dims and overflowing shapes",
 TEST_CASE("safetensors rejects duplicate names", "[core][safetensors][hostile]") {
   TempDir dir;
   SECTION("tensor names") {
-    require_rejected(dir, raw_file(R"({"x":)" + kEntry + R"(,"x":)" + kEntry + "}", kData8),
-                     "has the key 'x' twice");
+    require_rejected(dir, raw_file(R"({"x":)" + kEntry + R"(,"x":)" + kEntry + "}", kData8), "has the key 'x' twice");
   }
   SECTION("names with control characters stay on one line") {
     require_rejected(dir, raw_file(R"({"a\nb":)" + kEntry + R"(,"a\nb":)" + kEntry + "}", kData8),
                      "has the key 'a\\x0ab' twice");
   }
   SECTION("fields") {
-    require_rejected(
-        dir,
-        raw_file(R"({"x":{"dtype":"F32","dtype":"I32","shape":[2],"data_offsets":[0,8]}})", kData8),
-        "has the key 'dtype' twice");
+    require_rejected(dir, raw_file(R"({"x":{"dtype":"F32","dtype":"I32","shape":[2],"data_offsets":[0,8]}})", kData8),
+                     "has the key 'dtype' twice");
   }
   SECTION("metadata keys") {
-    require_rejected(dir, raw_file(R"({"__metadata__":{"a":"1","a":"2"}})", ""),
-                     "has the key 'a' twice");
+    require_rejected(dir, raw_file(R"({"__metadata__":{"a":"1","a":"2"}})", ""), "has the key 'a' twice");
   }
 }
 
 TEST_CASE("safetensors rejects metadata that is not a string map", "[core][safetensors][hostile]") {
   TempDir dir;
   SECTION("number value") {
-    require_rejected(dir, raw_file(R"({"__metadata__":{"step":500}})", ""),
-                     "value of 'step' must be a string");
+    require_rejected(dir, raw_file(R"({"__metadata__":{"step":500}})", ""), "value of 'step' must be a string");
   }
-  SECTION("null value") {
-    require_rejected(dir, raw_file(R"({"__metadata__":{"a":null}})", ""), "must be a string");
-  }
+  SECTION("null value") { require_rejected(dir, raw_file(R"({"__metadata__":{"a":null}})", ""), "must be a string"); }
   SECTION("not an object") {
-    require_rejected(dir, raw_file(R"({"__metadata__":["a"]})", ""),
-                     "must be an object of strings");
+    require_rejected(dir, raw_file(R"({"__metadata__":["a"]})", ""), "must be an object of strings");
   }
 }
 
 TEST_CASE("safetensors rejects BOOL bytes other than 0 and 1", "[core][safetensors][hostile]") {
   TempDir dir;
   require_rejected(dir,
-                   raw_file(R"({"b":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})",
-                            std::string("\1\0\7", 3)),
+                   raw_file(R"({"b":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})", std::string("\1\0\7", 3)),
                    "BOOL element 2 holds byte 7", /*data_only=*/true);
 }

@@ -2,8 +2,8 @@
 // and the box scanner.
 #include <catch2/catch.hpp>
 
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -70,8 +70,7 @@ TEST_CASE("100k-line JSONL: compact index, O(1) random access, thread-safe get",
   std::vector<int> wrong(4, 0);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
-      for (size_t i = t; i < src->size(); i += 97)
-        wrong[t] += src->get(i).id != "r" + std::to_string(record_of(i));
+      for (size_t i = t; i < src->size(); i += 97) wrong[t] += src->get(i).id != "r" + std::to_string(record_of(i));
     });
   for (auto& th : threads) th.join();
   CHECK(wrong == std::vector<int>(4, 0));
@@ -109,8 +108,8 @@ TEST_CASE("box scanner: 2- and 4-integer groups on the 0..999 grid", "[formats][
   CHECK(!find_bad_box("the cat at [0, 0, 999, 999] and [500, 500]"));
   CHECK(find_bad_box("[10, 20, 30, 1000]").value().find("[10, 20, 30, 1000]") != std::string::npos);
   CHECK(find_bad_box("point [-1, 5]").has_value());
-  CHECK(find_bad_box("[300,10,200,20]").has_value());   // x1 > x2
-  CHECK(!find_bad_box("[1, 2, 3] and [1, 2, 3, 4, 5000]"));  // 3 and 5 numbers: not boxes
+  CHECK(find_bad_box("[300,10,200,20]").has_value());                    // x1 > x2
+  CHECK(!find_bad_box("[1, 2, 3] and [1, 2, 3, 4, 5000]"));              // 3 and 5 numbers: not boxes
   CHECK(!find_bad_box("[0.5, 0.5, 1.5, 2.0] [x1, y1, x2, y2] [a] []"));  // not integer boxes
   CHECK(!find_bad_box("[[1, 2], [3, 4]]"));
   CHECK(find_bad_box("nested [[1, 2000]]").has_value());
@@ -201,8 +200,9 @@ TEST_CASE("1M-line LLaVA JSONL opens in seconds within a few tens of MB", "[.ben
   }
   const double get_us = get_watch.seconds() * 10;
   WARN("1M lines, " << file_mb << " MB: open " << open_s << " s wall, " << open_cpu_s << " s CPU ("
-                    << std::thread::hardware_concurrency() << " hw threads), index " << src->index_bytes() / 1e6 << " MB, RSS " << rss0 << " -> " << rss1
-                    << " MB (peak " << hwm << " MB), get " << get_us << " us/record");
+                    << std::thread::hardware_concurrency() << " hw threads), index " << src->index_bytes() / 1e6
+                    << " MB, RSS " << rss0 << " -> " << rss1 << " MB (peak " << hwm << " MB), get " << get_us
+                    << " us/record");
   CHECK(src->size() == 1000000);
   CHECK(open_cpu_s < 10.0);
   CHECK(src->index_bytes() < 20e6);

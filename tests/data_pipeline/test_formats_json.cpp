@@ -37,12 +37,13 @@ TEST_CASE("captions JSONL: samples, ids, roots relative to the file's folder", "
   write_file(dir.file("data/img/a.jpg"), "A");
   write_file(dir.file("elsewhere/img/b.jpg"), "B");
   write_file(dir.file("abs.png"), "C");
-  write_lines(dir.file("data/caps.jsonl"), {
-      R"({"id": "first", "image": "img/a.jpg", "caption": "a red square"})",
-      "",
-      R"({"image": ")" + dir.file("abs.png") + R"(", "caption": "absolute path"})",
-      R"({"id": 7, "image": "img/a.jpg", "caption": "box [10, 20, 300, 400] is fine"})",
-  });
+  write_lines(dir.file("data/caps.jsonl"),
+              {
+                  R"({"id": "first", "image": "img/a.jpg", "caption": "a red square"})",
+                  "",
+                  R"({"image": ")" + dir.file("abs.png") + R"(", "caption": "absolute path"})",
+                  R"({"id": 7, "image": "img/a.jpg", "caption": "box [10, 20, 300, 400] is fine"})",
+              });
   // An absolute image path breaks the default path policy; allow_outside_root accepts it.
   auto strict = open_source(source_config("caps", "captions", dir.file("data/caps.jsonl")));
   CHECK(strict->size() == 2);
@@ -80,19 +81,20 @@ TEST_CASE("captions JSONL: samples, ids, roots relative to the file's folder", "
 TEST_CASE("captions: every malformed record is quarantined, the good ones stay", "[formats][quarantine]") {
   TempDir dir;
   write_file(dir.file("ok.jpg"), "x");
-  write_lines(dir.file("caps.jsonl"), {
-      R"({"image": "ok.jpg", "caption": "good one"})",
-      R"({"image": "ok.jpg", "caption": "broken" )",                   // bad_json
-      R"({"image": "ok.jpg"})",                                          // missing_field
-      R"({"image": "ok.jpg", "caption": 5})",                            // wrong_type
-      R"(["not", "an", "object"])",                                      // wrong_type
-      R"({"image": "ok.jpg", "caption": "   "})",                        // empty_text
-      R"({"image": "ok.jpg", "caption": "the cat [12, 40, 1000, 80]"})",  // box_out_of_range
-      R"({"image": "ok.jpg", "caption": "flipped [500, 40, 100, 80]"})",  // box_out_of_range (x1 > x2)
-      R"({"image": "ok.jpg", "caption": "two <image> tags"})",           // placeholder_mismatch
-      R"({"id": "gone", "image": "nope.jpg", "caption": "file missing"})",
-      R"({"image": "ok.jpg", "caption": "point [999, 0] ok"})",
-  });
+  write_lines(dir.file("caps.jsonl"),
+              {
+                  R"({"image": "ok.jpg", "caption": "good one"})",
+                  R"({"image": "ok.jpg", "caption": "broken" )",                      // bad_json
+                  R"({"image": "ok.jpg"})",                                           // missing_field
+                  R"({"image": "ok.jpg", "caption": 5})",                             // wrong_type
+                  R"(["not", "an", "object"])",                                       // wrong_type
+                  R"({"image": "ok.jpg", "caption": "   "})",                         // empty_text
+                  R"({"image": "ok.jpg", "caption": "the cat [12, 40, 1000, 80]"})",  // box_out_of_range
+                  R"({"image": "ok.jpg", "caption": "flipped [500, 40, 100, 80]"})",  // box_out_of_range (x1 > x2)
+                  R"({"image": "ok.jpg", "caption": "two <image> tags"})",            // placeholder_mismatch
+                  R"({"id": "gone", "image": "nope.jpg", "caption": "file missing"})",
+                  R"({"image": "ok.jpg", "caption": "point [999, 0] ok"})",
+              });
   Quarantine q;
   auto src = open_source(source_config("caps", "captions", dir.file("caps.jsonl")), &q);
   REQUIRE(src->size() == 3);
@@ -129,18 +131,19 @@ TEST_CASE("image path policy: NUL, absolute, ../ and symlinks leaving the root a
   std::filesystem::create_symlink(dir / "outside.png", dir / "data/img/escape.png");
   std::filesystem::create_symlink(dir / "data/img/a.png", dir / "data/img/inside.png");
   REQUIRE(::mkfifo((dir / "data/img/pipe.png").c_str(), 0600) == 0);
-  write_lines(dir / "data/caps.jsonl", {
-      R"({"id": "ok", "image": "img/a.png", "caption": "x"})",
-      R"({"id": "dots", "image": "img/../img/./a.png", "caption": "x"})",   // stays inside: fine
-      R"({"id": "nul", "image": "img/a.png\u0000.txt", "caption": "x"})",
-      R"({"id": "abs", "image": ")" + (dir / "outside.png") + R"(", "caption": "x"})",
-      R"({"id": "up", "image": "img/../../outside.png", "caption": "x"})",
-      R"({"id": "escape", "image": "img/escape.png", "caption": "x"})",
-      R"({"id": "inside", "image": "img/inside.png", "caption": "x"})",
-      R"({"id": "folder", "image": "img", "caption": "x"})",
-      R"({"id": "pipe", "image": "img/pipe.png", "caption": "x"})",
-      R"({"id": "dev", "image": "../../../../../../../dev/zero", "caption": "x"})",
-  });
+  write_lines(dir / "data/caps.jsonl",
+              {
+                  R"({"id": "ok", "image": "img/a.png", "caption": "x"})",
+                  R"({"id": "dots", "image": "img/../img/./a.png", "caption": "x"})",  // stays inside: fine
+                  R"({"id": "nul", "image": "img/a.png\u0000.txt", "caption": "x"})",
+                  R"({"id": "abs", "image": ")" + (dir / "outside.png") + R"(", "caption": "x"})",
+                  R"({"id": "up", "image": "img/../../outside.png", "caption": "x"})",
+                  R"({"id": "escape", "image": "img/escape.png", "caption": "x"})",
+                  R"({"id": "inside", "image": "img/inside.png", "caption": "x"})",
+                  R"({"id": "folder", "image": "img", "caption": "x"})",
+                  R"({"id": "pipe", "image": "img/pipe.png", "caption": "x"})",
+                  R"({"id": "dev", "image": "../../../../../../../dev/zero", "caption": "x"})",
+              });
   auto src = open_source(source_config("caps", "captions", dir / "data/caps.jsonl"));
   std::map<std::string, std::string> why;  // id -> reason of the open issue
   for (const auto& e : src->open_issues()) {
@@ -183,17 +186,19 @@ TEST_CASE("interleaved JSONL (OBELICS layout)", "[formats][quarantine]") {
   TempDir dir;
   write_file(dir.file("p1.png"), "1");
   write_file(dir.file("p2.png"), "2");
-  write_lines(dir.file("docs.jsonl"), {
-      R"({"texts": ["Intro.", null, "Middle.", null], "images": [null, "p1.png", null, "p2.png"], "url": "x"})",
-      R"({"texts": [null, "Caption after."], "images": ["p2.png", null]})",
-      R"({"texts": ["a", null], "images": ["p1.png", null]})",          // both at position 0
-      R"({"texts": [null, "b"], "images": [null, null]})",              // neither at position 0
-      R"({"texts": ["a"], "images": [null, null]})",                    // length mismatch
-      R"({"texts": [null], "images": ["p1.png"]})",                     // no text
-      R"({"texts": ["", null], "images": [null, "p1.png"]})",           // empty text
-      R"({"texts": ["a", null], "images": [null, 3]})",                 // image not a path
-      R"({"images": []})",                                              // missing texts
-  });
+  write_lines(
+      dir.file("docs.jsonl"),
+      {
+          R"({"texts": ["Intro.", null, "Middle.", null], "images": [null, "p1.png", null, "p2.png"], "url": "x"})",
+          R"({"texts": [null, "Caption after."], "images": ["p2.png", null]})",
+          R"({"texts": ["a", null], "images": ["p1.png", null]})",  // both at position 0
+          R"({"texts": [null, "b"], "images": [null, null]})",      // neither at position 0
+          R"({"texts": ["a"], "images": [null, null]})",            // length mismatch
+          R"({"texts": [null], "images": ["p1.png"]})",             // no text
+          R"({"texts": ["", null], "images": [null, "p1.png"]})",   // empty text
+          R"({"texts": ["a", null], "images": [null, 3]})",         // image not a path
+          R"({"images": []})",                                      // missing texts
+      });
   auto src = open_source(source_config("obelics", "interleaved", dir.file("docs.jsonl")));
   REQUIRE(src->size() == 2);
   RawSample s = src->get(0);
@@ -254,11 +259,11 @@ void check_llava(const Source& src) {
 
   CHECK(get_error_kind(src, 4) == "missing_image");
   CHECK(kinds_of(src.open_issues()) == std::map<std::string, int>{{"placeholder_mismatch", 1},
-                                                                   {"no_assistant_turn", 1},
-                                                                   {"wrong_type", 2},
-                                                                   {"box_out_of_range", 1},
-                                                                   {"empty_text", 1},
-                                                                   {"missing_field", 1}});
+                                                                  {"no_assistant_turn", 1},
+                                                                  {"wrong_type", 2},
+                                                                  {"box_out_of_range", 1},
+                                                                  {"empty_text", 1},
+                                                                  {"missing_field", 1}});
   for (const auto& e : src.open_issues()) CHECK(e.id != "line 1");  // ids come from the records
 }
 
@@ -292,7 +297,8 @@ TEST_CASE("llava: JSON array and JSONL give the same samples and quarantine", "[
 
 TEST_CASE("llava JSON array: records before a broken tail are kept", "[formats][quarantine]") {
   TempDir dir;
-  write_file(dir.file("conv.json"), R"([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
+  write_file(dir.file("conv.json"),
+             R"([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
  {"id": "b", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "b"}]},
  {"id": "c", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "val)");
   auto src = open_source(source_config("l", "llava", dir.file("conv.json")));
@@ -303,7 +309,8 @@ TEST_CASE("llava JSON array: records before a broken tail are kept", "[formats][
   CHECK(src->open_issues()[0].reason.find("element 2") != std::string::npos);
 
   // An element that is not valid JSON inside an intact array is quarantined on its own.
-  write_file(dir.file("conv2.json"), R"([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
+  write_file(dir.file("conv2.json"),
+             R"([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
  {"id": "b" "conversations": []},
  {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "c"}]}])");
   auto src2 = open_source(source_config("l", "llava", dir.file("conv2.json")));

@@ -42,10 +42,10 @@ TEST_CASE("wds shards: samples point at the image bytes inside the tar", "[forma
   const std::string long_dir(120, 'd');  // > 100 chars: needs a pax header before the member
   const std::string img0 = fake_image("k0", 3000), img1 = fake_image("k1", 513), img2 = fake_image("k2", 1);
   write_tar(dir.file("shards/shard-000.tar"), {{"k0.jpg", img0},
-                                           {"k0.txt", "a red circle"},
-                                           {"k0.cls", "3"},
-                                           {long_dir + "/k1.png", img1},
-                                           {long_dir + "/k1.json", R"({"caption": "a blue square", "w": 4})"}});
+                                               {"k0.txt", "a red circle"},
+                                               {"k0.cls", "3"},
+                                               {long_dir + "/k1.png", img1},
+                                               {long_dir + "/k1.json", R"({"caption": "a blue square", "w": 4})"}});
   write_tar(dir.file("shards/shard-001.tar"), {{"k2.webp", img2}, {"k2.txt", "green"}});
 
   for (const std::string path :
@@ -80,19 +80,19 @@ TEST_CASE("wds shards: samples point at the image bytes inside the tar", "[forma
 TEST_CASE("wds: keys without image or caption and bad captions are quarantined", "[formats][wds][quarantine]") {
   TempDir dir;
   write_tar(dir.file("s.tar"), {{"a.jpg", "A"},
-                            {"a.txt", "fine"},
-                            {"b.txt", "caption without image"},
-                            {"c.png", "C"},
-                            {"d.jpg", "D"},
-                            {"d.json", R"({"caption": )"},
-                            {"e.jpg", "E"},
-                            {"e.json", R"({"alt": "no caption key"})"},
-                            {"f.jpg", "F"},
-                            {"f.txt", "  "},
-                            {"g.jpg", "G"},
-                            {"g.txt", "box [0, 0, 999, 1000]"},
-                            {"h.jpg", "H"},
-                            {"h.json", R"({"caption": ["list"]})"}});
+                                {"a.txt", "fine"},
+                                {"b.txt", "caption without image"},
+                                {"c.png", "C"},
+                                {"d.jpg", "D"},
+                                {"d.json", R"({"caption": )"},
+                                {"e.jpg", "E"},
+                                {"e.json", R"({"alt": "no caption key"})"},
+                                {"f.jpg", "F"},
+                                {"f.txt", "  "},
+                                {"g.jpg", "G"},
+                                {"g.txt", "box [0, 0, 999, 1000]"},
+                                {"h.jpg", "H"},
+                                {"h.json", R"({"caption": ["list"]})"}});
   auto src = open_source(source_config("wds", "wds", dir.file("s.tar")));
   REQUIRE(src->size() == 1);
   CHECK(src->get(0).id == "a");
@@ -111,11 +111,11 @@ TEST_CASE("wds: a truncated shard keeps the members before the damage", "[format
   TempDir dir;
   const std::string big = fake_image("k2", 5000);
   write_tar(dir.file("full.tar"), {{"k0.jpg", fake_image("k0", 700)},
-                               {"k0.txt", "zero"},
-                               {"k1.jpg", fake_image("k1", 900)},
-                               {"k1.txt", "one"},
-                               {"k2.jpg", big},
-                               {"k2.txt", "two"}});
+                                   {"k0.txt", "zero"},
+                                   {"k1.jpg", fake_image("k1", 900)},
+                                   {"k1.txt", "one"},
+                                   {"k2.jpg", big},
+                                   {"k2.txt", "two"}});
   const auto full = list_tar_members(dir.file("full.tar"));
   REQUIRE(!full.damaged);
   REQUIRE(full.members.size() == 6);

@@ -42,8 +42,8 @@ using mm::test::TempDir;
 namespace {
 
 const std::string kCorpus = std::string(MM_TEST_DATA_DIR) + "/hostile/";
-constexpr int kCaseSeconds = 5;       // the alarm: a case still running then is a hang
-constexpr double kSlowSeconds = 2.0;  // a case that ends but takes longer than this is a failure too
+constexpr int kCaseSeconds = 5;                     // the alarm: a case still running then is a hang
+constexpr double kSlowSeconds = 2.0;                // a case that ends but takes longer than this is a failure too
 constexpr uint64_t kDataLimit = uint64_t{2} << 30;  // bytes of heap a case may add (RLIMIT_DATA)
 
 struct Case {
@@ -84,16 +84,26 @@ std::string mutate(std::string s, Rng& r) {
     if (s.empty()) s = "x";
     const size_t at = r.below(s.size());
     switch (r.below(7)) {
-      case 0: s[at] = static_cast<char>(s[at] ^ (1 << r.below(8))); break;
-      case 1: s[at] = static_cast<char>(words[r.below(5)]); break;
+      case 0:
+        s[at] = static_cast<char>(s[at] ^ (1 << r.below(8)));
+        break;
+      case 1:
+        s[at] = static_cast<char>(words[r.below(5)]);
+        break;
       case 2: {
         const uint32_t w = words[r.below(10)];
         for (size_t b = 0; b < 4 && at + b < s.size(); ++b) s[at + b] = static_cast<char>(w >> (8 * (3 - b)));
         break;
       }
-      case 3: s.resize(at); break;
-      case 4: s.insert(at, s.substr(r.below(s.size()), 1 + r.below(64))); break;
-      case 5: s.erase(at, 1 + r.below(64)); break;
+      case 3:
+        s.resize(at);
+        break;
+      case 4:
+        s.insert(at, s.substr(r.below(s.size()), 1 + r.below(64)));
+        break;
+      case 5:
+        s.erase(at, 1 + r.below(64));
+        break;
       default:
         for (size_t b = 1 + r.below(16); b > 0; --b) {
           s.insert(s.begin() + static_cast<long>(at), static_cast<char>(r.next()));
@@ -205,19 +215,20 @@ Outcome run_cases(const std::vector<Case>& cases, const std::function<void(const
       if (kind == 'D' || line.size() < 3) continue;
       const size_t sp = line.find(' ', 2);
       const long i = std::stol(line.substr(2, sp - 2));
-      if (kind == 'S') started = i;
-      else started = -1;
+      if (kind == 'S')
+        started = i;
+      else
+        started = -1;
       if (kind == 'A') ++out.accepted;
       if (kind == 'R') ++out.refused;
       if (kind == 'F') out.failures.push_back(cases[size_t(i)].name + ": " + line.substr(sp + 1));
     }
     if (done) break;
     REQUIRE(started >= 0);  // the child died between cases: only the pipe could have failed
-    const std::string how = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM
-                                ? fmt::format("hang: still running after {} s", kCaseSeconds)
-                                : WIFSIGNALED(status) ? fmt::format("crash: signal {} ({})", WTERMSIG(status),
-                                                                    strsignal(WTERMSIG(status)))
-                                                      : fmt::format("exited with status {}", WEXITSTATUS(status));
+    const std::string how =
+        WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? fmt::format("hang: still running after {} s", kCaseSeconds)
+        : WIFSIGNALED(status) ? fmt::format("crash: signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)))
+                              : fmt::format("exited with status {}", WEXITSTATUS(status));
     out.failures.push_back(cases[size_t(started)].name + ": " + how);
     from = static_cast<size_t>(started) + 1;
   }
@@ -299,8 +310,8 @@ TEST_CASE("hostile JSON/JSONL sources and their mutants: records quarantined, ne
     if (c.name.find("/img/") == std::string::npos) seeds.push_back(c);
   const Outcome o = run_cases(with_mutants(seeds, 30), [&](const Case& c) {
     const std::string base = fs::path(c.name.substr(0, c.name.find('#'))).filename().string();
-    const std::string format = base.rfind("captions", 0) == 0      ? "captions"
-                               : base.rfind("interleaved", 0) == 0 ? "interleaved"
+    const std::string format = base.rfind("captions", 0) == 0                       ? "captions"
+                               : base.rfind("interleaved", 0) == 0                  ? "interleaved"
                                : base.rfind("llava", 0) == 0 || base == "deep.json" ? "llava"
                                                                                     : "text";
     const std::string path = dir / base;
@@ -329,8 +340,7 @@ TEST_CASE("hostile safetensors and their mutants: accepted or one line", "[hosti
   check(o, 1, 100);
 }
 
-TEST_CASE("special files (FIFO, /dev/zero, a folder) end at once with one line wherever a file is read",
-          "[hostile]") {
+TEST_CASE("special files (FIFO, /dev/zero, a folder) end at once with one line wherever a file is read", "[hostile]") {
   TempDir dir;
   const std::string fifo = dir / "fifo";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "core/safetensors.h"
-#include "support/golden_file.h"
 #include "data_pipeline/image/image_pipeline.h"
+#include "support/golden_file.h"
 
 using namespace mm::data;
 

@@ -63,7 +63,8 @@ TEST_CASE("probe rejects empty, garbage, truncated and zero-sized headers with a
   CHECK_THROWS_WITH(probe_image_size("hello, this is a caption, not an image"), Catch::Contains("not an image"));
   CHECK_THROWS_WITH(probe_image_size(png_header(10, 10).substr(0, 20)), Catch::Contains("truncated PNG"));
   CHECK_THROWS_WITH(probe_image_size(png_header(0, 10)), Catch::Contains("zero-sized"));
-  CHECK_THROWS_WITH(probe_image_size(std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF", 10)), Catch::Contains("truncated JPEG"));
+  CHECK_THROWS_WITH(probe_image_size(std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF", 10)),
+                    Catch::Contains("truncated JPEG"));
   // A PNG claiming 100000 x 100000 is probed from 33 bytes: nothing is allocated for its pixels.
   CHECK(probe_image_size(png_header(100000, 100000)).pixels() == 10000000000LL);
 }

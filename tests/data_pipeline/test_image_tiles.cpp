@@ -8,8 +8,8 @@
 
 #include "data_pipeline/image/image_error.h"
 #include "data_pipeline/image/image_pipeline.h"
-#include "data_pipeline/image/tiles.h"
 #include "data_pipeline/image/tile_buffers.h"
+#include "data_pipeline/image/tiles.h"
 
 using namespace mm::data;
 

@@ -58,13 +58,15 @@ struct LoaderData {
                         R"("], "conversations": [{"from": "human", "value": "<image> and <image>: which is )" + c +
                         R"(?"}, {"from": "gpt", "value": "The first one is )" + c + R"(."}]})");
       } else {
-        lines.push_back(R"({"id": "conv)" + std::to_string(i) + R"(", "image": ")" + a +
-                        R"(", "conversations": [{"from": "human", "value": "<image>\nWhat colour is the square?"}, {"from": "gpt", "value": "A )" +
-                        c + R"( square."}]})");
+        lines.push_back(
+            R"({"id": "conv)" + std::to_string(i) + R"(", "image": ")" + a +
+            R"(", "conversations": [{"from": "human", "value": "<image>\nWhat colour is the square?"}, {"from": "gpt", "value": "A )" +
+            c + R"( square."}]})");
       }
     }
     write_file(dir.file("llava/img/broken.png"), "\x89PNG\r\n\x1a\n this is not really a png");
-    lines.push_back(R"({"id": "corrupt", "image": "img/broken.png", "conversations": [{"from": "human", "value": "<image> what?"}, {"from": "gpt", "value": "A red circle."}]})");
+    lines.push_back(
+        R"({"id": "corrupt", "image": "img/broken.png", "conversations": [{"from": "human", "value": "<image> what?"}, {"from": "gpt", "value": "A red circle."}]})");
     write_lines(dir.file("llava/conv.jsonl"), lines);
 
     std::vector<std::pair<std::string, std::string>> members;
@@ -78,7 +80,8 @@ struct LoaderData {
     std::vector<std::string> texts;
     for (int i = 0; i < 6; ++i) {
       std::string t;
-      for (int k = 0; k < 3 + 8 * (i % 3); ++k) t += "The quick brown fox jumps over the lazy dog " + std::to_string(k) + ". ";
+      for (int k = 0; k < 3 + 8 * (i % 3); ++k)
+        t += "The quick brown fox jumps over the lazy dog " + std::to_string(k) + ". ";
       texts.push_back(R"({"text": ")" + t + R"("})");
     }
     write_lines(dir.file("text/t.jsonl"), texts);
@@ -113,7 +116,8 @@ mm::LoaderConfig loader_config(int64_t workers) {
   return c;
 }
 
-std::unique_ptr<Loader> make(const mm::LoaderConfig& cfg, Quarantine* q = nullptr, const nlohmann::json* state = nullptr) {
+std::unique_ptr<Loader> make(const mm::LoaderConfig& cfg, Quarantine* q = nullptr,
+                             const nlohmann::json* state = nullptr) {
   return make_loader(data().sources, mm::MixtureConfig{}, image_config(), mm::test::test_tokenizer(), kTokensPerTile,
                      cfg, q, 0, 1, state);
 }
@@ -445,8 +449,8 @@ TEST_CASE("loader: resuming with another rank count delivers every position once
     int from_world, to_world, first, second;
   };
   int64_t holes = 0, partial = 0;
-  for (const Case& k : {Case{2, 1, 3, 8}, Case{2, 1, 5, 8}, Case{2, 3, 4, 4}, Case{1, 2, 5, 5}, Case{3, 2, 2, 8},
-                        Case{2, 1, 7, 9}}) {
+  for (const Case& k :
+       {Case{2, 1, 3, 8}, Case{2, 1, 5, 8}, Case{2, 3, 4, 4}, Case{1, 2, 5, 5}, Case{3, 2, 2, 8}, Case{2, 1, 7, 9}}) {
     INFO("from " << k.from_world << " ranks x " << k.first << " batches to " << k.to_world << " x " << k.second);
     Deliveries got;
     const std::vector<nlohmann::json> old = run_ranks(cfg, k.from_world, k.first, nullptr, got);

@@ -127,14 +127,15 @@ TEST_CASE("packing: positions reset, document ids, padding, first token of a doc
   CHECK(seqs[0].positions == std::vector<int32_t>{0, 1, 2, 0, 1, 2, 3, 0});
   CHECK(seqs[0].doc_ids == std::vector<int32_t>{0, 0, 0, 1, 1, 1, 1, -1});
   CHECK(seqs[0].input_ids[7] == kPad);
-  CHECK(seqs[0].labels == std::vector<int32_t>{kIgnoreIndex, 100001, kIgnoreIndex, kIgnoreIndex, 200001,
-                                               kIgnoreIndex, 200003, kIgnoreIndex});
+  CHECK(seqs[0].labels == std::vector<int32_t>{kIgnoreIndex, 100001, kIgnoreIndex, kIgnoreIndex, 200001, kIgnoreIndex,
+                                               200003, kIgnoreIndex});
   CHECK(stats.efficiency() == Approx(7.0 / 8.0));
   check_packing(samples, seqs, stats, 8, {0, 1});
 }
 
 TEST_CASE("packing: first-fit over open sequences beats next-fit on a crafted order", "[packing]") {
-  const std::vector<EncodedSample> samples = {make_sample(0, 6), make_sample(1, 6), make_sample(2, 4), make_sample(3, 4)};
+  const std::vector<EncodedSample> samples = {make_sample(0, 6), make_sample(1, 6), make_sample(2, 4),
+                                              make_sample(3, 4)};
   PackOptions opts;
   opts.seq_len = 10;
   opts.pad_id = kPad;

@@ -34,9 +34,10 @@ struct FakeSplitter {
     requests.push_back(r);
     std::vector<ImageLayout> out;
     for (int64_t k = 0; k < images; ++k) {
-      out.push_back(r.single_tile ? mm::tok::make_image_layout(mm::TokenizerConfig{}, mm::tok::Indicators::Index, k, 0, 0, true)
-                                  : mm::tok::make_image_layout(mm::TokenizerConfig{}, mm::tok::Indicators::Index, k, 1,
-                                                               r.nmax, true));
+      out.push_back(
+          r.single_tile
+              ? mm::tok::make_image_layout(mm::TokenizerConfig{}, mm::tok::Indicators::Index, k, 0, 0, true)
+              : mm::tok::make_image_layout(mm::TokenizerConfig{}, mm::tok::Indicators::Index, k, 1, r.nmax, true));
     }
     return out;
   }
@@ -121,7 +122,8 @@ TEST_CASE("tile budget lowers nmax step by step, then single tile, then rejects"
   }
 }
 
-TEST_CASE("tile budget: template errors and loss-less samples become reasons, text is not budgeted", "[packing][budget]") {
+TEST_CASE("tile budget: template errors and loss-less samples become reasons, text is not budgeted",
+          "[packing][budget]") {
   const mm::tok::SampleEncoder enc(mm::test::test_tokenizer(), 4);
   FakeSplitter sp;
   BudgetOptions opts;
@@ -201,7 +203,7 @@ TEST_CASE("tokenize, budget and pack throughput", "[.][bench]") {
     const mm::Stopwatch pack_watch;
     mm::data::pack_samples(encoded, po, &st);
     const double ps = pack_watch.seconds();
-    WARN("pack open_sequences=" << open << ": efficiency " << st.efficiency() << ", " << st.sequences
-                                << " sequences, " << tokens / ps / 1e6 << " M tokens/s");
+    WARN("pack open_sequences=" << open << ": efficiency " << st.efficiency() << ", " << st.sequences << " sequences, "
+                                << tokens / ps / 1e6 << " M tokens/s");
   }
 }

@@ -34,9 +34,8 @@ int run_collectives() {
   bool none = any_rank(g, false);
   std::string b = broadcast_string(g, g.rank() == 0 ? R"({"step":12,"seed":"abc"})" : "ignored");
   auto all = all_gather_strings(g, std::string(static_cast<size_t>(g.rank() * 3 + 1), 'a' + g.rank()));
-  std::cout << "sum=" << sums[0] << "," << sums[1] << " max=" << mx << " nonfinite=" << nonfinite
-            << " any=" << none << " bcast=" << b << " gather=" << all.size() << ":" << all[0] << "|"
-            << all[1] << std::endl;
+  std::cout << "sum=" << sums[0] << "," << sums[1] << " max=" << mx << " nonfinite=" << nonfinite << " any=" << none
+            << " bcast=" << b << " gather=" << all.size() << ":" << all[0] << "|" << all[1] << std::endl;
   return 0;
 }
 

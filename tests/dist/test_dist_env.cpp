@@ -31,8 +31,11 @@ TEST_CASE("no launcher variables: a single process", "[dist]") {
 }
 
 TEST_CASE("torchrun variables", "[dist]") {
-  auto e = dist_env_from(env_of({{"RANK", "5"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"},
-                                 {"LOCAL_WORLD_SIZE", "4"}, {"MASTER_ADDR", "n0.cluster"},
+  auto e = dist_env_from(env_of({{"RANK", "5"},
+                                 {"WORLD_SIZE", "8"},
+                                 {"LOCAL_RANK", "1"},
+                                 {"LOCAL_WORLD_SIZE", "4"},
+                                 {"MASTER_ADDR", "n0.cluster"},
                                  {"MASTER_PORT", "29611"}}));
   CHECK(e.launcher == "torchrun");
   CHECK(e.rank == 5);
@@ -46,8 +49,11 @@ TEST_CASE("torchrun variables", "[dist]") {
 }
 
 TEST_CASE("Slurm variables: rank, local id and the first host of the nodelist", "[dist]") {
-  auto e = dist_env_from(env_of({{"SLURM_PROCID", "6"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "2"},
-                                 {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"SLURM_JOB_ID", "12345"},
+  auto e = dist_env_from(env_of({{"SLURM_PROCID", "6"},
+                                 {"SLURM_NTASKS", "8"},
+                                 {"SLURM_LOCALID", "2"},
+                                 {"SLURM_TASKS_PER_NODE", "4(x2)"},
+                                 {"SLURM_JOB_ID", "12345"},
                                  {"SLURM_NODELIST", "gpu[07-08],login1"}}));
   CHECK(e.launcher == "slurm");
   CHECK(e.rank == 6);
@@ -65,8 +71,10 @@ TEST_CASE("Slurm variables: rank, local id and the first host of the nodelist", 
 }
 
 TEST_CASE("Open MPI variables", "[dist]") {
-  auto e = dist_env_from(env_of({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"},
-                                 {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},
+  auto e = dist_env_from(env_of({{"OMPI_COMM_WORLD_RANK", "3"},
+                                 {"OMPI_COMM_WORLD_SIZE", "4"},
+                                 {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
+                                 {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},
                                  {"MASTER_ADDR", "10.0.0.1"}}));
   CHECK(e.launcher == "mpi");
   CHECK(e.rank == 3);

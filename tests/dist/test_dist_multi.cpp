@@ -1,12 +1,12 @@
 // Two-rank Gloo tests: ranks are dist_worker processes started by mm::dist::launch (the launcher
 // under test), every run bounded by a timeout.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
+#include <unistd.h>  // getpid
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
-#include <unistd.h>  // getpid
 
 #include "core/timer.h"
 #include "dist/launcher.h"

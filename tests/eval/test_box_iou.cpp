@@ -22,9 +22,9 @@ TEST_CASE("parse_box: the first well-formed [x1, y1, x2, y2] group", "[eval][iou
   check_box("[10, 20, 110, 220]", 10, 20, 110, 220);
   check_box("The cat is at [10,20,110,220].", 10, 20, 110, 220);
   check_box("[ 0 , 0 , 999 , 999 ]", 0, 0, 999, 999);
-  check_box("[110, 220, 10, 20]", 10, 20, 110, 220);                    // swapped corners normalised
-  check_box("[0, 0, 100, 100] and [500, 500, 600, 600]", 0, 0, 100, 100); // several: the first
-  check_box("the [red] one: [1, 2, 3, 4]", 1, 2, 3, 4);                  // a group without commas is text
+  check_box("[110, 220, 10, 20]", 10, 20, 110, 220);                       // swapped corners normalised
+  check_box("[0, 0, 100, 100] and [500, 500, 600, 600]", 0, 0, 100, 100);  // several: the first
+  check_box("the [red] one: [1, 2, 3, 4]", 1, 2, 3, 4);                    // a group without commas is text
   check_box("[[5, 6, 7, 8]]", 5, 6, 7, 8);
 }
 
@@ -57,7 +57,7 @@ TEST_CASE("accuracy at IoU >= 0.5", "[eval][iou]") {
   CHECK(iou_accuracy("[100, 100, 0, 0]", {"[0, 0, 100, 100]"}) == 1.0);  // swapped corners
   CHECK(iou_accuracy("nothing here", {"[0, 0, 100, 100]"}) == 0.0);
   CHECK(iou_accuracy("[0, 0, 100]", {"[0, 0, 100, 100]"}) == 0.0);
-  CHECK(iou_accuracy("[500, 500, 600, 600] [0, 0, 100, 100]", {"[0, 0, 100, 100]"}) == 0.0);  // first box counts
+  CHECK(iou_accuracy("[500, 500, 600, 600] [0, 0, 100, 100]", {"[0, 0, 100, 100]"}) == 0.0);    // first box counts
   CHECK(iou_accuracy("[0, 0, 100, 100]", {"[500, 500, 600, 600]", "[0, 0, 90, 100]"}) == 1.0);  // any reference
   CHECK_THROWS_AS(iou_accuracy("[0, 0, 1, 1]", {"no box"}), mm::Error);
 }

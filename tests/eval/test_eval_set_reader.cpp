@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "core/check.h"
+#include "core/hash.h"
+#include "core/io.h"
 #include "eval/eval_set_reader.h"
 #include "support/temp_dir.h"
 
@@ -27,6 +29,7 @@ TEST_CASE("reader: valid items of every metric", "[eval][reader]") {
           "\n"
           R"({"id": "t1", "question": "", "answers": ["the quick fox"], "category": "text-only", "benchmark": "ppl", "metric": "perplexity"})");
   const EvalSet set = read_eval_set(path);
+  CHECK(set.hash == mm::fnv1a64_hex(mm::io::read_file(path)));  // what the eval report records
   CHECK(set.skipped.empty());
   REQUIRE(set.items.size() == 5);
   CHECK(set.items[0].id == "q1");

@@ -27,7 +27,8 @@ TEST_CASE("Evaluator scores a fake predictor per benchmark and category", "[eval
     a += line("v" + std::to_string(i), "vqa", "general", "vqa_accuracy", "red",
               i < 4 ? R"(, "task": "colour")" : R"(, "task": "count")");
   for (int i = 0; i < 4; ++i)
-    a += line("m" + std::to_string(i), "sqa", "knowledge", "multiple_choice", "B", R"(, "choices": ["x", "y", "z", "w"])");
+    a += line("m" + std::to_string(i), "sqa", "knowledge", "multiple_choice", "B",
+              R"(, "choices": ["x", "y", "z", "w"])");
   a += "{broken\n";
   for (int i = 0; i < 3; ++i) b += line("t" + std::to_string(i), "wiki", "text-only", "perplexity", "some text");
   for (int i = 0; i < 2; ++i) b += line("g" + std::to_string(i), "ref", "refer&ground", "iou@0.5", "[0, 0, 100, 100]");
@@ -52,9 +53,12 @@ TEST_CASE("Evaluator scores a fake predictor per benchmark and category", "[eval
       benches.insert(it.benchmark);
       const bool right = (it.id.back() - '0') % 2 == 0;
       Prediction p;
-      if (it.metric == Metric::kPerplexity) p.token_logprobs = {std::log(0.25), std::log(0.25)};
-      else if (it.metric == Metric::kIouAt50) p.text = right ? "[0, 0, 100, 90]" : "no idea";
-      else p.text = right ? it.answers[0] : "wrong";
+      if (it.metric == Metric::kPerplexity)
+        p.token_logprobs = {std::log(0.25), std::log(0.25)};
+      else if (it.metric == Metric::kIouAt50)
+        p.text = right ? "[0, 0, 100, 90]" : "no idea";
+      else
+        p.text = right ? it.answers[0] : "wrong";
       out.push_back(p);
     }
     CHECK(benches.size() == 1);  // a batch never mixes benchmarks
@@ -110,23 +114,27 @@ TEST_CASE("Evaluator scores a fake predictor per benchmark and category", "[eval
 TEST_CASE("Evaluator rejects a predictor that returns the wrong count", "[eval][evaluator]") {
   mm::test::TempDir dir;
   mm::EvalConfig cfg;
-  cfg.sets = {dir.write("a.jsonl", line("1", "b", "general", "exact_match", "x") + line("2", "b", "general", "exact_match", "x"))};
+  cfg.sets = {dir.write("a.jsonl",
+                        line("1", "b", "general", "exact_match", "x") + line("2", "b", "general", "exact_match", "x"))};
   Evaluator ev(cfg);
   CHECK_THROWS_WITH(ev.run(ev.load_sets(), [](const std::vector<EvalItem>&) { return std::vector<Prediction>(1); }),
                     Catch::Contains("returned 1 predictions for a batch of 2"));
   // A benchmark declared differently in two files is an error, not a silent merge.
   cfg.sets.push_back(dir.write("b.jsonl", line("3", "b", "text-rich", "exact_match", "x")));
   Evaluator ev2(cfg);
-  CHECK_THROWS_WITH(ev2.run(ev2.load_sets(), [](const std::vector<EvalItem>& b) { return std::vector<Prediction>(b.size()); }),
-                    Catch::Contains("benchmark \"b\" is general/exact_match"));
+  CHECK_THROWS_WITH(
+      ev2.run(ev2.load_sets(), [](const std::vector<EvalItem>& b) { return std::vector<Prediction>(b.size()); }),
+      Catch::Contains("benchmark \"b\" is general/exact_match"));
 }
 
 TEST_CASE("group_by_benchmark keeps first-appearance order, file order and the cap", "[eval][evaluator]") {
   mm::test::TempDir dir;
   // Benchmark "b" appears first, then "a", then "b" again in the second file.
-  const std::string one = line("b1", "b", "general", "exact_match", "x") + line("a1", "a", "general", "exact_match", "x") +
+  const std::string one = line("b1", "b", "general", "exact_match", "x") +
+                          line("a1", "a", "general", "exact_match", "x") +
                           line("b2", "b", "general", "exact_match", "x");
-  const std::string two = line("b3", "b", "general", "exact_match", "x") + line("a2", "a", "general", "exact_match", "x");
+  const std::string two =
+      line("b3", "b", "general", "exact_match", "x") + line("a2", "a", "general", "exact_match", "x");
   mm::EvalConfig cfg;
   cfg.sets = {dir.write("one.jsonl", one), dir.write("two.jsonl", two)};
   const auto sets = Evaluator(cfg).load_sets();

@@ -1,8 +1,8 @@
 // mm_generate: prompts through the training preprocessing, greedy decoding with the KV cache
 // (against recomputing the whole sequence each step, batched against one by one), perplexity
 // scoring against the model's own loss, evaluate_model end to end, and the generate / eval CLI.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -10,10 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <set>
 
 #include "core/config/run_config.h"
 #include "core/io.h"
@@ -22,11 +22,12 @@
 #include "eval/generation/greedy.h"
 #include "eval/generation/prompt.h"
 #include "eval/metrics/perplexity.h"
+#include "models/checkpoint/checkpoint_manager.h"
+#include "models/checkpoint/checkpoint_tokenizer.h"
+#include "models/checkpoint/model_state.h"
 #include "support/temp_dir.h"
-#include "tokenizer/chat_template.h"
 #include "tests/tokenizer/tokenizer_fixture.h"
-#include "trainers/checkpoint/checkpoint_manager.h"
-#include "trainers/checkpoint/model_state.h"
+#include "tokenizer/chat_template.h"
 
 namespace fs = std::filesystem;
 using mm::gen::Prompt;
@@ -107,9 +108,9 @@ struct Fixture {
   const mm::tok::Tokenizer& tok = mm::test::test_tokenizer();
   mm::MultimodalModel model = test_model(cfg);
   mm::gen::PromptBuilder builder{cfg, tok, model->tokens_per_tile()};
-  std::string img_a = write_png(dir, "a.png", 64, 64, 1);     // square: few tiles
-  std::string img_b = write_png(dir, "b.png", 150, 70, 2);    // wide
-  std::string img_c = write_png(dir, "c.png", 40, 120, 3);    // tall, small
+  std::string img_a = write_png(dir, "a.png", 64, 64, 1);   // square: few tiles
+  std::string img_b = write_png(dir, "b.png", 150, 70, 2);  // wide
+  std::string img_c = write_png(dir, "c.png", 40, 120, 3);  // tall, small
 };
 
 }  // namespace
@@ -120,7 +121,10 @@ TEST_CASE("prompt ids follow the chat template exactly, with the assistant prefi
   const auto& tc = tok.config();
   const std::string q = "What is 3 plus 4?";
   Prompt p = f.builder.build(q, {});
-  const auto expected = cat({{tok.bos_id()}, tok.encode(tc.user_prefix), tok.encode(q), tok.encode(tc.turn_end),
+  const auto expected = cat({{tok.bos_id()},
+                             tok.encode(tc.user_prefix),
+                             tok.encode(q),
+                             tok.encode(tc.turn_end),
                              tok.encode(tc.assistant_prefix)});
   CHECK(p.ids == expected);
   CHECK(p.num_tiles() == 0);
@@ -138,7 +142,8 @@ TEST_CASE("prompt ids follow the chat template exactly, with the assistant prefi
   for (int64_t s : pi.tile_starts)
     for (int64_t j = 0; j < m; ++j) CHECK(pi.ids[s + j] == tok.image_id());
   const auto head = cat({{tok.bos_id()}, tok.encode(tc.user_prefix)});
-  const auto tail = cat({tok.encode("\nWhat colour is the circle?"), tok.encode(tc.turn_end), tok.encode(tc.assistant_prefix)});
+  const auto tail =
+      cat({tok.encode("\nWhat colour is the circle?"), tok.encode(tc.turn_end), tok.encode(tc.assistant_prefix)});
   CHECK(std::vector<int32_t>(pi.ids.begin(), pi.ids.begin() + head.size()) == head);
   CHECK(std::vector<int32_t>(pi.ids.end() - tail.size(), pi.ids.end()) == tail);
 
@@ -295,7 +300,11 @@ TEST_CASE("a row that stops leaves the batch without changing the others", "[gen
 
 TEST_CASE("perplexity scoring equals exp(mean NLL) from the model's own loss", "[generation]") {
   Fixture f;
-  struct Case { std::string q; std::vector<std::string> images; std::string answer; };
+  struct Case {
+    std::string q;
+    std::vector<std::string> images;
+    std::string answer;
+  };
   std::vector<Case> cases = {
       {"What is 3 plus 4?", {}, "The answer is 7."},
       {"<image>\nDescribe the image.", {f.img_b}, "A red circle in the top left."},
@@ -343,26 +352,68 @@ std::string write_eval_set(const mm::test::TempDir& dir) {
   write_png(dir, "set/img/2.png", 64, 128, 12);
   using J = nlohmann::json;
   std::vector<J> lines = {
-      {{"id", "g1"}, {"question", "<image>\nWhat shape is it?"}, {"images", {"img/0.png"}}, {"answers", {"circle"}},
-       {"category", "general"}, {"benchmark", "shapes"}, {"metric", "exact_match"}},
-      {{"id", "g2"}, {"question", "<image>\nIs it red?"}, {"images", {"img/1.png"}}, {"answers", {"yes"}},
-       {"category", "general"}, {"benchmark", "shapes"}, {"metric", "exact_match"}},
-      {{"id", "g3"}, {"question", "<image>\nHow many?"}, {"images", {"img/2.png"}}, {"answers", {"2"}},
-       {"category", "general"}, {"benchmark", "shapes"}, {"metric", "exact_match"}},
-      {{"id", "t1"}, {"question", "<image>\nWhat is written?"}, {"images", {"img/1.png"}}, {"answers", {"total 12"}},
-       {"category", "text-rich"}, {"benchmark", "ocr"}, {"metric", "anls"}},
-      {{"id", "k1"}, {"question", "<image>\nWhich is a mammal?\nA. frog\nB. whale"}, {"images", {"img/0.png"}},
-       {"choices", {"frog", "whale"}}, {"answers", {"B"}}, {"category", "knowledge"}, {"benchmark", "sqa"},
+      {{"id", "g1"},
+       {"question", "<image>\nWhat shape is it?"},
+       {"images", {"img/0.png"}},
+       {"answers", {"circle"}},
+       {"category", "general"},
+       {"benchmark", "shapes"},
+       {"metric", "exact_match"}},
+      {{"id", "g2"},
+       {"question", "<image>\nIs it red?"},
+       {"images", {"img/1.png"}},
+       {"answers", {"yes"}},
+       {"category", "general"},
+       {"benchmark", "shapes"},
+       {"metric", "exact_match"}},
+      {{"id", "g3"},
+       {"question", "<image>\nHow many?"},
+       {"images", {"img/2.png"}},
+       {"answers", {"2"}},
+       {"category", "general"},
+       {"benchmark", "shapes"},
+       {"metric", "exact_match"}},
+      {{"id", "t1"},
+       {"question", "<image>\nWhat is written?"},
+       {"images", {"img/1.png"}},
+       {"answers", {"total 12"}},
+       {"category", "text-rich"},
+       {"benchmark", "ocr"},
+       {"metric", "anls"}},
+      {{"id", "k1"},
+       {"question", "<image>\nWhich is a mammal?\nA. frog\nB. whale"},
+       {"images", {"img/0.png"}},
+       {"choices", {"frog", "whale"}},
+       {"answers", {"B"}},
+       {"category", "knowledge"},
+       {"benchmark", "sqa"},
        {"metric", "multiple_choice"}},
-      {{"id", "r1"}, {"question", "<image>\nWhere is the star?"}, {"images", {"img/2.png"}},
-       {"answers", {"[10, 20, 300, 400]"}}, {"category", "refer&ground"}, {"benchmark", "ground"},
+      {{"id", "r1"},
+       {"question", "<image>\nWhere is the star?"},
+       {"images", {"img/2.png"}},
+       {"answers", {"[10, 20, 300, 400]"}},
+       {"category", "refer&ground"},
+       {"benchmark", "ground"},
        {"metric", "iou@0.5"}},
-      {{"id", "m1"}, {"question", "<image><image>\nSame colour?"}, {"images", {"img/0.png", "img/1.png"}},
-       {"answers", {"no"}}, {"category", "multi-image"}, {"benchmark", "pairs"}, {"metric", "exact_match"}},
-      {{"id", "p1"}, {"question", ""}, {"answers", {"A red circle in the top left."}}, {"category", "text-only"},
-       {"benchmark", "text_ppl"}, {"metric", "perplexity"}},
-      {{"id", "p2"}, {"question", "What is 2 plus 3?"}, {"answers", {"The answer is 5."}}, {"category", "text-only"},
-       {"benchmark", "text_ppl"}, {"metric", "perplexity"}},
+      {{"id", "m1"},
+       {"question", "<image><image>\nSame colour?"},
+       {"images", {"img/0.png", "img/1.png"}},
+       {"answers", {"no"}},
+       {"category", "multi-image"},
+       {"benchmark", "pairs"},
+       {"metric", "exact_match"}},
+      {{"id", "p1"},
+       {"question", ""},
+       {"answers", {"A red circle in the top left."}},
+       {"category", "text-only"},
+       {"benchmark", "text_ppl"},
+       {"metric", "perplexity"}},
+      {{"id", "p2"},
+       {"question", "What is 2 plus 3?"},
+       {"answers", {"The answer is 5."}},
+       {"category", "text-only"},
+       {"benchmark", "text_ppl"},
+       {"metric", "perplexity"}},
   };
   std::string text;
   for (const auto& l : lines) text += l.dump() + "\n";
@@ -416,7 +467,8 @@ TEST_CASE("evaluate_model scores every category of an eval set and writes the re
   // The examples are the greedy answers.
   mm::gen::GenerateOptions go;
   go.max_new_tokens = 4;
-  auto g = mm::gen::generate_greedy(f.model, f.tok, {builder.build("<image>\nWhat shape is it?", {f.dir.file("set/img/0.png")})}, go);
+  auto g = mm::gen::generate_greedy(f.model, f.tok,
+                                    {builder.build("<image>\nWhat shape is it?", {f.dir.file("set/img/0.png")})}, go);
   bool seen = false;
   for (const auto& b : report.benchmarks)
     for (const auto& e : b.examples)
@@ -460,19 +512,19 @@ TEST_CASE("load_checkpoint_tokenizer prefers the tokenizer.model the checkpoint 
 
   SECTION("carried: the checkpoint's vocabulary, not the config's") {
     dir.write("ckpt/tokenizer.model", mm::io::read_file(shared.config().model_path));
-    const auto tok = mm::gen::load_checkpoint_tokenizer(cfg, ckpt);
+    const auto tok = mm::load_checkpoint_tokenizer(cfg, ckpt);
     CHECK(tok.vocab_size() == shared.vocab_size());
     CHECK(tok.config().model_path == ckpt + "/tokenizer.model");
     CHECK(tok.encode("What is 3 plus 4?") == shared.encode("What is 3 plus 4?"));
   }
   SECTION("not carried (an old checkpoint): the config's path") {
-    const auto tok = mm::gen::load_checkpoint_tokenizer(cfg, ckpt);
+    const auto tok = mm::load_checkpoint_tokenizer(cfg, ckpt);
     CHECK(tok.vocab_size() == other_vocab);
     CHECK(tok.config().model_path == other);
   }
   SECTION("neither: one line naming both") {
     cfg.tokenizer.model_path = dir.file("gone.model");
-    CHECK_THROWS_WITH(mm::gen::load_checkpoint_tokenizer(cfg, ckpt),
+    CHECK_THROWS_WITH(mm::load_checkpoint_tokenizer(cfg, ckpt),
                       Catch::Contains(ckpt + "/tokenizer.model") && Catch::Contains("gone.model"));
   }
 }
@@ -501,8 +553,8 @@ TEST_CASE("mmtrain generate --json, mmtrain eval and mmtrain probe on a saved ch
   cfg.tokenizer.model_path = f.dir.file("tok.model");
   { std::ofstream(cfg.tokenizer.model_path, std::ios::binary) << f.tok.model_bytes(); }
   cfg.run_dir = f.dir.file("run");
-  mm::train::CheckpointManager mgr(f.dir.file("run/checkpoints"));
-  mgr.save(7, mm::train::model_state(*f.model), {}, {{"step", 7}}, mm::dump_yaml(cfg),
+  mm::CheckpointManager mgr(f.dir.file("run/checkpoints"));
+  mgr.save(7, mm::model_state(*f.model), {}, {{"step", 7}}, mm::dump_yaml(cfg),
            mm::io::read_file(cfg.tokenizer.model_path));
 
   int rc = 0;
@@ -524,10 +576,10 @@ TEST_CASE("mmtrain generate --json, mmtrain eval and mmtrain probe on a saved ch
   ecfg.eval.sets = {write_eval_set(f.dir)};
   ecfg.eval.max_new_tokens = 3;
   { std::ofstream(f.dir.file("eval.yaml")) << mm::dump_yaml(ecfg); }
-  const std::string table = run_command(std::string(MM_MMTRAIN) + " eval --config " + f.dir.file("eval.yaml") +
-                                            " --checkpoint " + f.dir.file("run/checkpoints") +
-                                            " --set eval.batch_size=3 2>/dev/null",
-                                        &rc);
+  const std::string table =
+      run_command(std::string(MM_MMTRAIN) + " eval --config " + f.dir.file("eval.yaml") + " --checkpoint " +
+                      f.dir.file("run/checkpoints") + " --set eval.batch_size=3 2>/dev/null",
+                  &rc);
   REQUIRE(rc == 0);
   CHECK_THAT(table, Catch::Contains("refer&ground") && Catch::Contains("text_ppl"));
   CHECK(fs::exists(f.dir.file("run/eval/step_000007.json")));
@@ -538,8 +590,7 @@ TEST_CASE("mmtrain generate --json, mmtrain eval and mmtrain probe on a saved ch
   // Relative to the captions file: an absolute image path breaks the default path policy.
   {
     std::ofstream caps(f.dir.file("caps.jsonl"));
-    for (int i = 0; i < 6; ++i)
-      caps << "{\"id\":\"c" << i << "\",\"image\":\"a.png\",\"caption\":\"a red circle.\"}\n";
+    for (int i = 0; i < 6; ++i) caps << "{\"id\":\"c" << i << "\",\"image\":\"a.png\",\"caption\":\"a red circle.\"}\n";
   }
   mm::SourceConfig caps;
   caps.name = "caps";
@@ -560,9 +611,8 @@ TEST_CASE("mmtrain generate --json, mmtrain eval and mmtrain probe on a saved ch
   CHECK_THAT(probe_err, Catch::Contains("--source nope") && Catch::Contains("caps"));
 
   // A user error: one line, non-zero exit.
-  const std::string err = run_command(std::string(MM_MMTRAIN) + " generate --checkpoint " + f.dir.file("nowhere") +
-                                          " --prompt hi 2>&1",
-                                      &rc);
+  const std::string err = run_command(
+      std::string(MM_MMTRAIN) + " generate --checkpoint " + f.dir.file("nowhere") + " --prompt hi 2>&1", &rc);
   CHECK(rc != 0);
   CHECK_THAT(err, Catch::Contains("nowhere"));
 }
@@ -591,8 +641,8 @@ TEST_CASE("generation timing on the debug model", "[.bench]") {
   for (const auto& p : prompts) greedy_recompute(model, tok, p, opt.max_new_tokens);
   const double full = watch.seconds();
   WARN("8 prompts (" << prompts[0].ids.size() << ".." << prompts[1].ids.size() << " tokens), " << n
-       << " new tokens: KV cache batched " << cached << " s (" << n / cached << " tok/s); recompute one by one "
-       << full << " s (" << n / full << " tok/s)");
+                     << " new tokens: KV cache batched " << cached << " s (" << n / cached
+                     << " tok/s); recompute one by one " << full << " s (" << n / full << " tok/s)");
 }
 
 // Writes a random-init debug checkpoint using the synthetic world's tokenizer, for trying
@@ -604,11 +654,11 @@ TEST_CASE("write a random debug checkpoint for the synthetic world", "[.world]")
     WARN("set MM_WORLD (a `mmtrain data synth` folder) and MM_OUT");
     return;
   }
-  mm::RunConfig cfg = mm::load_run_config(std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml",
-                                          {"image.tile_size=64", "image.nmin=1", "image.nmax=4",
-                                           std::string("tokenizer.model_path=") + world + "/tokenizer/spm.model",
-                                           std::string("run_dir=") + out + "/run"});
+  mm::RunConfig cfg = mm::load_run_config(
+      std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml",
+      {"image.tile_size=64", "image.nmin=1", "image.nmax=4",
+       std::string("tokenizer.model_path=") + world + "/tokenizer/spm.model", std::string("run_dir=") + out + "/run"});
   auto model = test_model(cfg);
-  mm::train::CheckpointManager mgr(std::string(out) + "/run/checkpoints");
-  WARN("saved " << mgr.save(3, mm::train::model_state(*model), {}, {{"step", 3}}, mm::dump_yaml(cfg)));
+  mm::CheckpointManager mgr(std::string(out) + "/run/checkpoints");
+  WARN("saved " << mgr.save(3, mm::model_state(*model), {}, {{"step", 3}}, mm::dump_yaml(cfg)));
 }

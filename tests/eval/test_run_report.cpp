@@ -1,5 +1,5 @@
-// The run report (eval/report/): the majority-answer chance levels against hand-computed values,
-// reading a fake two-stage run (metrics.jsonl lines, eval JSONs written by eval/report.h's own
+// The run report (eval/run_report/): the majority-answer chance levels against hand-computed values,
+// reading a fake two-stage run (metrics.jsonl lines, eval JSONs written by eval/eval_report.h's own
 // writer, config.yaml naming a tiny eval set), the Markdown tables, the SVG charts and the HTML,
 // and `mmtrain report` end to end (skipped, with a warning, when mmtrain is not built).
 #include <catch2/catch.hpp>
@@ -10,11 +10,13 @@
 
 #include "core/check.h"
 #include "core/config/run_config.h"
+#include "core/hash.h"
 #include "core/io.h"
-#include "eval/eval_set_reader.h"
-#include "eval/report.h"
 #include "eval/chance.h"
-#include "eval/report/run_report.h"
+#include "eval/eval_report.h"
+#include "eval/eval_set_reader.h"
+#include "eval/run_report/run_report.h"
+#include "eval/run_report/svg_chart.h"
 #include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -25,7 +27,8 @@ namespace {
 EvalItem item(Metric m, std::vector<std::string> answers, std::vector<std::string> choices = {},
               const std::string& bench = "b", Category c = Category::kGeneral) {
   EvalItem it;
-  it.metric = m, it.answers = std::move(answers), it.choices = std::move(choices), it.benchmark = bench, it.category = c;
+  it.metric = m, it.answers = std::move(answers), it.choices = std::move(choices), it.benchmark = bench,
+  it.category = c;
   return it;
 }
 
@@ -83,13 +86,15 @@ std::string write_eval_set(const mm::test::TempDir& dir) {
   return dir.write("sets/tiny.jsonl", s);
 }
 
-// A two-stage run (pretrain, sft) with a baseline eval, written the way mmtrain train does.
+// A two-stage run (pretrain, sft) with a baseline eval, written the way mmtrain train does; the
+// eval reports store their chance levels (as mmtrain writes them) unless `store_chance` is false
+// (reports of an older mmtrain).
 struct FakeRun {
   mm::test::TempDir dir;
   std::string run = dir.file("run");
   std::string set = write_eval_set(dir);
 
-  FakeRun() {
+  explicit FakeRun(bool store_chance = true) {
     auto stage = [&](const std::string& name, const std::string& metrics) {
       mm::RunConfig cfg;
       cfg.eval.sets = {set};
@@ -102,7 +107,8 @@ struct FakeRun {
           "\"tokens_per_s\": 50, \"loss_by_source\": {\"captions\": 5.0}}\n"
           "{\"step\": 20, \"stage\": \"pretrain\", \"loss\": 4.0, \"lr\": 0.001, \"tokens_seen\": 200}\n"
           "{\"step\": 30, \"stage\": \"pretrain\", \"loss\": 3.0, \"lr\": 0.001, \"tokens_seen\": 300}\n"
-          "{\"step\": 30, \"stage\": \"pretrain\", \"eval\": {\"general\": 0.5, \"knowledge\": 0.5}, \"eval_mmbase\": 0.5}\n");
+          "{\"step\": 30, \"stage\": \"pretrain\", \"eval\": {\"general\": 0.5, \"knowledge\": 0.5}, \"eval_mmbase\": "
+          "0.5}\n");
     stage("sft",
           "{\"step\": 10, \"stage\": \"sft\", \"loss\": 2.5, \"lr\": 0.0001, \"tokens_seen\": 50}\n"
           "{\"step\": 20, \"stage\": \"sft\", \"loss\": 2.0, \"lr\": 0.0001, \"tokens_seen\": 120}\n");
@@ -110,21 +116,23 @@ struct FakeRun {
     fs::last_write_time(run + "/pretrain/metrics.jsonl", now - std::chrono::hours(2));
     fs::last_write_time(run + "/sft/metrics.jsonl", now - std::chrono::hours(1));
 
-    // Eval reports through eval/report.h's writer: general = mean(yn, count), knowledge = mc.
+    // Eval reports through eval/eval_report.h's writer: general = mean(yn, count), knowledge = mc.
     auto report = [&](const std::string& path, double yn, double cnt, double mc) {
       std::vector<BenchmarkScore> b = {bench("yn", Category::kGeneral, Metric::kExactMatch, yn),
                                        bench("count", Category::kGeneral, Metric::kVqaAccuracy, cnt),
                                        bench("mc", Category::kKnowledge, Metric::kMultipleChoice, mc),
                                        bench("ppl", Category::kTextOnly, Metric::kPerplexity, 7.5)};
-      b[0].chance = 0.5, b[2].chance = 0.5;  // majority baselines: yes/no balanced, two choices
+      if (store_chance) b[0].chance = 2.0 / 3, b[1].chance = 0.5, b[2].chance = 0.5;  // as write_eval_set says
       b[0].examples = {{"y1", "<image>\nq y1", "yes", {"yes"}, 1.0}, {"y3", "q y3", "yes", {"no"}, 0.0}};
       b[2].examples = {{"m1", "q m1\nA. cat\nB. dog", "A", {"A"}, 1.0}};
-      write_report(aggregate(b), run + "/" + path);
+      EvalReport r = aggregate(b);
+      r.sets = {{set, mm::fnv1a64_hex(mm::io::read_file(set))}};
+      write_report(r, run + "/" + path);
     };
-    report("baseline/eval/step_000000.json", 0.5, 0.0, 0.0);     // general 25, knowledge 0, MMBase 12.5
-    report("pretrain/eval/step_000010.json", 0.0, 0.0, 0.0);     // an earlier eval: not the row
-    report("pretrain/eval/step_000030.json", 1.0, 0.0, 0.5);     // general 50, knowledge 50, MMBase 50
-    report("sft/eval/step_000020.json", 1.0, 0.75, 1.0);         // general 87.5, knowledge 100, MMBase 93.75
+    report("baseline/eval/step_000000.json", 0.5, 0.0, 0.0);  // general 25, knowledge 0, MMBase 12.5
+    report("pretrain/eval/step_000010.json", 0.0, 0.0, 0.0);  // an earlier eval: not the row
+    report("pretrain/eval/step_000030.json", 1.0, 0.0, 0.5);  // general 50, knowledge 50, MMBase 50
+    report("sft/eval/step_000020.json", 1.0, 0.75, 1.0);      // general 87.5, knowledge 100, MMBase 93.75
     dir.write("run/demo_time.txt", "754.2\n");
   }
 };
@@ -229,18 +237,50 @@ TEST_CASE("run report: tables, chance row, charts and HTML of a two-stage run", 
     CHECK(svg->substr(svg->size() - 7) == "</svg>\n");
     CHECK(tags_balanced(*svg));
   }
-  CHECK(count(loss, "<polyline") == 2);                // one per stage
+  CHECK(count(loss, "<polyline") == 2);  // one per stage
   CHECK_THAT(loss, Catch::Contains(">pretrain</text>") && Catch::Contains(">sft</text>") &&
                        Catch::Contains("stroke-dasharray"));  // the boundary at step 30
   CHECK_THAT(bars, Catch::Contains(">init</text>") && Catch::Contains(">general</text>") &&
                        Catch::Contains(">knowledge</text>"));
-  CHECK(count(bars, "<rect") == 1 + 3 * 2 + 3);        // background + 3 rows x 2 categories + legend
-  CHECK(count(bars, "stroke-dasharray") == 2 + 1);     // chance of each category + the legend's sample
+  CHECK(count(bars, "<rect") == 1 + 3 * 2 + 3);     // background + 3 rows x 2 categories + legend
+  CHECK(count(bars, "stroke-dasharray") == 2 + 1);  // chance of each category + the legend's sample
 
   CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
   CHECK_THAT(html, Catch::Contains(loss) && Catch::Contains(bars) && Catch::Contains("<td class=\"num\">93.8</td>") &&
                        Catch::EndsWith("</html>\n"));
   CHECK(html.find("<img") == std::string::npos);  // self-contained
+}
+
+TEST_CASE("run report: the chance levels the evaluation stored, and a note when an eval set changed since",
+          "[eval][run_report]") {
+  FakeRun f;
+  // The eval set is rewritten (as by another `mmtrain data synth`): yn loses its "no" item, so its
+  // majority baseline on disk is now 1.0. The report keeps the evaluation's own 2/3 and says so.
+  std::string text = mm::io::read_file(f.set);
+  text.erase(text.find("{\"id\": \"y3\""), text.find("{\"id\": \"c1\"") - text.find("{\"id\": \"y3\""));
+  mm::io::write_file_atomic(f.set, text);
+  RunSummary run = read_run(f.run, {"pretrain", "sft"});
+  CHECK(run.chance.categories.at("general") == Approx(7.0 / 12));
+  CHECK(run.chance.benchmarks.at("yn") == Approx(2.0 / 3));
+  CHECK_THAT(run.chance_source,
+             Catch::Contains("each evaluation stored") && Catch::Contains("sft/eval/step_000020.json"));
+  REQUIRE(run.notes.size() == 1);  // one set, read by every evaluation: one note
+  CHECK_THAT(run.notes[0], Catch::Contains("eval set " + f.set + " changed since") && Catch::Contains("as it was"));
+  fs::remove(f.set);
+  run = read_run(f.run, {"pretrain", "sft"});
+  REQUIRE(run.notes.size() == 1);
+  CHECK_THAT(run.notes[0], Catch::Contains("is not on disk here"));
+}
+
+TEST_CASE("run report: reports without stored chance levels use the eval sets on disk", "[eval][run_report]") {
+  FakeRun f(/*store_chance=*/false);
+  RunSummary run = read_run(f.run, {"pretrain", "sft"});
+  CHECK(run.chance.categories.at("general") == Approx(7.0 / 12));
+  CHECK(*run.chance.mmbase == Approx(13.0 / 24));
+  CHECK_THAT(run.chance_source, Catch::Contains("as they are on disk now"));
+  fs::remove(f.run + "/pretrain/config.yaml");
+  fs::remove(f.run + "/sft/config.yaml");
+  CHECK_THAT(read_run(f.run).chance_source, Catch::Contains("none"));
 }
 
 TEST_CASE("run report: chance from the eval JSON without eval sets; errors", "[eval][run_report]") {
@@ -250,7 +290,7 @@ TEST_CASE("run report: chance from the eval JSON without eval sets; errors", "[e
   RunSummary run = read_run(f.run);  // stage order from the metrics files
   REQUIRE(run.stages.size() == 2);
   CHECK(run.stages[0].name == "pretrain");
-  CHECK(run.chance.categories.at("general") == Approx(0.5));  // the eval JSON's chance: mean(0.5 of yn)
+  CHECK(run.chance.categories.at("general") == Approx(7.0 / 12));  // the eval JSON's chance
   CHECK_THAT(run.chance_source, Catch::Contains("sft/eval/step_000020.json"));
 
   // no eval JSON: the eval record of metrics.jsonl
@@ -271,7 +311,8 @@ TEST_CASE("mmtrain report prints the table and writes the files", "[eval][run_re
     return;
   }
   FakeRun f;
-  const std::string cmd = std::string(MM_MMTRAIN) + " report --run-dir " + f.run + " --out-dir " + f.dir.file("o") + " 2>&1";
+  const std::string cmd =
+      std::string(MM_MMTRAIN) + " report --run-dir " + f.run + " --out-dir " + f.dir.file("o") + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   std::string out;
@@ -280,5 +321,17 @@ TEST_CASE("mmtrain report prints the table and writes the files", "[eval][run_re
   CHECK(::pclose(p) == 0);
   CHECK_THAT(out, Catch::Contains("| sft | 20 | 87.5 | 100.0 | 93.8 |") && Catch::Contains("| chance |  | 58.3 |") &&
                       Catch::Contains("report.html"));
-  for (const char* name : {"report.md", "report.html", "loss.svg", "scores.svg"}) CHECK(fs::exists(f.dir.file("o/") + name));
+  for (const char* name : {"report.md", "report.html", "loss.svg", "scores.svg"})
+    CHECK(fs::exists(f.dir.file("o/") + name));
+}
+
+TEST_CASE("loss chart: a stage with a single logged loss shows as a dot, not nothing", "[eval][run_report]") {
+  using mm::eval::svg::LossStage;
+  const std::vector<LossStage> stages = {{"pretrain", 0, 10, {{1, 2.5}, {10, 1.5}}}, {"sft", 10, 11, {{11, 1.0}}}};
+  const std::string svg = mm::eval::svg::loss_chart(stages);
+  CHECK(svg.find("<polyline") != std::string::npos);  // pretrain: a line
+  CHECK(svg.find("<circle") != std::string::npos);    // sft: its one point
+  CHECK(svg.find(">sft<") != std::string::npos);      // and its name
+  const std::vector<LossStage> none = {{"a", 0, 5, {}}};
+  CHECK(mm::eval::svg::loss_chart(none).find("<circle") == std::string::npos);
 }

@@ -22,16 +22,16 @@ TEST_CASE("anls: threshold 0.5, case and whitespace insensitive, max over refere
   CHECK(anls("hello", {"hello"}) == 1.0);
   CHECK(anls("  HeLLo ", {"hello"}) == 1.0);
   CHECK(anls("new   york", {"New York"}) == 1.0);
-  CHECK(anls("helo", {"hello"}) == Approx(0.8));        // 1 edit / 5
-  CHECK(anls("abcde", {"abcxy"}) == Approx(0.6));       // 2 / 5 = 0.4 < 0.5
-  CHECK(anls("ab", {"ac"}) == 0.0);                     // NL = 0.5 exactly: not below the threshold
+  CHECK(anls("helo", {"hello"}) == Approx(0.8));   // 1 edit / 5
+  CHECK(anls("abcde", {"abcxy"}) == Approx(0.6));  // 2 / 5 = 0.4 < 0.5
+  CHECK(anls("ab", {"ac"}) == 0.0);                // NL = 0.5 exactly: not below the threshold
   CHECK(anls("abcd", {"abxy"}) == 0.0);
   CHECK(anls("abc", {"xyz"}) == 0.0);
   CHECK(anls("hello", {"xyz", "helo", "hello world"}) == Approx(0.8));
   CHECK(anls("caf\xc3\xa9", {"cafe"}) == Approx(0.75));  // code points: 1/4
   CHECK(anls("", {""}) == 1.0);
   CHECK(anls("", {"abc"}) == 0.0);
-  CHECK(anls("abcde", {"abcxy"}, 0.3) == 0.0);          // a stricter threshold
+  CHECK(anls("abcde", {"abcxy"}, 0.3) == 0.0);  // a stricter threshold
 }
 
 TEST_CASE("exact match: trimmed, lowercase, whitespace collapsed", "[eval][exact]") {

@@ -1,7 +1,7 @@
 // word_probe: whole-word splitting of loss targets, word groups, the tally on hand-made
 // predictions, and probe_words end to end on a captions source through the real loader.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -79,8 +79,7 @@ TEST_CASE("word groups parse from name=words, with # for numbers", "[word_probe]
   CHECK(synth[4].contains("999"));
 }
 
-TEST_CASE("the tally counts a word right only when every piece is, per group, own and other images",
-          "[word_probe]") {
+TEST_CASE("the tally counts a word right only when every piece is, per group, own and other images", "[word_probe]") {
   const auto& tok = mm::test::test_tokenizer();
   std::vector<int32_t> ids = {tok.bos_id()};
   for (int32_t id : tok.encode("a red circle in the top left 123.")) ids.push_back(id);
@@ -107,10 +106,9 @@ TEST_CASE("the tally counts a word right only when every piece is, per group, ow
   pred[0][last_digit - 1] = -1;
   other[0][red - 1] = -1;
 
-  std::vector<mm::gen::WordGroup> groups = {mm::gen::parse_word_group("colour=red,blue"),
-                                            mm::gen::parse_word_group("shape=circle"),
-                                            mm::gen::parse_word_group("number=#"),
-                                            mm::gen::parse_word_group("absent=zebra")};
+  std::vector<mm::gen::WordGroup> groups = {
+      mm::gen::parse_word_group("colour=red,blue"), mm::gen::parse_word_group("shape=circle"),
+      mm::gen::parse_word_group("number=#"), mm::gen::parse_word_group("absent=zebra")};
   mm::gen::WordProbeReport r;
   mm::gen::tally_word_predictions(labels, doc_ids, pred, other, tok, groups, r);
   REQUIRE(r.groups.size() == 4);
@@ -140,10 +138,10 @@ TEST_CASE("probe_words reads a captions source: every caption word counted once,
           "[word_probe]") {
   mm::test::TempDir dir;
   const auto& tok = mm::test::test_tokenizer();
-  mm::RunConfig cfg = mm::load_run_config(std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml",
-                                          {"model.llm.layers=1", "model.vision.layers=1", "image.tile_size=64",
-                                           "image.mode=single", "loader.seq_len=256", "loader.micro_batch=2",
-                                           "loader.workers=1"});
+  mm::RunConfig cfg =
+      mm::load_run_config(std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml",
+                          {"model.llm.layers=1", "model.vision.layers=1", "image.tile_size=64", "image.mode=single",
+                           "loader.seq_len=256", "loader.micro_batch=2", "loader.workers=1"});
   cfg.model.llm.vocab_size = tok.vocab_size();
   // One picture for every caption: rotating the batch's tiles then changes nothing.
   cv::Mat img(64, 64, CV_8UC3, cv::Scalar(30, 60, 200));

@@ -10,11 +10,11 @@
 // with CPU autocast and therefore runs (and must pass) everywhere.
 #include <catch2/catch.hpp>
 
-#include "trainers/autocast_scope.h"
 #include <torch/torch.h>
+#include "trainers/autocast_scope.h"
 
-#include <ATen/autocast_mode.h>
 #include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,9 +29,9 @@
 #include "data_pipeline/loader/batch.h"
 #include "dist/collectives.h"
 #include "dist/process_group.h"
+#include "eval/eval_set_reader.h"
 #include "eval/generation/greedy.h"
 #include "eval/generation/prompt.h"
-#include "eval/eval_set_reader.h"
 #include "models/mllm.h"
 #include "support/tiny_world.h"
 #include "tokenizer/tokenizer.h"
@@ -99,7 +99,8 @@ void check_bf16_matches_fp32(const StepResult& ref, const StepResult& got) {
   for (size_t i = 0; i < ref.grads.size(); ++i) {
     const double n = ref.grads[i].norm().item<double>();
     if (n < 1e-6) continue;
-    const double cos = (ref.grads[i] * got.grads[i]).sum().item<double>() / (n * got.grads[i].norm().item<double>() + 1e-30);
+    const double cos =
+        (ref.grads[i] * got.grads[i]).sum().item<double>() / (n * got.grads[i].norm().item<double>() + 1e-30);
     worst = std::min(worst, cos);
   }
   INFO("worst gradient cosine " << worst);
@@ -159,9 +160,9 @@ TEST_CASE("dist: a 1-rank NCCL group all-reduces through the src/dist API", "[gp
   auto gopts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(60000));
   gopts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
   pg->setBackend(c10::DeviceType::CUDA, BT::NCCL, nccl);
-  pg->setBackend(c10::DeviceType::CPU, BT::GLOO,
-                 c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("cpu", store), 0,
-                                                             1, gopts));
+  pg->setBackend(
+      c10::DeviceType::CPU, BT::GLOO,
+      c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("cpu", store), 0, 1, gopts));
 #else
   c10::intrusive_ptr<c10d::ProcessGroup> pg = nccl;
 #endif
@@ -198,20 +199,19 @@ TEST_CASE("pinned batches copy to CUDA with non_blocking unchanged", "[gpu]") {
   const data::Batch orig = b;  // shares storage; pin_batch replaces the tensors, not their contents
   CHECK_FALSE(b.input_ids.is_pinned());
   data::pin_batch(b);
-  for (const torch::Tensor* t : {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots,
-                                 &b.tiles_per_sample})
+  for (const torch::Tensor* t :
+       {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots, &b.tiles_per_sample})
     CHECK(t->is_pinned());
   // Copies queued behind a long kernel on the same stream, then compared after a sync.
   auto big = torch::randn({4096, 4096}, torch::TensorOptions().device(torch::kCUDA));
   auto busy = big.matmul(big);
   std::vector<torch::Tensor> on_gpu;
-  for (const torch::Tensor* t : {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots,
-                                 &b.tiles_per_sample})
+  for (const torch::Tensor* t :
+       {&b.input_ids, &b.labels, &b.positions, &b.doc_ids, &b.tiles, &b.image_slots, &b.tiles_per_sample})
     on_gpu.push_back(t->to(torch::kCUDA, /*non_blocking=*/true));
   torch::cuda::synchronize();
-  const std::vector<const torch::Tensor*> want{&orig.input_ids, &orig.labels,      &orig.positions,
-                                               &orig.doc_ids,   &orig.tiles,       &orig.image_slots,
-                                               &orig.tiles_per_sample};
+  const std::vector<const torch::Tensor*> want{&orig.input_ids, &orig.labels,      &orig.positions,       &orig.doc_ids,
+                                               &orig.tiles,     &orig.image_slots, &orig.tiles_per_sample};
   for (size_t i = 0; i < want.size(); ++i) CHECK(torch::equal(on_gpu[i].cpu(), *want[i]));
   CHECK(busy.size(0) == 4096);
 
@@ -222,7 +222,8 @@ TEST_CASE("pinned batches copy to CUDA with non_blocking unchanged", "[gpu]") {
   s.positions = {0, 1, 2, 0};
   s.doc_ids = {0, 0, 0, -1};
   s.used = 3;
-  const data::Batch c = data::collate_batch({s}, [](int64_t) { return data::DocInfo{}; }, 16, 64, /*pin=*/true);
+  const data::Batch c = data::collate_batch(
+      {s}, [](int64_t) { return data::DocInfo{}; }, 16, 64, /*pin=*/true);
   CHECK(c.input_ids.is_pinned());
   CHECK(torch::equal(c.input_ids.to(torch::kCUDA, true).cpu(), torch::tensor({{5, 6, 7, 0}}, torch::kInt64)));
 }

@@ -9,3 +9,5 @@ mm_add_test(test_mllm
   LIBS mm_models)
 # The HF adapters beside the modules (models/llm/hf_llama_adapter.h, models/vision/hf_clip_adapter.h).
 mm_add_test(test_hf_adapters SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_hf_adapters.cpp LIBS mm_models)
+# Checkpoints (models/checkpoint/): MANIFEST, crash-safe saves, retention, the carried tokenizer.
+mm_add_test(test_checkpoint SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_checkpoint.cpp LIBS mm_models)

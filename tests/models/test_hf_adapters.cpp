@@ -55,8 +55,8 @@ TEST_CASE("the decoder adapter maps every parameter to Llama / Mixtral / Qwen2-M
     int64_t experts, every;
     const char* architecture;
   };
-  for (const Case c : {Case{0, 2, "LlamaForCausalLM"}, Case{3, 1, "MixtralForCausalLM"},
-                       Case{3, 2, "Qwen2MoeForCausalLM"}}) {
+  for (const Case c :
+       {Case{0, 2, "LlamaForCausalLM"}, Case{3, 1, "MixtralForCausalLM"}, Case{3, 2, "Qwen2MoeForCausalLM"}}) {
     INFO(c.architecture);
     mm::ModelConfig cfg;
     cfg.llm.moe.num_experts = c.experts;
@@ -105,7 +105,7 @@ TEST_CASE("the CLIP adapter maps every vision parameter and back, with and witho
     auto bad = clip;
     bad["vision_model.embeddings.patch_embedding.weight"] = torch::zeros({1});
     const std::string e = error_of([&] { mm::vision::vision_state_from_clip(bad, cfg.vision); });
-    CHECK_THAT(e, Catch::Contains("import vision") && Catch::Contains("patch_embedding.weight") &&
-                      Catch::Contains("shape"));
+    CHECK_THAT(
+        e, Catch::Contains("import vision") && Catch::Contains("patch_embedding.weight") && Catch::Contains("shape"));
   }
 }

@@ -1,7 +1,7 @@
 // Decoder behaviour: document mask, RoPE, packing invariance, KV-cache decoding, parameter
 // names and counts, activation checkpointing, the packed next-token loss.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "core/check.h"
 #include "models/llm/attention.h"
@@ -43,14 +43,14 @@ TEST_CASE("Document mask: causal, same document, padding attends only to itself"
   CHECK_FALSE(at(0, 1));  // causal
   CHECK_FALSE(at(2, 1));  // other document
   CHECK(at(3, 2));
-  CHECK(at(4, 4));        // padding: itself only
+  CHECK(at(4, 4));  // padding: itself only
   CHECK_FALSE(at(4, 3));
   CHECK(m.sum().item<int64_t>() == 1 + 2 + 1 + 2 + 1);
   // With a cache: 3 new queries after 2 cached keys.
   auto kdoc = torch::tensor({0, 0, 0, 1, 1}, torch::kLong).view({1, 5});
   auto mc = make_document_mask(kdoc.narrow(1, 2, 3), kdoc).allowed[0][0];  // (3, 5)
-  CHECK(mc[0].sum().item<int64_t>() == 3);  // doc 0 tokens 0..2
-  CHECK(mc[2].sum().item<int64_t>() == 2);  // doc 1 tokens 3..4
+  CHECK(mc[0].sum().item<int64_t>() == 3);                                 // doc 0 tokens 0..2
+  CHECK(mc[2].sum().item<int64_t>() == 2);                                 // doc 1 tokens 3..4
 }
 
 TEST_CASE("RoPE: identity at position 0, scores depend only on relative position", "[llm]") {
@@ -69,7 +69,8 @@ TEST_CASE("Chunked causal attention equals plain masked attention (long sequence
   torch::manual_seed(5);
   const int64_t b = 2, h = 4, kvh = 2, hd = 8, tk = 300;
   auto doc = torch::cat({torch::zeros({b, 170}, torch::kLong), torch::ones({b, 120}, torch::kLong),
-                         torch::full({b, 10}, -1, torch::kLong)}, 1);  // (B, Tk)
+                         torch::full({b, 10}, -1, torch::kLong)},
+                        1);  // (B, Tk)
   auto k = torch::randn({b, kvh, tk, hd}), v = torch::randn({b, kvh, tk, hd});
   for (int64_t t : {tk, int64_t{140}}) {  // full sequence; 140 new queries after 160 cached keys
     INFO("queries " << t);
@@ -91,7 +92,8 @@ TEST_CASE("Fused chunked attention Function matches the composite path (values a
   torch::manual_seed(11);
   const int64_t b = 2, h = 4, kvh = 2, hd = 8, tk = 300;
   auto doc = torch::cat({torch::zeros({b, 170}, torch::kLong), torch::ones({b, 120}, torch::kLong),
-                         torch::full({b, 10}, -1, torch::kLong)}, 1);
+                         torch::full({b, 10}, -1, torch::kLong)},
+                        1);
   auto qkv0 = torch::randn({b, tk, (h + 2 * kvh) * hd});
   auto w = torch::randn({b, tk, h * hd});
   for (int64_t t : {tk, int64_t{140}}) {  // full sequence; 140 queries after 160 cached keys
@@ -159,7 +161,8 @@ TEST_CASE("Greedy decoding with the KV cache equals the full-sequence forward", 
     for (int64_t t = 4; t < 9; ++t) {
       auto next = step.select(1, step.size(1) - 1).argmax(-1).view({2, 1});  // greedy
       seq = torch::cat({seq, next}, 1);
-      step = dec->forward(next, torch::full({2, 1}, t, torch::kLong), torch::zeros({2, 1}, torch::kLong), &cache).logits;
+      step =
+          dec->forward(next, torch::full({2, 1}, t, torch::kLong), torch::zeros({2, 1}, torch::kLong), &cache).logits;
       step_logits.push_back(step);
     }
     CHECK(cache.length() == 9);
@@ -175,15 +178,13 @@ TEST_CASE("Parameter names follow HF Llama/Mixtral and MoE sits on every n-th la
   cfg.layers = 4;
   Decoder dec(cfg);
   auto params = dec->named_parameters();
-  for (const char* name : {"embed_tokens.weight", "norm.weight", "layers.0.self_attn.q_proj.weight",
-                           "layers.0.self_attn.k_proj.weight", "layers.0.self_attn.v_proj.weight",
-                           "layers.0.self_attn.o_proj.weight", "layers.0.input_layernorm.weight",
-                           "layers.0.post_attention_layernorm.weight", "layers.0.mlp.gate_proj.weight",
-                           "layers.0.mlp.up_proj.weight", "layers.0.mlp.down_proj.weight",
-                           "layers.1.block_sparse_moe.gate.weight",
-                           "layers.1.block_sparse_moe.experts.3.w1.weight",
-                           "layers.3.block_sparse_moe.experts.0.w2.weight",
-                           "layers.2.mlp.down_proj.weight"}) {
+  for (const char* name :
+       {"embed_tokens.weight", "norm.weight", "layers.0.self_attn.q_proj.weight", "layers.0.self_attn.k_proj.weight",
+        "layers.0.self_attn.v_proj.weight", "layers.0.self_attn.o_proj.weight", "layers.0.input_layernorm.weight",
+        "layers.0.post_attention_layernorm.weight", "layers.0.mlp.gate_proj.weight", "layers.0.mlp.up_proj.weight",
+        "layers.0.mlp.down_proj.weight", "layers.1.block_sparse_moe.gate.weight",
+        "layers.1.block_sparse_moe.experts.3.w1.weight", "layers.3.block_sparse_moe.experts.0.w2.weight",
+        "layers.2.mlp.down_proj.weight"}) {
     INFO(name);
     CHECK(params.contains(name));
   }

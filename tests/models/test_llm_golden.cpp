@@ -1,7 +1,7 @@
 // Golden parity of the decoder pieces against scripts/golden/gen_llm.py (an independent
 // torch.nn.functional reference in float64): forward outputs and input/weight gradients.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "models/llm/attention.h"
 #include "models/llm/decoder.h"
@@ -40,8 +40,7 @@ TEST_CASE("SwiGLU matches the reference forward and backward", "[llm][golden]") 
   check_param_grads(*mlp, g);
 }
 
-TEST_CASE("Attention with RoPE and the document mask matches the reference (MHA and GQA)",
-          "[llm][golden]") {
+TEST_CASE("Attention with RoPE and the document mask matches the reference (MHA and GQA)", "[llm][golden]") {
   for (const char* name : {"llm_attention_mha", "llm_attention_gqa"}) {
     INFO(name);
     auto g = load_golden(name);
@@ -61,8 +60,7 @@ TEST_CASE("Attention with RoPE and the document mask matches the reference (MHA 
   }
 }
 
-TEST_CASE("A 2-layer decoder matches the reference logits, loss and gradients (dense and MoE)",
-          "[llm][golden]") {
+TEST_CASE("A 2-layer decoder matches the reference logits, loss and gradients (dense and MoE)", "[llm][golden]") {
   for (const char* name : {"llm_decoder_dense", "llm_decoder_moe"}) {
     INFO(name);
     auto g = load_golden(name);

@@ -1,8 +1,8 @@
 // Shared helpers of the decoder/MoE tests: tolerance checks that report the worst element
 // (golden files and weight loading come from golden_file.h).
 #pragma once
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include <string>
 
@@ -16,8 +16,8 @@ inline double excess(const torch::Tensor& a, const torch::Tensor& b, double atol
   return ((ad - bd).abs() - rtol * bd.abs() - atol).max().item<double>();
 }
 
-inline void check_close(const std::string& what, const torch::Tensor& a, const torch::Tensor& b_in,
-                        double atol = 1e-5, double rtol = 1e-4) {
+inline void check_close(const std::string& what, const torch::Tensor& a, const torch::Tensor& b_in, double atol = 1e-5,
+                        double rtol = 1e-4) {
   // scripts/golden/safetensors_io.py stores 0-d tensors as (1) (np.ascontiguousarray).
   const auto b = (a.defined() && a.dim() == 0 && b_in.numel() == 1) ? b_in.reshape({}) : b_in;
   INFO(what << ": max |diff| = " << (a.detach().to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>());
@@ -27,8 +27,7 @@ inline void check_close(const std::string& what, const torch::Tensor& a, const t
 }
 
 // Compares every parameter's gradient with "grad.<name>".
-inline void check_param_grads(torch::nn::Module& m, const Golden& g, double atol = 1e-5,
-                              double rtol = 1e-4) {
+inline void check_param_grads(torch::nn::Module& m, const Golden& g, double atol = 1e-5, double rtol = 1e-4) {
   for (auto& p : m.named_parameters()) {
     INFO("parameter " << p.key());
     REQUIRE(p.value().grad().defined());

@@ -1,7 +1,7 @@
 // MultimodalModel: image-token scatter, slot/tile mismatch errors, text-only batches, loss sum and
 // count, activation checkpointing, analytic parameter counts vs the modules' numel.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "core/check.h"
 #include "models/llm/lm_loss.h"

@@ -1,8 +1,8 @@
 // Golden parity of the whole multimodal forward + loss (scripts/golden/gen_mllm.py): ViT ->
 // C-Abstractor -> image tokens at the slots -> MoE decoder -> logits, loss sum/count, aux losses,
 // and gradients of the tiles and of a few weights in every component.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "models/mllm.h"
 #include "test_llm_helpers.h"

@@ -1,19 +1,19 @@
 // Freezing and learning-rate groups of the multimodal model.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include <set>
 
 #include "core/check.h"
 #include "models/mllm.h"
-#include "models/param_groups.h"
+#include "models/param_rules.h"
 #include "test_mllm_helpers.h"
 
 using namespace mm;
 using Catch::Matchers::Contains;
 
 namespace {
-const ParamGroup* find(const std::vector<ParamGroup>& gs, const std::string& name) {
+const ParamRuleGroup* find(const std::vector<ParamRuleGroup>& gs, const std::string& name) {
   for (const auto& g : gs)
     if (g.name == name) return &g;
   return nullptr;

@@ -1,7 +1,7 @@
 // MoE behaviour beyond the golden files: dropless dispatch equals a dense mixture, counts,
 // starving experts keeps gradients defined, the loss terms react to routing.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "models/llm/moe.h"
 
@@ -53,7 +53,8 @@ TEST_CASE("An expert without tokens gets zero (defined) gradients", "[moe]") {
   }
   CHECK(moe->expert_list[2]->w1->weight.grad().abs().max().item<float>() == 0.0f);
   CHECK(moe->expert_list[0]->w1->weight.grad().abs().max().item<float>() +
-            moe->expert_list[1]->w1->weight.grad().abs().max().item<float>() > 0.0f);
+            moe->expert_list[1]->w1->weight.grad().abs().max().item<float>() >
+        0.0f);
 }
 
 TEST_CASE("Load-balancing loss is minimal (coef) for uniform routing and grows when skewed", "[moe]") {

@@ -1,7 +1,7 @@
 // Golden parity of the MoE layer (router, top-2 dispatch, experts, both auxiliary losses) against
 // scripts/golden/gen_llm.py, including a case where one expert receives no token.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "models/llm/moe.h"
 #include "test_llm_helpers.h"

@@ -39,7 +39,7 @@ TEST_CASE("every configs/models YAML is a compiled-in preset that reads like the
   }
   CHECK(files == names.size());
   CHECK(cfg::to_ordered_json(model_preset("debug")).dump() == cfg::to_ordered_json(ModelConfig{}).dump());
-  CHECK(model_preset("1b-moe").llm.moe.num_experts == 64);       // inherit: 1b -> vit-h14-378
+  CHECK(model_preset("1b-moe").llm.moe.num_experts == 64);  // inherit: 1b -> vit-h14-378
   CHECK(model_preset("1b-moe").vision.image_size == 378);
   REQUIRE_THROWS_WITH(model_preset("2b"), Contains("valid presets: debug, small"));
   CHECK(model_preset_yaml("2b").empty());

@@ -1,6 +1,6 @@
 // ViT shape contracts: feature shapes, class token, feature_layer, resolution checks, names.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "core/check.h"
 #include "models/vision/vit.h"
@@ -20,9 +20,7 @@ mm::VisionConfig tiny_vision() {
   return c;
 }
 
-bool has_param(torch::nn::Module& m, const std::string& name) {
-  return m.named_parameters().contains(name);
-}
+bool has_param(torch::nn::Module& m, const std::string& name) { return m.named_parameters().contains(name); }
 
 }  // namespace
 
@@ -31,11 +29,11 @@ TEST_CASE("ViT maps tiles to patch features at the trained and other resolutions
   cfg.class_token = true;
   VisionTransformer vit(cfg);
   auto y = vit(torch::randn({3, 3, 32, 32}));
-  CHECK(y.sizes() == torch::IntArrayRef({3, 16, 16}));   // 4x4 patches, class token dropped
+  CHECK(y.sizes() == torch::IntArrayRef({3, 16, 16}));  // 4x4 patches, class token dropped
   auto z = vit(torch::randn({2, 3, 48, 48}));
-  CHECK(z.sizes() == torch::IntArrayRef({2, 36, 16}));   // 6x6 patches via interpolated positions
+  CHECK(z.sizes() == torch::IntArrayRef({2, 36, 16}));  // 6x6 patches via interpolated positions
   auto r = vit(torch::randn({1, 3, 32, 48}));
-  CHECK(r.sizes() == torch::IntArrayRef({1, 24, 16}));   // 4x6 patches: non-square tiles work too
+  CHECK(r.sizes() == torch::IntArrayRef({1, 24, 16}));  // 4x6 patches: non-square tiles work too
   CHECK(vit->grid() == 4);
 }
 
@@ -85,16 +83,16 @@ TEST_CASE("ViT parameter names follow HF CLIPVisionModel", "[vision]") {
   auto cfg = tiny_vision();
   cfg.class_token = true;
   VisionTransformer vit(cfg);
-  for (const char* n : {"embeddings.patch_embedding.weight", "embeddings.class_embedding",
-                        "embeddings.position_embedding.weight", "pre_layrnorm.weight", "pre_layrnorm.bias",
-                        "encoder.layers.0.self_attn.q_proj.weight", "encoder.layers.0.self_attn.k_proj.bias",
-                        "encoder.layers.1.self_attn.v_proj.weight", "encoder.layers.1.self_attn.out_proj.bias",
-                        "encoder.layers.0.layer_norm1.weight", "encoder.layers.0.layer_norm2.bias",
-                        "encoder.layers.1.mlp.fc1.weight", "encoder.layers.1.mlp.fc2.bias"}) {
+  for (const char* n :
+       {"embeddings.patch_embedding.weight", "embeddings.class_embedding", "embeddings.position_embedding.weight",
+        "pre_layrnorm.weight", "pre_layrnorm.bias", "encoder.layers.0.self_attn.q_proj.weight",
+        "encoder.layers.0.self_attn.k_proj.bias", "encoder.layers.1.self_attn.v_proj.weight",
+        "encoder.layers.1.self_attn.out_proj.bias", "encoder.layers.0.layer_norm1.weight",
+        "encoder.layers.0.layer_norm2.bias", "encoder.layers.1.mlp.fc1.weight", "encoder.layers.1.mlp.fc2.bias"}) {
     INFO(n);
     CHECK(has_param(*vit, n));
   }
-  CHECK_FALSE(has_param(*vit, "embeddings.patch_embedding.bias"));  // CLIP's patch conv has no bias
+  CHECK_FALSE(has_param(*vit, "embeddings.patch_embedding.bias"));   // CLIP's patch conv has no bias
   CHECK(vit->embeddings->position_embedding->weight.size(0) == 17);  // 16 patches + class
 }
 

@@ -1,15 +1,15 @@
 // Golden parity of the vision encoder and the connectors against scripts/golden/gen_vision.py
 // (an independent torch.nn.functional reference): forward outputs, input and weight gradients.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include <string>
 
-#include "support/golden_file.h"
 #include "models/connectors/connector.h"
 #include "models/vision/pos_embed.h"
 #include "models/vision/vit.h"
 #include "models/vision/vit_block.h"
+#include "support/golden_file.h"
 
 namespace {
 
@@ -32,7 +32,8 @@ void check_forward_backward(torch::nn::Module& m, const Golden& g, const torch::
   check_close("output", out, g.at("output"));
   (out * g.at("grad_output")).sum().backward();
   if (g.file.tensors.count("grad_input")) check_close("grad_input", x.grad(), g.at("grad_input"));
-  for (const auto& kv : m.named_parameters()) check_close("grad of " + kv.key(), kv.value().grad(), g.at("g." + kv.key()));
+  for (const auto& kv : m.named_parameters())
+    check_close("grad of " + kv.key(), kv.value().grad(), g.at("g." + kv.key()));
 }
 
 mm::ConnectorConfig connector_config(const Golden& g) {

@@ -2,8 +2,8 @@
 // and loading them, typed metadata, and copying the reference weights ("w.<parameter name>") into a
 // module.
 #pragma once
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include <string>
 

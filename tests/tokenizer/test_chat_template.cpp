@@ -1,6 +1,7 @@
 // Tests of the chat template, image placeholder expansion and label masks (character-exact).
 #include <catch2/catch.hpp>
 
+#include "data_pipeline/sample.h"  // RawSample: the samples the template renders
 #include "tests/tokenizer/tokenizer_fixture.h"
 #include "tokenizer/sample_encoder.h"
 
@@ -71,11 +72,12 @@ TEST_CASE("Text-role samples carry loss on their text: caption, interleaved, tex
   const SampleEncoder enc(tok, 2);
   const auto caption = enc.encode(make_sample({{Role::Text, "<image>A blue star."}}, 1), single_tiles(1));
   CHECK(mm::tok::render_with_loss(tok, caption) == "<s><image><image>[[A blue star.</s>]]");
-  const auto inter = enc.encode(
-      make_sample({{Role::Text, "Once there was a square.<image>Then a circle.<image>"}}, 2), single_tiles(2));
+  const auto inter = enc.encode(make_sample({{Role::Text, "Once there was a square.<image>Then a circle.<image>"}}, 2),
+                                single_tiles(2));
   CHECK(mm::tok::render_with_loss(tok, inter) ==
         "<s>[[Once there was a square.]]<image><image>[[Then a circle.]]<image><image>[[</s>]]");
-  CHECK(inter.image_slots[1].begin == inter.image_slots[0].end + static_cast<int64_t>(tok.encode("Then a circle.").size()));
+  CHECK(inter.image_slots[1].begin ==
+        inter.image_slots[0].end + static_cast<int64_t>(tok.encode("Then a circle.").size()));
   const auto text = enc.encode(make_sample({{Role::Text, "What is 3 plus 4? The answer is 7."}}, 0), {});
   CHECK(mm::tok::render_with_loss(tok, text) == "<s>[[What is 3 plus 4? The answer is 7.</s>]]");
   CHECK(text.loss_tokens() == text.size() - 1);  // all but bos
@@ -89,8 +91,8 @@ TEST_CASE("plain template has no role markers and bos/eos are switchable", "[tok
   cfg.add_bos = false;
   const auto tok = mm::tok::Tokenizer::load(cfg, mm::test::test_tokenizer().origin());
   const SampleEncoder enc(tok, 1);
-  const auto e = enc.encode(
-      make_sample({{Role::User, "Describe.<image>"}, {Role::Assistant, "A square."}}, 1), single_tiles(1));
+  const auto e =
+      enc.encode(make_sample({{Role::User, "Describe.<image>"}, {Role::Assistant, "A square."}}, 1), single_tiles(1));
   CHECK(mm::tok::render_with_loss(tok, e) == "Describe.<image>[[A square.</s>]]");
   cfg.chat_template = "fancy";
   const auto bad = mm::tok::Tokenizer::load(cfg, mm::test::test_tokenizer().origin());
@@ -103,8 +105,7 @@ TEST_CASE("placeholder and layout count mismatches are quarantine-able SampleErr
   const SampleEncoder enc(tok, 2);
   const auto two_images_one_placeholder = make_sample({{Role::User, "<image> what?"}, {Role::Assistant, "x"}}, 2);
   CHECK_THROWS_AS(enc.encode(two_images_one_placeholder, single_tiles(2)), mm::tok::SampleError);
-  CHECK_THROWS_WITH(enc.encode(two_images_one_placeholder, single_tiles(2)),
-                    "1 <image> placeholder(s) but 2 image(s)");
+  CHECK_THROWS_WITH(enc.encode(two_images_one_placeholder, single_tiles(2)), "1 <image> placeholder(s) but 2 image(s)");
   const auto one = make_sample({{Role::User, "<image> what?"}, {Role::Assistant, "x"}}, 1);
   CHECK_THROWS_WITH(enc.encode(one, single_tiles(3)), "1 image(s) but 3 tile layout(s)");
   CHECK_THROWS_WITH(enc.encode(make_sample({}, 0), {}), "sample has no turns");
@@ -114,16 +115,17 @@ TEST_CASE("index indicators: (k,i,j) before each tile, overview (k,0,0) last", "
   const auto& tok = mm::test::test_tokenizer();
   const mm::TokenizerConfig cfg;
   const auto grid = mm::tok::make_image_layout(cfg, Indicators::Index, 0, 2, 2, true);
-  CHECK(grid.describe() ==
-        "<img_0><row_1><col_1>T<img_0><row_1><col_2>T<img_0><row_2><col_1>T<img_0><row_2><col_2>T<img_0><row_0><col_0>T");
+  CHECK(
+      grid.describe() ==
+      "<img_0><row_1><col_1>T<img_0><row_1><col_2>T<img_0><row_2><col_1>T<img_0><row_2><col_2>T<img_0><row_0><col_0>T");
   CHECK(grid.tiles() == 5);
   const auto second = mm::tok::make_image_layout(cfg, Indicators::Index, 1, 0, 0, true);
   CHECK(second.describe() == "<img_1><row_0><col_0>T");
 
   const SampleEncoder enc(tok, 2);
   CHECK(enc.image_length(grid) == 5 * 2 + 5 * 3);
-  const auto e = enc.encode(make_sample({{Role::User, "<image><image>Compare."}, {Role::Assistant, "Same."}}, 2),
-                            {grid, second});
+  const auto e =
+      enc.encode(make_sample({{Role::User, "<image><image>Compare."}, {Role::Assistant, "Same."}}, 2), {grid, second});
   check_label_invariants(e, tok);
   CHECK(mm::tok::render_with_loss(tok, e) ==
         "<s><|user|><img_0><row_1><col_1><image><image><img_0><row_1><col_2><image><image>"
@@ -149,7 +151,8 @@ TEST_CASE("index indicators: (k,i,j) before each tile, overview (k,0,0) last", "
                     Catch::Contains("index_max_images = 32"));
 }
 
-TEST_CASE("seps indicators: ',' between columns, <n> between rows, ':' before the overview", "[tokenizer][template][layout]") {
+TEST_CASE("seps indicators: ',' between columns, <n> between rows, ':' before the overview",
+          "[tokenizer][template][layout]") {
   const auto& tok = mm::test::test_tokenizer();
   const mm::TokenizerConfig cfg;
   const auto grid = mm::tok::make_image_layout(cfg, Indicators::Seps, 0, 2, 3, true);

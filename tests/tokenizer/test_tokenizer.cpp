@@ -55,8 +55,9 @@ TEST_CASE("every special symbol is one token that never splits", "[tokenizer]") 
 
 TEST_CASE("encode/decode round-trips text exactly, digits split, unseen characters via bytes", "[tokenizer]") {
   const Tokenizer& tok = mm::test::test_tokenizer();
-  for (const std::string& s : {std::string("A red circle in the top left."), std::string("  two  spaces\nand a newline"),
-                               std::string("naïve café 東京 ✓"), std::string("total: 12345")}) {
+  for (const std::string& s :
+       {std::string("A red circle in the top left."), std::string("  two  spaces\nand a newline"),
+        std::string("naïve café 東京 ✓"), std::string("total: 12345")}) {
     INFO(s);
     CHECK(tok.decode(tok.encode(s)) == s);
   }

@@ -21,13 +21,12 @@ namespace {
 // Decoder V=64 D=16 L=2 H=2 KV=1 F=32 (tied); ViT 16px / 8px patches, W=16, 1 block, MLP 32;
 // C-Abstractor M=4, hidden 8, depth 1, se 0.25; B=2, T=32.
 RunConfig tiny_config() {
-  return load_run_config("", {"model.name=tiny", "model.vision.image_size=16", "model.vision.patch_size=8",
-                              "model.vision.width=16", "model.vision.layers=1", "model.vision.heads=2",
-                              "model.vision.mlp_dim=32", "model.connector.num_tokens=4", "model.connector.hidden=8",
-                              "model.connector.depth=1", "model.llm.vocab_size=64", "model.llm.dim=16",
-                              "model.llm.layers=2", "model.llm.heads=2", "model.llm.kv_heads=1",
-                              "model.llm.ffn_hidden=32", "loader.seq_len=32", "loader.micro_batch=2",
-                              "train.threads=1"});
+  return load_run_config(
+      "", {"model.name=tiny", "model.vision.image_size=16", "model.vision.patch_size=8", "model.vision.width=16",
+           "model.vision.layers=1", "model.vision.heads=2", "model.vision.mlp_dim=32", "model.connector.num_tokens=4",
+           "model.connector.hidden=8", "model.connector.depth=1", "model.llm.vocab_size=64", "model.llm.dim=16",
+           "model.llm.layers=2", "model.llm.heads=2", "model.llm.kv_heads=1", "model.llm.ffn_hidden=32",
+           "loader.seq_len=32", "loader.micro_batch=2", "train.threads=1"});
 }
 
 bool has_python_torch() {
@@ -114,12 +113,12 @@ TEST_CASE("bench runs 2 steps of the tiny model and returns a well-formed result
   CHECK(std::isfinite(r.loss_last));
 
   const auto j = bench::to_json(r);
-  for (const char* key : {"tokens_per_s", "images_per_s", "model_flop_per_s", "gemm_flop_per_s", "mfu", "mfu_paired", "step_s",
-                          "flops_per_step", "peak_rss_bytes"})
+  for (const char* key : {"tokens_per_s", "images_per_s", "model_flop_per_s", "gemm_flop_per_s", "mfu", "mfu_paired",
+                          "step_s", "flops_per_step", "peak_rss_bytes"})
     CHECK(j.contains(key));
   CHECK(j["step_s"]["communication"].get<double>() == 0.0);
   CHECK(nlohmann::json::parse(j.dump())["mode"] == "multimodal");
-  CHECK(j["gemm_dtype"] == "fp32");  // the peak in the steps' precision
+  CHECK(j["gemm_dtype"] == "fp32");                // the peak in the steps' precision
   CHECK(j["cuda_max_allocated_bytes"].is_null());  // measured on CUDA only
   CHECK(bench::to_text(r).find("MFU") != std::string::npos);
 

@@ -22,13 +22,13 @@
 #include "core/config/run_config.h"
 #include "core/io.h"
 #include "core/safetensors.h"
+#include "models/checkpoint/checkpoint_manager.h"
+#include "models/checkpoint/model_state.h"
 #include "models/llm/decoder_layer.h"
 #include "models/llm/hf_llama_adapter.h"
 #include "models/mllm.h"
 #include "models/vision/hf_clip_adapter.h"
 #include "tokenizer/train_tokenizer.h"
-#include "trainers/checkpoint/checkpoint_manager.h"
-#include "trainers/checkpoint/model_state.h"
 #include "trainers/export/hf_export.h"
 
 namespace fs = std::filesystem;
@@ -38,8 +38,7 @@ using mm::TensorMap;
 namespace {
 
 std::string fresh_dir(const std::string& name) {
-  const fs::path p =
-      fs::temp_directory_path() / ("mm_export_" + name + "_" + std::to_string(::getpid()));
+  const fs::path p = fs::temp_directory_path() / ("mm_export_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();
@@ -79,11 +78,10 @@ Built make_checkpoint(const std::string& dir, const std::vector<std::string>& se
       if (p.dim() == 1) p.add_(torch::randn_like(p) * 0.1);  // norms and biases away from 1 / 0
   }
   b.model->eval();
-  mm::train::CheckpointManager mgr(dir + "/run/checkpoints");
+  mm::CheckpointManager mgr(dir + "/run/checkpoints");
   // As the trainer does: the checkpoint carries the tokenizer the config names.
   const std::string tok = b.cfg.tokenizer.model_path.empty() ? "" : mm::io::read_file(b.cfg.tokenizer.model_path);
-  b.checkpoint =
-      mgr.save(7, mm::train::model_state(*b.model), {}, {{"step", 7}}, mm::dump_yaml(b.cfg), tok);
+  b.checkpoint = mgr.save(7, mm::model_state(*b.model), {}, {{"step", 7}}, mm::dump_yaml(b.cfg), tok);
   return b;
 }
 
@@ -125,33 +123,26 @@ mm::MultimodalModel reload(const mm::RunConfig& cfg, const std::string& out) {
   auto con = mm::safetensors::load(out + "/connector/model.safetensors");
   CHECK(llm.metadata.at("format") == "pt");
   CHECK(vis.metadata.at("format") == "pt");
-  for (auto& [k, v] : mm::llm::llm_state_from_hf(llm.tensors, cfg.model.llm))
-    all[k] = v.to(torch::kFloat);
-  for (auto& [k, v] : mm::vision::vision_state_from_clip(vis.tensors, cfg.model.vision))
-    all[k] = v.to(torch::kFloat);
+  for (auto& [k, v] : mm::llm::llm_state_from_hf(llm.tensors, cfg.model.llm)) all[k] = v.to(torch::kFloat);
+  for (auto& [k, v] : mm::vision::vision_state_from_clip(vis.tensors, cfg.model.vision)) all[k] = v.to(torch::kFloat);
   for (auto& [k, v] : con.tensors) all["connector." + k] = v.to(torch::kFloat);
   torch::manual_seed(5);  // different random init: everything must come from the files
   mm::MultimodalModel fresh(cfg.model);
-  mm::train::load_model_state(*fresh, all, out);
+  mm::load_model_state(*fresh, all, out);
   fresh->eval();
   return fresh;
 }
 
-bool python_has_torch() {
-  return std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0;
-}
+bool python_has_torch() { return std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0; }
 
 // Runs check_hf_export.py on the export with the expected outputs: {exit status, output}.
-std::pair<int, std::string> run_python_check(const std::string& out, const std::string& dir,
-                                             const Inputs& in, const torch::Tensor& logits,
-                                             const torch::Tensor& features) {
+std::pair<int, std::string> run_python_check(const std::string& out, const std::string& dir, const Inputs& in,
+                                             const torch::Tensor& logits, const torch::Tensor& features) {
   const std::string golden = dir + "/golden.safetensors";
-  mm::safetensors::save(
-      golden,
-      {{"input_ids", in.ids}, {"logits", logits}, {"pixels", in.pixels}, {"features", features}});
-  const std::string cmd = "/usr/bin/python3 '" MM_SOURCE_DIR
-                          "/scripts/golden/check_hf_export.py' '" +
-                          out + "' '" + golden + "' 2>&1";
+  mm::safetensors::save(golden,
+                        {{"input_ids", in.ids}, {"logits", logits}, {"pixels", in.pixels}, {"features", features}});
+  const std::string cmd =
+      "/usr/bin/python3 '" MM_SOURCE_DIR "/scripts/golden/check_hf_export.py' '" + out + "' '" + golden + "' 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string text = "command: " + cmd + "\n";
@@ -163,8 +154,8 @@ std::pair<int, std::string> run_python_check(const std::string& out, const std::
 }
 
 // REQUIREs that check_hf_export.py passes (a WARN and no check without python3-torch).
-void check_with_python(const std::string& out, const std::string& dir, const Inputs& in,
-                       const torch::Tensor& logits, const torch::Tensor& features) {
+void check_with_python(const std::string& out, const std::string& dir, const Inputs& in, const torch::Tensor& logits,
+                       const torch::Tensor& features) {
   if (!python_has_torch()) {
     WARN("SKIP: /usr/bin/python3 cannot import torch; check_hf_export.py not run");
     return;
@@ -193,8 +184,7 @@ TEST_CASE("dense export: HF Llama + CLIP names, exact round trip, tokenizer, pyt
   const std::string spm = make_tokenizer(dir);
   Built b = make_checkpoint(dir, {"tokenizer.model_path=" + spm});
   const std::string out = dir + "/out";
-  const auto s =
-      mm::train::export_checkpoint(dir + "/run", out);  // a run directory resolves to step 7
+  const auto s = mm::train::export_checkpoint(dir + "/run", out);  // a run directory resolves to step 7
   CHECK(s.step == 7);
   CHECK(s.llm_architecture == "LlamaForCausalLM");
   CHECK(s.warnings.size() == 1);  // no class token in the debug ViT
@@ -220,12 +210,11 @@ TEST_CASE("dense export: HF Llama + CLIP names, exact round trip, tokenizer, pyt
   // HF names, checked one by one on a few and by count on all.
   const auto llm = mm::safetensors::load(out + "/llm/model.safetensors");
   for (const char* n :
-       {"model.embed_tokens.weight", "model.layers.0.input_layernorm.weight",
-        "model.layers.0.self_attn.q_proj.weight", "model.layers.3.self_attn.k_proj.weight",
-        "model.layers.3.self_attn.v_proj.weight", "model.layers.3.self_attn.o_proj.weight",
-        "model.layers.2.post_attention_layernorm.weight", "model.layers.1.mlp.gate_proj.weight",
-        "model.layers.1.mlp.up_proj.weight", "model.layers.1.mlp.down_proj.weight",
-        "model.norm.weight"}) {
+       {"model.embed_tokens.weight", "model.layers.0.input_layernorm.weight", "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.3.self_attn.k_proj.weight", "model.layers.3.self_attn.v_proj.weight",
+        "model.layers.3.self_attn.o_proj.weight", "model.layers.2.post_attention_layernorm.weight",
+        "model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight",
+        "model.layers.1.mlp.down_proj.weight", "model.norm.weight"}) {
     INFO(n);
     CHECK(llm.tensors.count(n) == 1);
   }
@@ -238,8 +227,7 @@ TEST_CASE("dense export: HF Llama + CLIP names, exact round trip, tokenizer, pyt
   for (const char* n :
        {"vision_model.embeddings.patch_embedding.weight", "vision_model.embeddings.class_embedding",
         "vision_model.embeddings.position_embedding.weight", "vision_model.pre_layrnorm.weight",
-        "vision_model.encoder.layers.2.self_attn.out_proj.bias",
-        "vision_model.encoder.layers.0.layer_norm1.weight",
+        "vision_model.encoder.layers.2.self_attn.out_proj.bias", "vision_model.encoder.layers.0.layer_norm1.weight",
         "vision_model.encoder.layers.1.mlp.fc2.weight", "vision_model.post_layernorm.bias"}) {
     INFO(n);
     CHECK(vis.tensors.count(n) == 1);
@@ -278,13 +266,10 @@ TEST_CASE("dense export: HF Llama + CLIP names, exact round trip, tokenizer, pyt
   if (python_has_torch()) {
     auto tensors = llm.tensors;
     const int64_t hd = 192 / 6;
-    auto perm =
-        torch::cat({torch::arange(0, hd, 2), torch::arange(1, hd, 2)});  // half -> interleaved rows
-    for (const char* n :
-         {"model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight"}) {
+    auto perm = torch::cat({torch::arange(0, hd, 2), torch::arange(1, hd, 2)});  // half -> interleaved rows
+    for (const char* n : {"model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight"}) {
       auto w = tensors.at(n);
-      tensors[n] =
-          w.view({-1, hd, w.size(1)}).index_select(1, perm).reshape(w.sizes()).contiguous();
+      tensors[n] = w.view({-1, hd, w.size(1)}).index_select(1, perm).reshape(w.sizes()).contiguous();
     }
     mm::safetensors::save(out + "/llm/model.safetensors", tensors, {{"format", "pt"}});
     const auto [status, text] = run_python_check(out, dir, in, logits, features);
@@ -295,12 +280,11 @@ TEST_CASE("dense export: HF Llama + CLIP names, exact round trip, tokenizer, pyt
   fs::remove_all(dir);
 }
 
-TEST_CASE(
-    "untied + bf16 export: lm_head.weight, bf16 tensors, CLIP class token, python HF reference",
-    "[trainers][export]") {
+TEST_CASE("untied + bf16 export: lm_head.weight, bf16 tensors, CLIP class token, python HF reference",
+          "[trainers][export]") {
   const std::string dir = fresh_dir("bf16");
-  Built b = make_checkpoint(dir, {"model.llm.tie_embeddings=false", "model.vision.class_token=true",
-                                  "model.vision.act=quick_gelu"});
+  Built b = make_checkpoint(
+      dir, {"model.llm.tie_embeddings=false", "model.vision.class_token=true", "model.vision.act=quick_gelu"});
   const std::string out = dir + "/out";
   mm::train::ExportOptions opt;
   opt.dtype = "bf16";
@@ -309,8 +293,7 @@ TEST_CASE(
   const auto llm = mm::safetensors::load(out + "/llm/model.safetensors");
   REQUIRE(llm.tensors.count("lm_head.weight") == 1);
   CHECK(llm.tensors.at("lm_head.weight").scalar_type() == torch::kBFloat16);
-  CHECK(torch::equal(llm.tensors.at("lm_head.weight"),
-                     b.model->llm->lm_head->weight.to(torch::kBFloat16)));
+  CHECK(torch::equal(llm.tensors.at("lm_head.weight"), b.model->llm->lm_head->weight.to(torch::kBFloat16)));
   const json lc = read_json(out + "/llm/config.json");
   CHECK(lc["torch_dtype"] == "bfloat16");
   CHECK(lc["tie_word_embeddings"] == false);
@@ -326,17 +309,15 @@ TEST_CASE(
   auto fresh = reload(b.cfg, out);
   const Inputs in = make_inputs(b.cfg);
   const auto logits = logits_of(fresh, in);
-  CHECK((logits - logits_of(b.model, in)).abs().max().item<double>() <
-        0.1 * logits.abs().max().item<double>());
+  CHECK((logits - logits_of(b.model, in)).abs().max().item<double>() < 0.1 * logits.abs().max().item<double>());
   check_with_python(out, dir, in, logits, features_of(fresh, in));
   fs::remove_all(dir);
 }
 
-TEST_CASE("MoE export: Mixtral names and config, exact round trip, python Mixtral reference",
-          "[trainers][export]") {
+TEST_CASE("MoE export: Mixtral names and config, exact round trip, python Mixtral reference", "[trainers][export]") {
   const std::string dir = fresh_dir("moe");
-  Built b = make_checkpoint(dir, {"model.llm.moe.num_experts=4", "model.llm.moe.top_k=2",
-                                  "model.llm.moe.every=1", "model.llm.moe.expert_hidden=256"});
+  Built b = make_checkpoint(dir, {"model.llm.moe.num_experts=4", "model.llm.moe.top_k=2", "model.llm.moe.every=1",
+                                  "model.llm.moe.expert_hidden=256"});
   const std::string out = dir + "/out";
   const auto s = mm::train::export_checkpoint(b.checkpoint, out);
   CHECK(s.llm_architecture == "MixtralForCausalLM");
@@ -347,10 +328,9 @@ TEST_CASE("MoE export: Mixtral names and config, exact round trip, python Mixtra
   CHECK(lc["intermediate_size"] == 256);
   CHECK(lc["router_aux_loss_coef"].get<double>() == 0.01);
   const auto llm = mm::safetensors::load(out + "/llm/model.safetensors");
-  for (const char* n : {"model.layers.0.block_sparse_moe.gate.weight",
-                        "model.layers.3.block_sparse_moe.experts.3.w1.weight",
-                        "model.layers.3.block_sparse_moe.experts.3.w2.weight",
-                        "model.layers.1.block_sparse_moe.experts.0.w3.weight"}) {
+  for (const char* n :
+       {"model.layers.0.block_sparse_moe.gate.weight", "model.layers.3.block_sparse_moe.experts.3.w1.weight",
+        "model.layers.3.block_sparse_moe.experts.3.w2.weight", "model.layers.1.block_sparse_moe.experts.0.w3.weight"}) {
     INFO(n);
     CHECK(llm.tensors.count(n) == 1);
   }
@@ -366,12 +346,11 @@ TEST_CASE("MoE export: Mixtral names and config, exact round trip, python Mixtra
   fs::remove_all(dir);
 }
 
-TEST_CASE(
-    "MoE every 2nd layer: Qwen2-MoE names and config, exact round trip, python Qwen2-MoE reference",
-    "[trainers][export]") {
+TEST_CASE("MoE every 2nd layer: Qwen2-MoE names and config, exact round trip, python Qwen2-MoE reference",
+          "[trainers][export]") {
   const std::string dir = fresh_dir("qwen2moe");
-  Built b = make_checkpoint(dir, {"model.llm.moe.num_experts=4", "model.llm.moe.top_k=2",
-                                  "model.llm.moe.every=2", "model.llm.moe.expert_hidden=256"});
+  Built b = make_checkpoint(dir, {"model.llm.moe.num_experts=4", "model.llm.moe.top_k=2", "model.llm.moe.every=2",
+                                  "model.llm.moe.expert_hidden=256"});
   const std::string out = dir + "/out";
   const auto s = mm::train::export_checkpoint(b.checkpoint, out);
   CHECK(s.llm_architecture == "Qwen2MoeForCausalLM");
@@ -429,16 +408,15 @@ TEST_CASE(
   const auto llm = mm::safetensors::load(out + "/llm/model.safetensors");
   const auto& T = llm.tensors;
   for (const char* n :
-       {"model.layers.0.mlp.gate_proj.weight", "model.layers.2.mlp.down_proj.weight",
-        "model.layers.1.mlp.gate.weight", "model.layers.3.mlp.experts.3.up_proj.weight",
-        "model.layers.1.mlp.experts.0.gate_proj.weight",
+       {"model.layers.0.mlp.gate_proj.weight", "model.layers.2.mlp.down_proj.weight", "model.layers.1.mlp.gate.weight",
+        "model.layers.3.mlp.experts.3.up_proj.weight", "model.layers.1.mlp.experts.0.gate_proj.weight",
         "model.layers.3.mlp.shared_expert_gate.weight"}) {
     INFO(n);
     CHECK(T.count(n) == 1);
   }
-  for (const char* n : {"model.layers.0.mlp.gate.weight", "model.layers.1.mlp.gate_proj.weight",
-                        "model.layers.0.mlp.shared_expert.up_proj.weight",
-                        "model.layers.1.block_sparse_moe.gate.weight"}) {
+  for (const char* n :
+       {"model.layers.0.mlp.gate.weight", "model.layers.1.mlp.gate_proj.weight",
+        "model.layers.0.mlp.shared_expert.up_proj.weight", "model.layers.1.block_sparse_moe.gate.weight"}) {
     INFO(n);
     CHECK(T.count(n) == 0);
   }
@@ -447,16 +425,11 @@ TEST_CASE(
   CHECK(T.size() == 2 + 4 * 9 + 2 * 3 + 2 * (1 + 4 * 3 + 3 + 1));
   const auto& moe1 = b.model->llm->layer_list[1]->block_sparse_moe;
   CHECK(torch::equal(T.at("model.layers.1.mlp.gate.weight"), moe1->gate->weight));
-  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.gate_proj.weight"),
-                     moe1->expert_list[2]->w1->weight));
-  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.up_proj.weight"),
-                     moe1->expert_list[2]->w3->weight));
-  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.down_proj.weight"),
-                     moe1->expert_list[2]->w2->weight));
-  CHECK(T.at("model.layers.3.mlp.experts.3.down_proj.weight").sizes() ==
-        torch::IntArrayRef({192, 256}));
-  CHECK(torch::equal(T.at("model.layers.2.mlp.up_proj.weight"),
-                     b.model->llm->layer_list[2]->mlp->up_proj->weight));
+  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.gate_proj.weight"), moe1->expert_list[2]->w1->weight));
+  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.up_proj.weight"), moe1->expert_list[2]->w3->weight));
+  CHECK(torch::equal(T.at("model.layers.1.mlp.experts.2.down_proj.weight"), moe1->expert_list[2]->w2->weight));
+  CHECK(T.at("model.layers.3.mlp.experts.3.down_proj.weight").sizes() == torch::IntArrayRef({192, 256}));
+  CHECK(torch::equal(T.at("model.layers.2.mlp.up_proj.weight"), b.model->llm->layer_list[2]->mlp->up_proj->weight));
   for (int layer : {1, 3}) {
     const std::string p = "model.layers." + std::to_string(layer) + ".mlp.shared_expert";
     CHECK(T.at(p + ".gate_proj.weight").sizes() == torch::IntArrayRef({1, 192}));
@@ -482,8 +455,7 @@ TEST_CASE(
   CHECK(torch::equal(logits_of(fresh, in), logits));
 
   // The inverse refuses what our decoder cannot hold: a non-zero bias or shared expert.
-  for (const char* n : {"model.layers.2.self_attn.v_proj.bias",
-                        "model.layers.3.mlp.shared_expert.down_proj.weight"}) {
+  for (const char* n : {"model.layers.2.self_attn.v_proj.bias", "model.layers.3.mlp.shared_expert.down_proj.weight"}) {
     TensorMap bad = T;
     bad[n] = bad.at(n).clone();
     bad[n].view(-1)[0].fill_(0.5);
@@ -524,8 +496,8 @@ TEST_CASE("export copies the tokenizer the checkpoint carries, not a regenerated
   CHECK(s.warnings.size() == 1);  // only the debug ViT's missing class token
 
   // A checkpoint written before checkpoints carried their tokenizer: the config path, with a warning.
-  mm::train::CheckpointManager mgr(dir + "/old/checkpoints");
-  const std::string old = mgr.save(7, mm::train::model_state(*b.model), {}, {{"step", 7}}, mm::dump_yaml(b.cfg));
+  mm::CheckpointManager mgr(dir + "/old/checkpoints");
+  const std::string old = mgr.save(7, mm::model_state(*b.model), {}, {{"step", 7}}, mm::dump_yaml(b.cfg));
   s = mm::train::export_checkpoint(old, dir + "/out_old");
   CHECK(mm::io::read_file(dir + "/out_old/tokenizer.model") == mm::io::read_file(spm));
   CHECK(s.warnings.size() == 2);

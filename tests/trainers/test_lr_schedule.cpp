@@ -17,7 +17,7 @@ TEST_CASE("cosine schedule with warmup", "[trainers][schedule]") {
   CHECK(lr_at(c, peak, 0) == Approx(peak * 1 / 10));
   CHECK(lr_at(c, peak, 4) == Approx(peak * 5 / 10));
   CHECK(lr_at(c, peak, 9) == Approx(peak));
-  CHECK(lr_at(c, peak, 10) == Approx(peak));                 // decay starts at the peak
+  CHECK(lr_at(c, peak, 10) == Approx(peak));                      // decay starts at the peak
   CHECK(lr_at(c, peak, 60) == Approx(peak * (0.1 + 0.9 * 0.5)));  // half way: mean of peak and floor
   CHECK(lr_at(c, peak, 35) == Approx(peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.25)))));
   CHECK(lr_at(c, peak, 110) == Approx(peak * 0.1));

@@ -1,9 +1,9 @@
 // metrics.jsonl lines and the console progress line on known inputs.
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "support/temp_dir.h"
 #include "trainers/metrics/metrics_jsonl.h"
@@ -27,7 +27,10 @@ TEST_CASE("metrics.jsonl: one flushed object per step, appended across writers",
     CHECK(j["loss"] == 3.5);
     CHECK(j["loss_by_source"]["coco"] == 3.1);
   }
-  { MetricsJsonl again(path); again.log(2, {{"loss", 3.0}}); }  // a resumed run appends
+  {
+    MetricsJsonl again(path);
+    again.log(2, {{"loss", 3.0}});
+  }  // a resumed run appends
   std::ifstream in(path);
   std::vector<nlohmann::json> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));

@@ -30,8 +30,9 @@ NamedParams toy_params() {
 void set_grads(const NamedParams& params, int t) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (!params[i].second.requires_grad()) continue;
-    auto g = torch::sin(torch::arange(params[i].second.numel(), torch::kFloat) * (0.37 + 0.11 * t) + static_cast<double>(i))
-                 .reshape(params[i].second.sizes());
+    auto g =
+        torch::sin(torch::arange(params[i].second.numel(), torch::kFloat) * (0.37 + 0.11 * t) + static_cast<double>(i))
+            .reshape(params[i].second.sizes());
     params[i].second.mutable_grad() = g;
   }
 }
@@ -52,15 +53,15 @@ TEST_CASE("no-decay rule and lr multipliers build the parameter groups", "[train
   CHECK(is_no_decay(cfg, "embed_tokens.weight", params[0].second));
   CHECK_FALSE(is_no_decay(cfg, "layers.0.attn.q.weight", params[1].second));
   CHECK(is_no_decay(cfg, "layers.0.attn.q.bias", params[2].second));
-  CHECK(is_no_decay(cfg, "x.scale", torch::ones({4})));  // 1-d
+  CHECK(is_no_decay(cfg, "x.scale", torch::ones({4})));         // 1-d
   CHECK(lr_mult_for(cfg, "vision.blocks.0.fc.weight") == 0.5);  // longest prefix
   CHECK(lr_mult_for(cfg, "vision.proj") == 0.1);
   CHECK(lr_mult_for(cfg, "llm.x") == 1.0);
 
   const auto groups = make_param_groups(cfg, params);
   REQUIRE(groups.size() == 3);  // (1, no decay), (1, decay), (0.5, decay); frozen left out
-  CHECK(groups[0].names == std::vector<std::string>{"embed_tokens.weight", "layers.0.attn.q.bias",
-                                                    "layers.0.norm.weight"});
+  CHECK(groups[0].names ==
+        std::vector<std::string>{"embed_tokens.weight", "layers.0.attn.q.bias", "layers.0.norm.weight"});
   CHECK(groups[0].weight_decay == 0.0);
   CHECK(groups[1].names == std::vector<std::string>{"layers.0.attn.q.weight"});
   CHECK(groups[1].weight_decay == Approx(0.1));

@@ -88,9 +88,8 @@ TEST_CASE("a file without stages is a one-stage recipe", "[recipe]") {
 }
 
 TEST_CASE("recipe errors are one line naming the stage and key", "[recipe]") {
-  CHECK_THROWS_WITH(
-      mm::train::load_recipe(write("dup.yaml", "stages:\n  - {stage: a}\n  - {stage: a}\n")),
-      Catch::Contains("duplicate stage name 'a'"));
+  CHECK_THROWS_WITH(mm::train::load_recipe(write("dup.yaml", "stages:\n  - {stage: a}\n  - {stage: a}\n")),
+                    Catch::Contains("duplicate stage name 'a'"));
   CHECK_THROWS_WITH(
       mm::train::load_recipe(write("first.yaml", "stages:\n  - {stage: a, train: {init_from: previous}}\n")),
       Catch::Contains("first stage"));

@@ -12,9 +12,9 @@
 
 #include "core/check.h"
 #include "core/io.h"
-#include "dist/process_group.h"
-#include "tests/tokenizer/tokenizer_fixture.h"
 #include "core/run_lock.h"
+#include "dist/process_group.h"
+#include "support/text_run.h"
 #include "trainers/loop/run_recipe.h"
 #include "trainers/loop/trainer.h"
 
@@ -24,37 +24,13 @@ using mm::train::RecipeResult;
 
 namespace {
 
-struct World {
-  fs::path dir = fs::temp_directory_path() / ("mm_run_recipe_" + std::to_string(::getpid()));
-  std::string tokenizer, data;
-  World() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    tokenizer = (dir / "spm.model").string();
-    mm::io::write_file_atomic(tokenizer, mm::io::read_file(mm::test::test_tokenizer().config().model_path));
-    data = (dir / "text.jsonl").string();
-    std::ofstream f(data);
-    for (int i = 0; i < 40; ++i)
-      f << "{\"text\": \"A blue square number " << i << " sits at the bottom. What is " << i << " plus 5?\"}\n";
-  }
-  ~World() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+struct World : mm::test::TextRun {
+  World() : TextRun("mm_run_recipe") {}
   // A two-stage recipe writing into <dir>/<run>.
   mm::train::Recipe recipe(const std::string& run, const std::string& first = "a",
                            const std::string& second = "b") const {
     const fs::path yaml = dir / (run + ".yaml");
-    std::ofstream(yaml) << "inherit: [" << MM_SOURCE_DIR << "/configs/models/debug.yaml]\n"
-                        << "run_dir: " << (dir / run).string() << "\n"
-                        << "tokenizer: {model_path: " << tokenizer << "}\n"
-                        << "model:\n"
-                        << "  vision: {image_size: 32, width: 64, layers: 1, mlp_dim: 128}\n"
-                        << "  connector: {num_tokens: 4, hidden: 64, depth: 1}\n"
-                        << "  llm: {vocab_size: 640, dim: 32, layers: 1, heads: 2, kv_heads: 1, ffn_hidden: 64}\n"
-                        << "image: {tile_size: 32}\n"
-                        << "loader: {seq_len: 48, micro_batch: 2, workers: 1, prefetch: 1}\n"
-                        << "data: {sources: [{name: text, format: text, path: " << data << "}]}\n"
+    std::ofstream(yaml) << model_yaml(run)
                         << "train: {device: cpu, threads: 1, log_interval: 1, checkpoint_interval: 2}\n"
                         << "stages:\n"
                         << "  - stage: " << first << "\n"

@@ -1,10 +1,10 @@
 // TensorBoard event files decoded independently of the writer: its own bitwise CRC32C, TFRecord
 // framing and protobuf varint/fixed parsing, checking lengths, CRCs and Event fields.
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <unistd.h>
 
 #include "core/io.h"
 #include "support/temp_dir.h"

@@ -143,8 +143,8 @@ TEST_CASE("StepHealth: a spike is reported, and a resumed policy gives the same 
   int sampled = 0;
   const auto samples = [&sampled] { return ++sampled, std::string("src:7"); };
   StepHealth a(tc, TrainState{});
-  for (int i = 0; i < 30; ++i) REQUIRE(a.account(i + 1, step_result(2.0 + 0.01 * (i % 5)), samples) ==
-                                       StepHealth::Verdict::kHealthy);
+  for (int i = 0; i < 30; ++i)
+    REQUIRE(a.account(i + 1, step_result(2.0 + 0.01 * (i % 5)), samples) == StepHealth::Verdict::kHealthy);
   CHECK(sampled == 0);  // samples are named only for a warning
 
   // Resume: the window travels through the TrainState.

@@ -13,9 +13,8 @@
 #include "core/config/run_config.h"
 #include "core/io.h"
 #include "dist/process_group.h"
-#include "support/temp_dir.h"
-#include "tests/tokenizer/tokenizer_fixture.h"
-#include "trainers/checkpoint/checkpoint_manager.h"
+#include "models/checkpoint/checkpoint_manager.h"
+#include "support/text_run.h"
 #include "trainers/loop/recipe.h"
 #include "trainers/loop/trainer.h"
 
@@ -23,36 +22,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct World {
-  mm::test::TempDir tmp{"mm_trainer_tok"};
-  fs::path dir = tmp.path();
-  std::string tokenizer;        // the run's tokenizer.model_path (the shared test tokenizer)
+struct World : mm::test::TextRun {
   std::string other_tokenizer;  // another vocabulary trained on the same text
-  std::string data;
-  World() {
+  World() : TextRun("mm_trainer_tok") {
     const std::string corpus = mm::test::write_tokenizer_corpus(dir.string());
-    tokenizer = (dir / "spm.model").string();
-    mm::io::write_file_atomic(tokenizer, mm::io::read_file(mm::test::test_tokenizer().config().model_path));
     other_tokenizer = mm::tok::train_tokenizer({corpus}, (dir / "other").string(), 390, mm::TokenizerConfig{});
     REQUIRE(mm::io::read_file(other_tokenizer) != mm::io::read_file(tokenizer));
-    data = (dir / "text.jsonl").string();
-    std::ofstream f(data);
-    for (int i = 0; i < 40; ++i)
-      f << "{\"text\": \"A red circle number " << i << " sits in the top left. What is " << i << " plus 3?\"}\n";
   }
   mm::RunConfig config(const std::string& run, const std::string& tok,
                        const std::vector<std::string>& sets = {}) const {
     const fs::path yaml = dir / (run + ".yaml");
-    std::ofstream(yaml) << "inherit: [" << MM_SOURCE_DIR << "/configs/models/debug.yaml]\n"
-                        << "run_dir: " << (dir / run).string() << "\n"
-                        << "tokenizer: {model_path: " << tok << "}\n"
-                        << "model:\n"
-                        << "  vision: {image_size: 32, width: 64, layers: 1, mlp_dim: 128}\n"
-                        << "  connector: {num_tokens: 4, hidden: 64, depth: 1}\n"
-                        << "  llm: {vocab_size: 640, dim: 32, layers: 1, heads: 2, kv_heads: 1, ffn_hidden: 64}\n"
-                        << "image: {tile_size: 32}\n"
-                        << "loader: {seq_len: 48, micro_batch: 2, workers: 1, prefetch: 1}\n"
-                        << "data: {sources: [{name: text, format: text, path: " << data << "}]}\n"
+    std::ofstream(yaml) << model_yaml(run, tok)
                         << "train: {stage: pretrain, steps: 2, device: cpu, threads: 1, log_interval: 1}\n";
     return mm::load_run_config(yaml.string(), sets);
   }
@@ -75,7 +55,7 @@ TEST_CASE("train_stage carries its tokenizer and refuses a checkpoint of another
   const fs::path ckpt = first.final_checkpoint;
   REQUIRE(fs::exists(ckpt / "tokenizer.model"));
   CHECK(mm::io::read_file((ckpt / "tokenizer.model").string()) == mm::io::read_file(w.tokenizer));
-  CHECK(mm::train::CheckpointManager::verify(ckpt.string()).empty());
+  CHECK(mm::CheckpointManager::verify(ckpt.string()).empty());
 
   SECTION("train.init_from with the same tokenizer trains") {
     const auto r = train(w.config("b", w.tokenizer, {"train.init_from=" + ckpt.string()}));
@@ -85,8 +65,8 @@ TEST_CASE("train_stage carries its tokenizer and refuses a checkpoint of another
     mm::train::TrainOptions opts;
     opts.progress = false;
     opts.init_override = ckpt.string();
-    const auto r = mm::train::train_stage(w.config("h", w.tokenizer, {"train.init_from=previous"}),
-                                          mm::dist::Group(), opts);
+    const auto r =
+        mm::train::train_stage(w.config("h", w.tokenizer, {"train.init_from=previous"}), mm::dist::Group(), opts);
     CHECK(r.completed);
     // Standalone: `mmtrain eval --config <stage>/config.yaml` must not meet 'previous' on a first stage.
     const auto saved = mm::load_run_config((w.dir / "h" / "pretrain" / "config.yaml").string(), {});
@@ -109,14 +89,14 @@ TEST_CASE("train_stage carries its tokenizer and refuses a checkpoint of another
     const auto mid = train(w.config("c", w.tokenizer, {"train.checkpoint_interval=1"}));
     const std::string step1 = (w.dir / "c" / "pretrain" / "checkpoints" / "step_000001").string();
     REQUIRE(mid.completed);
-    mm::train::CheckpointManager mgr((w.dir / "c" / "pretrain" / "checkpoints").string());
+    mm::CheckpointManager mgr((w.dir / "c" / "pretrain" / "checkpoints").string());
     REQUIRE(mgr.list().size() == 2);
     CHECK_THROWS_WITH(train(w.config("c", w.other_tokenizer), step1),
                       Catch::Contains("--resume " + step1) && Catch::Contains(w.other_tokenizer));
   }
   SECTION("an old checkpoint without tokenizer.model is accepted, unchecked") {
-    mm::train::CheckpointManager mgr((w.dir / "old" / "checkpoints").string());
-    const mm::train::Checkpoint c = mm::train::CheckpointManager::load(ckpt.string());
+    mm::CheckpointManager mgr((w.dir / "old" / "checkpoints").string());
+    const mm::Checkpoint c = mm::CheckpointManager::load(ckpt.string());
     const std::string old = mgr.save(2, c.model, {}, {{"stage", "pretrain"}}, c.config_yaml);  // no tokenizer
     REQUIRE_FALSE(fs::exists(fs::path(old) / "tokenizer.model"));
     const auto r = train(w.config("d", w.other_tokenizer, {"train.init_from=" + old}));

@@ -4,9 +4,9 @@
 #include "trainers/bench/bench.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/cuda.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -14,15 +14,15 @@
 
 #include "core/check.h"
 #include "core/device.h"
-#include "core/timer.h"
 #include "core/logging.h"
+#include "core/timer.h"
 #include "data_pipeline/loader/loader.h"
-#include "models/llm/decoder.h"
+#include "data_pipeline/loader/model_batch.h"
 #include "dist/process_group.h"
+#include "models/llm/decoder.h"
 #include "tokenizer/tokenizer.h"
 #include "trainers/bench/measure.h"
 #include "trainers/loop/train_step.h"
-#include "trainers/model_batch.h"
 #include "trainers/optim/param_groups.h"
 
 namespace mm::bench {
@@ -138,7 +138,7 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
     if (loader) {
       data::Batch b = loader->next();
       n_images = b.images;
-      batch = to_device(train::to_model_batch(b), device);
+      batch = to_device(data::to_model_batch(b), device);
     } else {
       batch = to_device(pool[step % pool.size()], device);
       n_images = tiles_of(batch);
@@ -174,8 +174,8 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
     log->info("step {}/{}: {:.3f} s, loss {:.4f}", step - opt.warmup + 1, opt.steps, secs(t0, t4), loss_value);
   }
   const double n = static_cast<double>(opt.steps);
-  for (double* x : {&r.time.data_wait, &r.time.forward, &r.time.backward, &r.time.optimizer, &r.time.total,
-                    &r.step_cpu_s})
+  for (double* x :
+       {&r.time.data_wait, &r.time.forward, &r.time.backward, &r.time.optimizer, &r.time.total, &r.step_cpu_s})
     *x /= n;
   r.tiles_per_step = sum_tiles / n;
   r.images_per_step = sum_images / n;
@@ -191,8 +191,8 @@ BenchResult run_bench(const RunConfig& cfg, const BenchOptions& opt) {
   r.gemm_flop_per_s = std::max(gemm_before.wall, gemm_after.wall);
   r.mfu = r.model_flop_per_s / r.gemm_flop_per_s;
   std::sort(paired.begin(), paired.end());
-  r.mfu_paired = paired.size() % 2 == 1 ? paired[paired.size() / 2] :
-                                          0.5 * (paired[paired.size() / 2 - 1] + paired[paired.size() / 2]);
+  r.mfu_paired = paired.size() % 2 == 1 ? paired[paired.size() / 2]
+                                        : 0.5 * (paired[paired.size() / 2 - 1] + paired[paired.size() / 2]);
   r.mfu_paired_min = paired.front();
   r.mfu_paired_max = paired.back();
   r.gemm_flop_per_cpu_s = std::max(gemm_before.cpu, gemm_after.cpu);

@@ -12,9 +12,9 @@ namespace {
 
 // Weights of one RegNet bottleneck (regnet.cpp): {at every position, squeeze-excitation (once)}.
 std::pair<double, double> reg_bottleneck_weights(int64_t in, int64_t out, double se_ratio) {
-  double spatial = static_cast<double>(in) * out   // conv1 1x1
-                   + 9.0 * out                     // conv2 3x3 depthwise
-                   + static_cast<double>(out) * out;  // conv3 1x1
+  double spatial = static_cast<double>(in) * out            // conv1 1x1
+                   + 9.0 * out                              // conv2 3x3 depthwise
+                   + static_cast<double>(out) * out;        // conv3 1x1
   if (in != out) spatial += static_cast<double>(in) * out;  // downsample 1x1
   double se = 0;
   if (se_ratio > 0) se = 2.0 * out * std::lround(static_cast<double>(in) * se_ratio);

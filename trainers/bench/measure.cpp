@@ -65,20 +65,20 @@ double measure_gemm_flops(int64_t n, int repeats, const torch::Device& device) {
 }
 
 GemmTimer::GemmTimer(int64_t n, const torch::Device& device, torch::ScalarType dtype)
-      : device_(device), flops_(2.0 * static_cast<double>(n) * n * n) {
-    torch::NoGradGuard no_grad;
-    auto opts = torch::TensorOptions().dtype(dtype).device(device);
-    a_ = torch::randn({n, n}, opts), b_ = torch::randn({n, n}, opts), c_ = torch::empty({n, n}, opts);
-  }
+    : device_(device), flops_(2.0 * static_cast<double>(n) * n * n) {
+  torch::NoGradGuard no_grad;
+  auto opts = torch::TensorOptions().dtype(dtype).device(device);
+  a_ = torch::randn({n, n}, opts), b_ = torch::randn({n, n}, opts), c_ = torch::empty({n, n}, opts);
+}
 GemmPeak GemmTimer::time_once() {
-    torch::NoGradGuard no_grad;
-    sync(device_);
-    const auto t0 = Clock::now();
-    const double c0 = process_cpu_seconds();
-    torch::mm_out(c_, a_, b_);
-    sync(device_);
-    return {flops_ / seconds_since(t0), flops_ / std::max(process_cpu_seconds() - c0, 1e-9)};
-  }
+  torch::NoGradGuard no_grad;
+  sync(device_);
+  const auto t0 = Clock::now();
+  const double c0 = process_cpu_seconds();
+  torch::mm_out(c_, a_, b_);
+  sync(device_);
+  return {flops_ / seconds_since(t0), flops_ / std::max(process_cpu_seconds() - c0, 1e-9)};
+}
 
 GemmPeak measure_gemm(int64_t n, int repeats, const torch::Device& device, torch::ScalarType dtype) {
   GemmTimer gemm(n, device, dtype);

@@ -11,8 +11,8 @@ namespace mm::bench {
 MultimodalBatch synthetic_batch(const ModelConfig& model, int64_t batch, int64_t seq_len, int64_t images_per_seq,
                                 int64_t docs_per_seq, uint64_t seed) {
   MM_CHECK(batch > 0 && seq_len > 1, "bench: need micro_batch > 0 and seq_len > 1, got {} x {}", batch, seq_len);
-  MM_CHECK(docs_per_seq >= 1 && docs_per_seq <= seq_len / 2,
-           "bench: --docs-per-seq {} must be in 1..{} for seq_len {}", docs_per_seq, seq_len / 2, seq_len);
+  MM_CHECK(docs_per_seq >= 1 && docs_per_seq <= seq_len / 2, "bench: --docs-per-seq {} must be in 1..{} for seq_len {}",
+           docs_per_seq, seq_len / 2, seq_len);
   MM_CHECK(images_per_seq >= 0, "bench: --images-per-seq must be >= 0, got {}", images_per_seq);
   const int64_t m = model.connector.num_tokens, doc_len = seq_len / docs_per_seq;
   const int64_t per_doc = (images_per_seq + docs_per_seq - 1) / docs_per_seq;  // most images in one document

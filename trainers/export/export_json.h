@@ -19,7 +19,7 @@ namespace mm::train {
 struct ExportConnectorJson {
   ConnectorConfig connector;  // its keys at the top level
   int64_t vision_width = 0;
-  int64_t vision_grid = 0;    // patches per side of one tile
+  int64_t vision_grid = 0;  // patches per side of one tile
   int64_t llm_dim = 0;
   std::string torch_dtype;
   std::string names = "mmtrain connector module names (checkpoint names without 'connector.')";

@@ -11,11 +11,11 @@
 #include "core/io.h"
 #include "core/logging.h"
 #include "core/safetensors.h"
+#include "models/checkpoint/checkpoint_tokenizer.h"
+#include "models/checkpoint/model_state.h"
 #include "models/llm/hf_llama_adapter.h"
 #include "models/vision/hf_clip_adapter.h"
 #include "tokenizer/tokenizer.h"
-#include "trainers/checkpoint/checkpoint_manager.h"
-#include "trainers/checkpoint/model_state.h"
 #include "trainers/export/export_json.h"
 
 namespace fs = std::filesystem;
@@ -34,9 +34,7 @@ TensorMap to_dtype(const TensorMap& m, const std::string& dtype) {
   return out;
 }
 
-std::string torch_dtype_name(const std::string& dtype) {
-  return dtype == "bf16" ? "bfloat16" : "float32";
-}
+std::string torch_dtype_name(const std::string& dtype) { return dtype == "bf16" ? "bfloat16" : "float32"; }
 
 // A typed struct as the JSON of a file: keys sorted (nlohmann::json), as every export file is.
 template <class T>
@@ -50,11 +48,10 @@ json file_json(const T& value) {
 
 ExportSummary export_checkpoint(const std::string& checkpoint, const std::string& out_dir,
                                 const ExportOptions& options) {
-  MM_CHECK(options.dtype == "fp32" || options.dtype == "bf16",
-           "export: --dtype must be fp32 or bf16, got '{}'", options.dtype);
+  MM_CHECK(options.dtype == "fp32" || options.dtype == "bf16", "export: --dtype must be fp32 or bf16, got '{}'",
+           options.dtype);
   MM_CHECK(!out_dir.empty(), "export: --out DIR is required");
-  MM_CHECK(!fs::exists(out_dir) || fs::is_directory(out_dir),
-           "export: --out {} exists and is not a folder", out_dir);
+  MM_CHECK(!fs::exists(out_dir) || fs::is_directory(out_dir), "export: --out {} exists and is not a folder", out_dir);
   auto log = mm::log::get("export");
   ExportSummary summary;
   auto warn = [&](const std::string& msg) {
@@ -78,32 +75,24 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
     if (name.rfind("connector.", 0) == 0) connector[name.substr(10)] = t;
 
   // The tokenizer: the one the checkpoint carries (the vocabulary it was trained with), else the
-  // config path (absolute or relative to the working directory), which cannot be checked.
-  std::string tok_path = carried_tokenizer(loaded.path);
-  if (tok_path.empty() && !cfg.tokenizer.model_path.empty() && fs::is_regular_file(cfg.tokenizer.model_path)) {
-    tok_path = cfg.tokenizer.model_path;
-    warn(fmt::format("{} carries no tokenizer.model: copied tokenizer.model_path {} from its config, which cannot "
-                     "be checked against the vocabulary the model was trained with",
-                     loaded.path, tok_path));
-  }
+  // config path, which cannot be checked (models/checkpoint/checkpoint_tokenizer.h decides).
+  const CheckpointTokenizer found = find_checkpoint_tokenizer(loaded.path, cfg.tokenizer.model_path);
+  const std::string& tok_path = found.path;
+  if (!found.carried)
+    warn(tok_path.empty() ? found.problem + ": no tokenizer.model written, token ids are null" : found.problem);
   llm::TokenIds ids;
   int64_t image_id = -1, unk_id = -1;
-  if (tok_path.empty()) {
-    warn(fmt::format(
-        "neither {} nor tokenizer.model_path '{}' found: no tokenizer.model written, token ids are null",
-        (fs::path(loaded.path) / kCheckpointTokenizer).string(), cfg.tokenizer.model_path));
-  } else {
+  if (!tok_path.empty()) {
     try {
       auto tok = tok::Tokenizer::load(cfg.tokenizer, tok_path);
       ids = {tok.bos_id(), tok.eos_id(), tok.pad_id()};
       image_id = tok.image_id();
       unk_id = tok.unk_id();
       if (tok.vocab_size() > mc.llm.vocab_size)
-        warn(fmt::format("tokenizer {} has {} pieces, more than model.llm.vocab_size = {}",
-                         tok_path, tok.vocab_size(), mc.llm.vocab_size));
+        warn(fmt::format("tokenizer {} has {} pieces, more than model.llm.vocab_size = {}", tok_path, tok.vocab_size(),
+                         mc.llm.vocab_size));
     } catch (const mm::Error& e) {
-      warn(fmt::format("tokenizer {} could not be loaded ({}): copied, but token ids are null",
-                       tok_path, e.what()));
+      warn(fmt::format("tokenizer {} could not be loaded ({}): copied, but token ids are null", tok_path, e.what()));
     }
   }
 
@@ -159,8 +148,7 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
     io::write_file_atomic((out / "tokenizer.model").string(), io::read_file(tok_path));
     record(out / "tokenizer.model", 0);
   } else {
-    fs::remove(out /
-               "tokenizer.model");  // a stale copy from an earlier export into the same folder
+    fs::remove(out / "tokenizer.model");  // a stale copy from an earlier export into the same folder
   }
 
   // config.json: how the parts join.

@@ -29,8 +29,10 @@ cfg::ConfigTree subtree(const cfg::ConfigTree& tree, const cfg::Json& node, cons
   cfg::ConfigTree out;
   out.root = node;
   for (const auto& [k, origin] : tree.origins) {
-    if (k == prefix) out.origins[""] = origin;
-    else if (k.rfind(prefix + ".", 0) == 0) out.origins[k.substr(prefix.size() + 1)] = origin;
+    if (k == prefix)
+      out.origins[""] = origin;
+    else if (k.rfind(prefix + ".", 0) == 0)
+      out.origins[k.substr(prefix.size() + 1)] = origin;
   }
   if (!out.origins.count("")) out.origins[""] = tree.origin_of(prefix);
   return out;
@@ -48,8 +50,8 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets
     stages = base.root["stages"];
     base.root.erase("stages");
     if (!stages.is_array() || stages.empty())
-      throw cfg::ConfigError(fmt::format("stages: expected a non-empty list of stage entries ({})",
-                                         base.origin_of("stages")));
+      throw cfg::ConfigError(
+          fmt::format("stages: expected a non-empty list of stage entries ({})", base.origin_of("stages")));
   }
   // --set entries: "stages.NAME.key=value" apply to one stage, the rest to all.
   std::vector<std::string> common;
@@ -76,8 +78,8 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets
     if (!stages.empty()) {
       cfg::Json entry = stages[i];
       if (!entry.is_object())
-        throw cfg::ConfigError(fmt::format("{}: expected a map with `stage: NAME`, got {} ({})", where,
-                                           entry.dump(), base.origin_of(where)));
+        throw cfg::ConfigError(fmt::format("{}: expected a map with `stage: NAME`, got {} ({})", where, entry.dump(),
+                                           base.origin_of(where)));
       if (!entry.contains("stage") || !entry["stage"].is_string() || entry["stage"].get<std::string>().empty())
         throw cfg::ConfigError(fmt::format("{}: missing `stage: NAME` ({})", where, base.origin_of(where)));
       name = entry["stage"].get<std::string>();
@@ -89,36 +91,36 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets
         entry.erase("inherit");
         if (inh.is_string()) inh = cfg::Json::array({inh});
         if (!inh.is_array())
-          throw cfg::ConfigError(fmt::format("{}.inherit: expected a list of files ({})", where,
-                                             base.origin_of(where + ".inherit")));
+          throw cfg::ConfigError(
+              fmt::format("{}.inherit: expected a list of files ({})", where, base.origin_of(where + ".inherit")));
         for (const auto& f : inh) {
           fs::path p = f.get<std::string>();
           if (p.is_relative()) p = fs::path(path).parent_path() / p;
           if (!fs::exists(p))
-            throw cfg::ConfigError(fmt::format("{}.inherit: no such file {} ({})", where, p.string(),
-                                               base.origin_of(where + ".inherit")));
+            throw cfg::ConfigError(
+                fmt::format("{}.inherit: no such file {} ({})", where, p.string(), base.origin_of(where + ".inherit")));
           cfg::merge_into(stage_tree, cfg::load_yaml_file(p.string()));
         }
       }
       cfg::merge_into(stage_tree, subtree(base, entry, where));
       cfg::merge_into(tree, stage_tree);
     } else {
-      name = tree.root.contains("train") && tree.root["train"].contains("stage") &&
-                     tree.root["train"]["stage"].is_string()
-                 ? tree.root["train"]["stage"].get<std::string>()
-                 : TrainConfig{}.stage;
+      name =
+          tree.root.contains("train") && tree.root["train"].contains("stage") && tree.root["train"]["stage"].is_string()
+              ? tree.root["train"]["stage"].get<std::string>()
+              : TrainConfig{}.stage;
     }
-    if (!seen.insert(name).second)
-      throw cfg::ConfigError(fmt::format("{}: duplicate stage name '{}'", where, name));
+    if (!seen.insert(name).second) throw cfg::ConfigError(fmt::format("{}: duplicate stage name '{}'", where, name));
     for (const auto& s : common) cfg::apply_set(tree, s);
     for (const auto& [st, s] : per_stage)
       if (st == name) cfg::apply_set(tree, s), used_stage_sets.insert(st);
     cfg::apply_set(tree, "train.stage=" + name);
     RunConfig rc = cfg::from_tree<RunConfig>(tree);
     if (i == 0 && rc.train.init_from == "previous")
-      throw cfg::ConfigError(fmt::format("{}: stage '{}' is the first stage: train.init_from 'previous' has no "
-                                         "previous stage (use '' or a checkpoint path)",
-                                         path, name));
+      throw cfg::ConfigError(
+          fmt::format("{}: stage '{}' is the first stage: train.init_from 'previous' has no "
+                      "previous stage (use '' or a checkpoint path)",
+                      path, name));
     recipe.stages.push_back(std::move(rc));
   }
   for (const auto& [st, s] : per_stage)

@@ -16,8 +16,8 @@
 namespace mm::train {
 
 struct Recipe {
-  std::string path;              // the recipe file
-  std::vector<RunConfig> stages; // resolved, in run order; stages[i].train.stage is unique
+  std::string path;               // the recipe file
+  std::vector<RunConfig> stages;  // resolved, in run order; stages[i].train.stage is unique
   // Index of the stage named `name`; throws mm::Error listing the stage names when absent.
   size_t index_of(const std::string& name) const;
 };

@@ -9,8 +9,9 @@
 #include "core/run_lock.h"
 #include "dist/collectives.h"
 #include "dist/process_group.h"
-#include "trainers/checkpoint/checkpoint_manager.h"
-#include "trainers/checkpoint/model_state.h"
+#include "models/checkpoint/checkpoint_manager.h"
+#include "models/checkpoint/model_state.h"
+#include "trainers/loop/preflight.h"
 #include "trainers/loop/stage_run.h"
 
 namespace fs = std::filesystem;
@@ -63,11 +64,20 @@ bool stage_completed(const RunConfig& cfg, std::string* folder) {
 }
 
 RecipeResult run_recipe(const Recipe& recipe, const dist::Group& group, const RecipeOptions& opts) {
+  // Every stage about to run, checked before step 1 and before the run directory is touched, on
+  // every rank (each reads its own files); all ranks stop together.
+  PreflightOptions pre_opts;
+  pre_opts.only_stage = opts.only_stage;
+  const PreflightReport pre = preflight(recipe, pre_opts);
+  if (dist::any_rank(group, !pre.ok()))
+    throw mm::Error(pre.ok() ? "another rank found problems before step 1 (its log says which)"
+                             : pre.to_text(recipe.path));
   std::optional<RunLock> lock;
   if (opts.lock_run_dir) lock = lock_run_dir(recipe.stages.front().run_dir, group);
   size_t begin = 0, end = recipe.stages.size();
   if (!opts.only_stage.empty()) begin = recipe.index_of(opts.only_stage), end = begin + 1;
-  const std::string resume_stage = opts.resume.empty() || opts.resume == "auto" ? "" : stage_of_resume(recipe, opts.resume);
+  const std::string resume_stage =
+      opts.resume.empty() || opts.resume == "auto" ? "" : stage_of_resume(recipe, opts.resume);
   if (opts.resume.empty())
     for (size_t i = begin; i < end; ++i) require_fresh_stage(recipe.stages[i]);
   std::string previous;  // the final checkpoint of the stage before
@@ -88,8 +98,8 @@ RecipeResult run_recipe(const Recipe& recipe, const dist::Group& group, const Re
     const RunConfig& cfg = recipe.stages[i];
     TrainOptions stage_opts;
     stage_opts.resume = opts.resume == "auto" || opts.resume.empty() ? opts.resume
-                        : cfg.train.stage == resume_stage         ? opts.resume
-                                                                  : "auto";
+                        : cfg.train.stage == resume_stage            ? opts.resume
+                                                                     : "auto";
     stage_opts.init_override = previous;
     stage_opts.evaluate = opts.evaluate;
     stage_opts.progress = opts.progress;

@@ -13,10 +13,10 @@
 namespace mm::train {
 
 struct RecipeOptions {
-  std::string only_stage;  // "" = every stage; else run only this one (its predecessor must be complete)
-  std::string resume;      // "" = fresh (refused over existing checkpoints) | auto | a checkpoint folder
-  EvalHook evaluate;       // null = no evaluation
-  bool progress = true;    // console progress lines on rank 0
+  std::string only_stage;    // "" = every stage; else run only this one (its predecessor must be complete)
+  std::string resume;        // "" = fresh (refused over existing checkpoints) | auto | a checkpoint folder
+  EvalHook evaluate;         // null = no evaluation
+  bool progress = true;      // console progress lines on rank 0
   bool lock_run_dir = true;  // false: the caller holds the run directory's lock (lock_run_dir below)
 };
 
@@ -30,8 +30,10 @@ struct RecipeResult {
 // busy. Other ranks get an empty optional.
 std::optional<RunLock> lock_run_dir(const std::string& run_dir, const dist::Group& group);
 
-// Runs the recipe's stages on `group` (every rank calls it). Unless opts.lock_run_dir is false, the
-// run directory is locked until it returns (lock_run_dir). Before any stage starts: a fresh run
+// Runs the recipe's stages on `group` (every rank calls it). First the pre-flight check of every
+// stage to run (preflight.h: all problems in one error, before the run directory is touched).
+// Unless opts.lock_run_dir is false, the run directory is then locked until it returns
+// (lock_run_dir). Before any stage starts: a fresh run
 // is refused when a stage to run already holds checkpoints, a --resume folder must belong to one of
 // the recipe's stages, and a single stage whose init_from is `previous` needs its predecessor
 // completed. Throws mm::Error (one line) on each.

@@ -3,12 +3,12 @@
 
 #include "core/config/mixture_config.h"
 #include "data_pipeline/loader/loader.h"
+#include "data_pipeline/loader/model_batch.h"
 #include "data_pipeline/quarantine.h"
 #include "dist/collectives.h"
 #include "dist/process_group.h"
 #include "trainers/autocast_scope.h"
 #include "trainers/loop/stage_run.h"
-#include "trainers/model_batch.h"
 
 namespace fs = std::filesystem;
 
@@ -29,13 +29,13 @@ nlohmann::json heldout_losses(StageRun& run) {
       data::Quarantine q;
       MixtureConfig flat;
       auto hl = data::make_loader({src}, flat, cfg.image, *run.tokenizer, run.model->tokens_per_tile(),
-                                loader_config(run), &q);
+                                  loader_config(run), &q);
       for (int64_t b = 0; b < cfg.data.heldout_batches; ++b) batches.push_back(hl->next());
     }
     double sum = 0, count = 0;
     for (const data::Batch& batch : batches) {
       AutocastScope autocast(run.step.bf16, run.step.device);
-      MultimodalOutput o = run.model->forward(to_model_batch(batch, run.step.device));
+      MultimodalOutput o = run.model->forward(to_device(data::to_model_batch(batch), run.step.device));
       sum += o.loss_sum.item<double>();
       count += o.loss_count.item<double>();
     }

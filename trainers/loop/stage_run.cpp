@@ -1,6 +1,7 @@
 // Opening a stage and its actions (stage_run.h).
 #include "trainers/loop/stage_run.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
@@ -9,14 +10,15 @@
 #include "core/io.h"
 #include "core/logging.h"
 #include "data_pipeline/loader/loader.h"
+#include "data_pipeline/loader/model_batch.h"
 #include "data_pipeline/quarantine.h"
 #include "dist/collectives.h"
 #include "dist/data_parallel.h"
 #include "dist/process_group.h"
-#include "models/param_groups.h"
-#include "trainers/checkpoint/model_state.h"
+#include "models/checkpoint/checkpoint_tokenizer.h"
+#include "models/checkpoint/model_state.h"
+#include "models/param_rules.h"
 #include "trainers/loop/recipe.h"
-#include "trainers/model_batch.h"
 #include "trainers/optim/param_groups.h"
 
 namespace fs = std::filesystem;
@@ -77,6 +79,24 @@ void build_model(StageRun& run, const std::optional<Checkpoint>& resume_from) {
   run.optimizer = make_optimizer(ocfg, named);
 }
 
+// Resuming with another config than the checkpoint's: a warning naming the keys that differ (the
+// checkpoint's config.yaml against this one), so a changed schedule or batch is never silent.
+void warn_config_differences(const Checkpoint& ck, const RunConfig& cfg) {
+  auto log = mm::log::get("trainer");
+  std::vector<std::string> diff;
+  try {
+    diff = config_differences(load_run_config(ck.path + "/config.yaml"), cfg);
+  } catch (const mm::Error& e) {
+    log->warn("{}: the config differs from the one the checkpoint was trained with (its config.yaml: {})", ck.path,
+              e.what());
+    return;
+  }
+  const size_t shown = std::min<size_t>(diff.size(), 12);
+  log->warn("{}: the config differs from the one the checkpoint was trained with in {} key(s): {}{}", ck.path,
+            diff.size(), fmt::join(diff.begin(), diff.begin() + static_cast<long>(shown), "; "),
+            diff.size() > shown ? "; ..." : "");
+}
+
 // Restores weights, optimizer state, counters and the CPU generator from the resume point;
 // returns the loader state this rank resumes with (every rank's states when the rank count changed).
 nlohmann::json restore(StageRun& run, const Checkpoint& ck) {
@@ -86,8 +106,8 @@ nlohmann::json restore(StageRun& run, const Checkpoint& ck) {
   if (!run.state.rng_cpu.empty()) restore_cpu_rng(run.state.rng_cpu, origin);
   const auto& loaders = run.state.loaders;
   MM_CHECK(!loaders.empty(), "{}: state.json key 'loaders': expected one state per rank", ck.path);
-  mm::log::get("trainer")->info("stage '{}': resuming from {} (step {}, {} tokens seen)", run.cfg.train.stage,
-                                ck.path, run.state.step, run.state.tokens_seen);
+  mm::log::get("trainer")->info("stage '{}': resuming from {} (step {}, {} tokens seen)", run.cfg.train.stage, ck.path,
+                                run.state.step, run.state.tokens_seen);
   // Another rank count: make_loader redistributes every rank's state (see loader_reshard.h).
   if (static_cast<int>(loaders.size()) == run.group.world_size())
     return loaders.at(static_cast<size_t>(run.group.rank()));
@@ -107,8 +127,8 @@ void open_data(StageRun& run, const nlohmann::json* loader_state, const std::str
                        : std::make_unique<data::Quarantine>();
   data::ReshardSummary reshard;
   run.loader = data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, *run.tokenizer,
-                                 run.model->tokens_per_tile(), loader_config(run), run.quarantine.get(), run.group.rank(),
-                                 run.group.world_size(), loader_state, &reshard);
+                                 run.model->tokens_per_tile(), loader_config(run), run.quarantine.get(),
+                                 run.group.rank(), run.group.world_size(), loader_state, &reshard);
   check_data_quality(run);  // open-time problems (malformed records) already count
   if (run.group.is_main() && reshard.old_world > 0)
     mm::log::get("trainer")->warn(
@@ -161,11 +181,9 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
   if (resume_from) {
     run->state = train_state_from_json(resume_from->state, resume_from->path + "/state.json");
     const TrainState& st = run->state;
-    MM_CHECK(st.stage.empty() || st.stage == tc.stage, "{}: is a checkpoint of stage '{}', not '{}'",
-             resume_from->path, st.stage, tc.stage);
-    if (st.config_hash != config_hash(cfg))
-      log->warn("{}: the config differs from the one the checkpoint was trained with (hash {} vs {})",
-                resume_from->path, st.config_hash, config_hash(cfg));
+    MM_CHECK(st.stage.empty() || st.stage == tc.stage, "{}: is a checkpoint of stage '{}', not '{}'", resume_from->path,
+             st.stage, tc.stage);
+    if (st.config_hash != config_hash(cfg)) warn_config_differences(*resume_from, cfg);
     if (st.stage_complete) {
       log->info("stage '{}' already completed at step {} ({})", tc.stage, resume_from->step, resume_from->path);
       run->result.final_checkpoint = resume_from->path;
@@ -214,10 +232,11 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
     int64_t n_total = 0, n_trainable = 0;
     for (const auto& p : run->model->parameters()) n_total += p.numel();
     for (const auto& p : step.trainable) n_trainable += p.numel();
-    log->info("stage '{}': {} steps x {} micro-batches x {} ranks x {} sequences of {} tokens; {:.2f}M of {:.2f}M "
-              "parameters train; {} on {}",
-              tc.stage, tc.steps, tc.grad_accum, group.world_size(), cfg.loader.micro_batch, cfg.loader.seq_len,
-              n_trainable / 1e6, n_total / 1e6, run->optimizer->name(), step.device.str());
+    log->info(
+        "stage '{}': {} steps x {} micro-batches x {} ranks x {} sequences of {} tokens; {:.2f}M of {:.2f}M "
+        "parameters train; {} on {}",
+        tc.stage, tc.steps, tc.grad_accum, group.world_size(), cfg.loader.micro_batch, cfg.loader.seq_len,
+        n_trainable / 1e6, n_total / 1e6, run->optimizer->name(), step.device.str());
   }
   return run;
 }
@@ -232,7 +251,7 @@ MicroBatches next_micro_batches(StageRun& run) {
     mb.counts.tokens += static_cast<double>(b.real_tokens);
     mb.counts.samples += static_cast<double>(b.docs.size());
   }
-  for (const auto& b : mb.batches) mb.model.push_back(to_model_batch(b, run.step.device));
+  for (const auto& b : mb.batches) mb.model.push_back(to_device(data::to_model_batch(b), run.step.device));
   return mb;
 }
 
@@ -256,8 +275,8 @@ std::string save_checkpoint(StageRun& run, bool complete) {
   for (auto& [k, v] : weights) v = v.to(torch::kCPU);
   TensorMap opt = run.optimizer->state_dict();
   for (auto& [k, v] : opt) v = v.to(torch::kCPU);
-  const std::string path = run.checkpoints.save(st.step, weights, opt, nlohmann::json(to_json(st)),
-                                                dump_yaml(run.cfg), run.tokenizer_bytes);
+  const std::string path =
+      run.checkpoints.save(st.step, weights, opt, nlohmann::json(to_json(st)), dump_yaml(run.cfg), run.tokenizer_bytes);
   dist::barrier(run.group);
   mm::log::get("trainer")->info("checkpoint {}{}", path, complete ? " (stage complete)" : "");
   return path;

@@ -13,9 +13,9 @@
 #include "core/config/run_config.h"
 #include "core/timer.h"
 #include "data_pipeline/loader/batch.h"
+#include "models/checkpoint/checkpoint_manager.h"
 #include "models/mllm.h"
 #include "tokenizer/tokenizer.h"
-#include "trainers/checkpoint/checkpoint_manager.h"
 #include "trainers/loop/step_health.h"
 #include "trainers/loop/train_metrics.h"
 #include "trainers/loop/train_state.h"
@@ -47,9 +47,9 @@ struct StageRun {
   const RunConfig& cfg;
   const dist::Group& group;
   const TrainOptions& opts;
-  std::string dir;                 // <run_dir>/<stage>
-  CheckpointManager checkpoints;   // <dir>/checkpoints
-  TrainState state;                // the live state: what the next checkpoint's state.json holds
+  std::string dir;                // <run_dir>/<stage>
+  CheckpointManager checkpoints;  // <dir>/checkpoints
+  TrainState state;               // the live state: what the next checkpoint's state.json holds
   StageResult result;
 
   MultimodalModel model{nullptr};
@@ -58,13 +58,13 @@ struct StageRun {
   StepSetup step;
   ScheduleConfig schedule;
   std::unique_ptr<tok::Tokenizer> tokenizer;
-  std::string tokenizer_bytes;     // carried into every checkpoint as tokenizer.model
+  std::string tokenizer_bytes;  // carried into every checkpoint as tokenizer.model
   std::unique_ptr<data::Quarantine> quarantine;
   std::unique_ptr<data::Loader> loader;
   std::unique_ptr<TrainMetrics> metrics;
   std::unique_ptr<StepHealth> health;
   std::map<std::string, std::vector<data::Batch>> heldout;  // data.heldout batches, read at the first eval
-  Stopwatch started;  // since the stage opened
+  Stopwatch started;                                        // since the stage opened
 
   StageRun(const RunConfig& c, const dist::Group& g, const TrainOptions& o);
   ~StageRun();

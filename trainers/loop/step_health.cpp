@@ -27,8 +27,8 @@ StepHealth::Verdict StepHealth::account(int64_t step, const StepResult& r,
   auto log = mm::log::get("trainer");
   if (r.skipped) {
     ++skips_;
-    log->warn("step {}: non-finite loss or gradient (loss {}), update skipped ({} in a row); samples: {}", step,
-              r.loss, skips_, samples());
+    log->warn("step {}: non-finite loss or gradient (loss {}), update skipped ({} in a row); samples: {}", step, r.loss,
+              skips_, samples());
     MM_CHECK(skips_ < max_skipped_, "stage '{}': {} consecutive non-finite steps (train.max_skipped_steps)", stage_,
              skips_);
     return Verdict::kSkipped;

@@ -66,8 +66,10 @@ TrainMetrics::TrainMetrics(const RunConfig& cfg, const std::string& stage_dir, b
     : cfg_(cfg), progress_(progress) {
   if (!writes) return;
   const std::string path = (fs::path(stage_dir) / "metrics.jsonl").string();
-  if (resumed) truncate_metrics(path, resumed_step);
-  else if (fs::exists(path)) fs::remove(path);
+  if (resumed)
+    truncate_metrics(path, resumed_step);
+  else if (fs::exists(path))
+    fs::remove(path);
   jsonl_ = std::make_unique<MetricsJsonl>(path);
   tb_ = std::make_unique<TensorBoardWriter>((fs::path(stage_dir) / "tb").string());
 }

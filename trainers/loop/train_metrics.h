@@ -43,7 +43,7 @@ class TrainMetrics {
   void log_interval(int64_t step, double lr, const StepResult& last, int64_t tokens_seen, int64_t samples_seen,
                     const dist::Group& group);
   void log_heldout(int64_t step, const nlohmann::json& losses);  // {source: loss}; rank 0
-  void log_eval(int64_t step, const nlohmann::json& result);     // eval/report.h JSON; rank 0
+  void log_eval(int64_t step, const nlohmann::json& result);     // eval/eval_report.h JSON; rank 0
 
   double first_loss() const { return first_loss_; }  // mean loss of the first interval logged (0: none)
   double last_loss() const { return last_loss_; }

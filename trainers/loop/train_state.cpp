@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "core/check.h"
-#include "core/io.h"
 #include "core/config/config.h"
+#include "core/io.h"
 
 namespace mm::train {
 

@@ -15,16 +15,16 @@
 namespace mm::train {
 
 struct TrainState {
-  int64_t step = 0;               // optimizer steps done (skipped ones included)
-  std::string stage;              // train.stage of the run that wrote it
-  bool stage_complete = false;    // the stage's last step is done (the recipe hands it on)
-  int64_t tokens_seen = 0;        // real tokens over all ranks
-  int64_t samples_seen = 0;       // documents over all ranks
-  int64_t consecutive_skips = 0;  // non-finite steps in a row, up to and including `step`
-  int64_t world_size = 1;         // ranks of the run that wrote it
-  std::string config_hash;        // config_hash() of the stage's config
-  std::vector<double> spike_history;  // the loss-spike detector's window (SpikeDetector)
-  std::string rng_cpu;            // the default CPU generator's state, hex
+  int64_t step = 0;                     // optimizer steps done (skipped ones included)
+  std::string stage;                    // train.stage of the run that wrote it
+  bool stage_complete = false;          // the stage's last step is done (the recipe hands it on)
+  int64_t tokens_seen = 0;              // real tokens over all ranks
+  int64_t samples_seen = 0;             // documents over all ranks
+  int64_t consecutive_skips = 0;        // non-finite steps in a row, up to and including `step`
+  int64_t world_size = 1;               // ranks of the run that wrote it
+  std::string config_hash;              // config_hash() of the stage's config
+  std::vector<double> spike_history;    // the loss-spike detector's window (SpikeDetector)
+  std::string rng_cpu;                  // the default CPU generator's state, hex
   std::vector<nlohmann::json> loaders;  // data::Loader::state() of every rank, by rank
 
   template <class V>

@@ -41,8 +41,8 @@ int64_t loss_targets(const torch::Tensor& labels, const torch::Tensor& doc_ids) 
   return llm::causal_lm_targets(labels, doc_ids).sum().item<int64_t>();
 }
 
-StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& micro, const StepCounts& local,
-                      double lr, const MicroBatchHook& on_micro, StepPhases* phases) {
+StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& micro, const StepCounts& local, double lr,
+                      const MicroBatchHook& on_micro, StepPhases* phases) {
   const dist::Group& group = *s.group;
   StepResult r;
   const auto sums = dist::all_reduce(group, {local.loss_targets, local.tokens, local.samples});
@@ -66,8 +66,10 @@ StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& mi
     torch::Tensor extra = (out.aux_loss + out.z_loss) / n_micro;
     torch::Tensor loss = out.loss_sum * (world / global_targets) + extra;
     if (phases) clock.mark(&phases->forward);
-    if (s.dp) s.dp->backward(loss);
-    else loss.backward();
+    if (s.dp)
+      s.dp->backward(loss);
+    else
+      loss.backward();
     loss_sum += out.loss_sum.item<double>();
     r.aux += extra.item<double>();
     if (phases) clock.mark(&phases->backward);

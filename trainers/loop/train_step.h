@@ -29,8 +29,8 @@ struct StepSetup {
   const dist::Group* group = nullptr;    // data-parallel group (a one-process group when alone)
   dist::DataParallel* dp = nullptr;      // null when not distributed
   torch::Device device = torch::kCPU;
-  bool bf16 = false;                     // autocast around the forward (train.precision: bf16)
-  double clip_grad_norm = 0;             // <= 0: measure only
+  bool bf16 = false;          // autocast around the forward (train.precision: bf16)
+  double clip_grad_norm = 0;  // <= 0: measure only
 };
 
 // This rank's counts of one step's micro-batches (summed over ranks by train_step).
@@ -47,11 +47,11 @@ struct StepPhases {
 };
 
 struct StepResult {
-  double loss = 0;        // global mean loss over the loss tokens + auxiliary losses
-  double aux = 0;         // this rank's auxiliary losses (MoE aux + z), averaged over micro-batches
-  double grad_norm = 0;   // before clipping (0 when skipped)
-  bool skipped = false;   // a non-finite loss or gradient on some rank: no update anywhere
-  StepCounts global;      // the counts summed over ranks
+  double loss = 0;       // global mean loss over the loss tokens + auxiliary losses
+  double aux = 0;        // this rank's auxiliary losses (MoE aux + z), averaged over micro-batches
+  double grad_norm = 0;  // before clipping (0 when skipped)
+  bool skipped = false;  // a non-finite loss or gradient on some rank: no update anywhere
+  StepCounts global;     // the counts summed over ranks
 };
 
 // Called after each micro-batch's backward with its logits (detached) and its index.

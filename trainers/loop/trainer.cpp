@@ -39,8 +39,8 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     const bool log_now = due(st.step + 1, tc.log_interval) || st.step + 1 == tc.steps;
     const MicroBatches mb = next_micro_batches(*run);
     const double lr = lr_at(run->schedule, cfg.optimizer.lr, st.step);
-    const StepResult r = train_step(run->step, mb.model, mb.counts, lr,
-                                    log_now ? run->metrics->source_losses(mb.batches) : nullptr);
+    const StepResult r =
+        train_step(run->step, mb.model, mb.counts, lr, log_now ? run->metrics->source_losses(mb.batches) : nullptr);
     run->health->account(st.step + 1, r, [&] { return docs_summary(mb.batches); });
     ++st.step;
     st.tokens_seen += static_cast<int64_t>(r.global.tokens);
@@ -53,8 +53,10 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
 
     const bool stop = dist::any_rank(group, stop_requested().load()), last = run->finished();
     if (stop && !last) {
-      mm::log::get("trainer")->warn("stop requested: saving step {} of stage '{}' and exiting (resume with --resume "
-                                    "auto)", st.step, tc.stage);
+      mm::log::get("trainer")->warn(
+          "stop requested: saving step {} of stage '{}' and exiting (resume with --resume "
+          "auto)",
+          st.step, tc.stage);
       run->result.final_checkpoint = save_checkpoint(*run, /*complete=*/false);
       stopped = true;
       break;

@@ -27,7 +27,7 @@ namespace mm::train {
 
 // Runs an evaluation of `model` for the stage `cfg` after optimizer step `step` and writes the
 // report to `out_json` (plus a Markdown twin). Returns {"categories": {name: score}, "mmbase": x,
-// ...} (eval/report.h JSON). Provided by the caller (mmtrain train wires eval/generation).
+// ...} (eval/eval_report.h JSON). Provided by the caller (mmtrain train wires eval/generation).
 using EvalHook = std::function<nlohmann::json(MultimodalModel& model, const RunConfig& cfg, int64_t step,
                                               const std::string& out_json)>;
 
@@ -42,10 +42,10 @@ struct StageResult {
 };
 
 struct TrainOptions {
-  std::string resume;            // "" = start fresh (fails if the stage has checkpoints) | auto | checkpoint path
-  std::string init_override;     // checkpoint folder used for init_from: previous (the recipe runner sets it)
-  EvalHook evaluate;             // null = no evaluation
-  bool progress = true;          // console progress lines on rank 0
+  std::string resume;         // "" = start fresh (fails if the stage has checkpoints) | auto | checkpoint path
+  std::string init_override;  // checkpoint folder used for init_from: previous (the recipe runner sets it)
+  EvalHook evaluate;          // null = no evaluation
+  bool progress = true;       // console progress lines on rank 0
 };
 
 // Set by SIGINT, SIGTERM, SIGUSR1, SIGUSR2 and SIGHUP (install_stop_handlers); the loop finishes

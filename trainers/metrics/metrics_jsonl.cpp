@@ -25,8 +25,8 @@ void MetricsJsonl::log(int64_t step, nlohmann::json record) {
   record["step"] = step;
   // Non-finite floats have no JSON form; nlohmann writes them as null, which readers accept.
   const std::string line = record.dump() + "\n";
-  MM_CHECK(std::fwrite(line.data(), 1, line.size(), f_) == line.size() && std::fflush(f_) == 0,
-           "{}: write failed: {}", path_, std::strerror(errno));
+  MM_CHECK(std::fwrite(line.data(), 1, line.size(), f_) == line.size() && std::fflush(f_) == 0, "{}: write failed: {}",
+           path_, std::strerror(errno));
 }
 
 }  // namespace mm::train

@@ -36,12 +36,10 @@ double eta_seconds(int64_t step, int64_t total_steps, double sec_per_step) {
 
 std::string format_progress(const ProgressInfo& p) {
   std::string out = fmt::format("[{}] step {}", p.stage, p.step);
-  if (p.total_steps > 0)
-    out += fmt::format("/{} ({:.1f}%)", p.total_steps, 100.0 * p.step / p.total_steps);
+  if (p.total_steps > 0) out += fmt::format("/{} ({:.1f}%)", p.total_steps, 100.0 * p.step / p.total_steps);
   out += fmt::format(" | loss {:.4f} | lr {:.2e} | {} tok/s | data wait {:.1f}%", p.loss, p.lr,
                      format_count(p.tokens_per_s), 100.0 * p.data_wait_frac);
-  if (p.total_steps > 0)
-    out += " | ETA " + format_duration(eta_seconds(p.step, p.total_steps, p.sec_per_step));
+  if (p.total_steps > 0) out += " | ETA " + format_duration(eta_seconds(p.step, p.total_steps, p.sec_per_step));
   return out;
 }
 

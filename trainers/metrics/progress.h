@@ -6,9 +6,9 @@
 namespace mm::train {
 
 struct ProgressInfo {
-  std::string stage;         // "pretrain", "sft", ...
-  int64_t step = 0;          // steps done
-  int64_t total_steps = 0;   // steps of the stage (0 = unknown)
+  std::string stage;        // "pretrain", "sft", ...
+  int64_t step = 0;         // steps done
+  int64_t total_steps = 0;  // steps of the stage (0 = unknown)
   double loss = 0.0;
   double lr = 0.0;
   double tokens_per_s = 0.0;

@@ -86,7 +86,8 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
   char host[256] = {0};
   if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "localhost");
   const double t = now_seconds();
-  path_ = (std::filesystem::path(dir) / fmt::format("events.out.tfevents.{}.{}", static_cast<int64_t>(t), host)).string();
+  path_ =
+      (std::filesystem::path(dir) / fmt::format("events.out.tfevents.{}.{}", static_cast<int64_t>(t), host)).string();
   f_ = std::fopen(path_.c_str(), "ae");
   MM_CHECK(f_ != nullptr, "{}: cannot open: {}", path_, std::strerror(errno));
   write_record(encode_file_version_event(t));
@@ -102,8 +103,8 @@ void TensorBoardWriter::add_scalars(int64_t step, const std::vector<std::pair<st
 
 void TensorBoardWriter::write_record(const std::string& data) {
   const std::string rec = frame_record(data);
-  MM_CHECK(std::fwrite(rec.data(), 1, rec.size(), f_) == rec.size() && std::fflush(f_) == 0,
-           "{}: write failed: {}", path_, std::strerror(errno));
+  MM_CHECK(std::fwrite(rec.data(), 1, rec.size(), f_) == rec.size() && std::fflush(f_) == 0, "{}: write failed: {}",
+           path_, std::strerror(errno));
 }
 
 }  // namespace mm::train

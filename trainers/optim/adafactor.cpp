@@ -11,9 +11,7 @@ namespace mm::train {
 namespace {
 
 // Root mean square as a 0-d tensor (HF's _rms).
-torch::Tensor rms(const torch::Tensor& t) {
-  return t.norm(2) / std::sqrt(static_cast<double>(t.numel()));
-}
+torch::Tensor rms(const torch::Tensor& t) { return t.norm(2) / std::sqrt(static_cast<double>(t.numel())); }
 
 }  // namespace
 
@@ -41,8 +39,7 @@ std::map<std::string, std::vector<int64_t>> Adafactor::slot_shapes(torch::IntArr
   return out;
 }
 
-void Adafactor::update(torch::Tensor& p, const torch::Tensor& grad_in, ParamState& st, double lr,
-                       double weight_decay) {
+void Adafactor::update(torch::Tensor& p, const torch::Tensor& grad_in, ParamState& st, double lr, double weight_decay) {
   // State lives in p's dtype; the math runs in at least fp32 (HF does the same for fp16/bf16).
   const auto math_type = p.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
   torch::Tensor grad = grad_in.to(math_type);
@@ -57,7 +54,7 @@ void Adafactor::update(torch::Tensor& p, const torch::Tensor& grad_in, ParamStat
     r32.mul_(beta2t).add_(g2.mean(-1), 1.0 - beta2t);
     c32.mul_(beta2t).add_(g2.mean(-2), 1.0 - beta2t);
     torch::Tensor r_factor = (r32 / r32.mean(-1, /*keepdim=*/true)).rsqrt_().unsqueeze(-1);  // (..., rows, 1)
-    torch::Tensor c_factor = c32.unsqueeze(-2).rsqrt();                                       // (..., 1, cols)
+    torch::Tensor c_factor = c32.unsqueeze(-2).rsqrt();                                      // (..., 1, cols)
     u = torch::mul(r_factor, c_factor).mul_(grad);
     r.copy_(r32);
     c.copy_(c32);

@@ -30,8 +30,7 @@ class Adafactor : public Optimizer {
 
  protected:
   std::map<std::string, std::vector<int64_t>> slot_shapes(torch::IntArrayRef param_sizes) const override;
-  void update(torch::Tensor& param, const torch::Tensor& grad, ParamState& st, double lr,
-              double weight_decay) override;
+  void update(torch::Tensor& param, const torch::Tensor& grad, ParamState& st, double lr, double weight_decay) override;
 
  private:
   AdafactorOptions opt_;

@@ -9,8 +9,7 @@
 
 namespace mm::train {
 
-AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
-    : Optimizer(std::move(groups)), opt_(options) {
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options) : Optimizer(std::move(groups)), opt_(options) {
   MM_CHECK(opt_.beta1 >= 0 && opt_.beta1 < 1 && opt_.beta2 >= 0 && opt_.beta2 < 1,
            "adamw: betas must lie in [0, 1), got ({}, {})", opt_.beta1, opt_.beta2);
   MM_CHECK(opt_.eps > 0, "adamw: eps must be positive, got {}", opt_.eps);
@@ -21,8 +20,7 @@ std::map<std::string, std::vector<int64_t>> AdamW::slot_shapes(torch::IntArrayRe
   return {{"exp_avg", s}, {"exp_avg_sq", s}};
 }
 
-void AdamW::update(torch::Tensor& p, const torch::Tensor& grad, ParamState& st, double lr,
-                   double weight_decay) {
+void AdamW::update(torch::Tensor& p, const torch::Tensor& grad, ParamState& st, double lr, double weight_decay) {
   torch::Tensor& m = st.slots.at("exp_avg");     // (shape of p)
   torch::Tensor& v = st.slots.at("exp_avg_sq");  // (shape of p)
   p.mul_(1.0 - lr * weight_decay);

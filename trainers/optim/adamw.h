@@ -22,8 +22,7 @@ class AdamW : public Optimizer {
 
  protected:
   std::map<std::string, std::vector<int64_t>> slot_shapes(torch::IntArrayRef param_sizes) const override;
-  void update(torch::Tensor& param, const torch::Tensor& grad, ParamState& st, double lr,
-              double weight_decay) override;
+  void update(torch::Tensor& param, const torch::Tensor& grad, ParamState& st, double lr, double weight_decay) override;
   // The same arithmetic in multi-tensor `_foreach_*` ops: one kernel per operation for many
   // parameters on a GPU (one per parameter before: a third of the 1b bf16 step on an H100,
   // docs/gpu.md); the same per-tensor loop on the CPU, so the results are bitwise the same.

@@ -1,4 +1,5 @@
-// Optimizer base: group validation, the step loop (slots, step counters, one update per group), zero_grad, state to/from maps.
+// Optimizer base: group validation, the step loop (slots, step counters, one update per group), zero_grad, state
+// to/from maps.
 #include "trainers/optim/optimizer.h"
 
 #include <torch/torch.h>
@@ -12,8 +13,8 @@ namespace mm::train {
 Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
   std::set<std::string> seen;
   for (const auto& g : groups_) {
-    MM_CHECK(g.names.size() == g.params.size(), "optimizer: a group has {} names for {} parameters",
-             g.names.size(), g.params.size());
+    MM_CHECK(g.names.size() == g.params.size(), "optimizer: a group has {} names for {} parameters", g.names.size(),
+             g.params.size());
     for (std::size_t i = 0; i < g.params.size(); ++i) {
       MM_CHECK(seen.insert(g.names[i]).second, "optimizer: parameter name '{}' appears twice", g.names[i]);
       MM_CHECK(g.params[i].defined() && g.params[i].is_floating_point(),
@@ -36,8 +37,7 @@ void Optimizer::step() {
       MM_CHECK(!grad.is_sparse(), "{}: sparse gradient of '{}' is not supported", name(), g.names[i]);
       ParamState& st = state_[gi][i];
       if (st.step == 0 && st.slots.empty())
-        for (const auto& [slot, shape] : slot_shapes(p.sizes()))
-          st.slots[slot] = torch::zeros(shape, p.options());
+        for (const auto& [slot, shape] : slot_shapes(p.sizes())) st.slots[slot] = torch::zeros(shape, p.options());
       st.step += 1;
       batch.params.push_back(p);
       batch.grads.push_back(grad);
@@ -88,8 +88,8 @@ void Optimizer::load_state_dict(const TensorMap& state) {
       for (const auto& [slot, shape] : slot_shapes(p.sizes())) {
         auto s = state.find(n + "." + slot);
         MM_CHECK(s != state.end(), "{} state: missing '{}.{}' (saved by another optimizer?)", name(), n, slot);
-        MM_CHECK(s->second.sizes() == torch::IntArrayRef(shape), "{} state: '{}' has shape {}, expected {}",
-                 name(), s->first, c10::str(s->second.sizes()), c10::str(torch::IntArrayRef(shape)));
+        MM_CHECK(s->second.sizes() == torch::IntArrayRef(shape), "{} state: '{}' has shape {}, expected {}", name(),
+                 s->first, c10::str(s->second.sizes()), c10::str(torch::IntArrayRef(shape)));
         st.slots[slot] = s->second.to(p.options()).clone();
         used.insert(s->first);
       }

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace mm::train {
+#include "core/safetensors.h"  // TensorMap
 
-using TensorMap = std::map<std::string, torch::Tensor>;
+namespace mm::train {
 
 // Parameters that share a learning-rate multiplier and a weight decay. `names` are unique across
 // the optimizer: they key the state map ("<name>.exp_avg", ...).

@@ -23,8 +23,7 @@ void Reader::unknown_key(const std::string& path, const std::string& key,
       hint = fmt::format(" (did you mean {}?)", fmt::join(same_leaf, " or "));
     } else if (!siblings.empty()) {
       // 3. the valid keys at this level
-      hint = fmt::format(" (valid keys{}: {})", path.empty() ? "" : " under '" + path + "'",
-                         fmt::join(siblings, ", "));
+      hint = fmt::format(" (valid keys{}: {})", path.empty() ? "" : " under '" + path + "'", fmt::join(siblings, ", "));
     }
   }
   std::string origin = tree_.origin_of(full);
@@ -33,8 +32,7 @@ void Reader::unknown_key(const std::string& path, const std::string& key,
 
 std::string bounds_text(const Rule& r) {
   if (r.min && r.max) {
-    return fmt::format("in {}{}, {}{}", r.min_exclusive ? "(" : "[", *r.min, *r.max,
-                       r.max_exclusive ? ")" : "]");
+    return fmt::format("in {}{}, {}{}", r.min_exclusive ? "(" : "[", *r.min, *r.max, r.max_exclusive ? ")" : "]");
   }
   if (r.min) return fmt::format("{} {}", r.min_exclusive ? ">" : ">=", *r.min);
   if (r.max) return fmt::format("{} {}", r.max_exclusive ? "<" : "<=", *r.max);

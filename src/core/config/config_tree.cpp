@@ -17,9 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using Origins = std::map<std::string, std::string>;
 
-std::string join_key(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
+std::string join_key(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
 bool is_under(const std::string& key, const std::string& path) {
   if (path.empty()) return true;
@@ -30,8 +28,10 @@ bool is_under(const std::string& key, const std::string& path) {
 void erase_under(Origins& o, const std::string& path) {
   for (auto it = o.lower_bound(path); it != o.end();) {
     if (it->first.compare(0, path.size(), path) != 0) break;  // past the prefix range
-    if (is_under(it->first, path)) it = o.erase(it);
-    else ++it;
+    if (is_under(it->first, path))
+      it = o.erase(it);
+    else
+      ++it;
   }
 }
 
@@ -58,8 +58,10 @@ struct Budget {
 
   void take(const YAML::Node& n, const std::string& source) {
     if (++nodes > kMaxNodes) {
-      throw ConfigError(fmt::format("{}: more than {} values once aliases are expanded; a config is far smaller "
-                                    "(nested YAML aliases?)", source, kMaxNodes));
+      throw ConfigError(
+          fmt::format("{}: more than {} values once aliases are expanded; a config is far smaller "
+                      "(nested YAML aliases?)",
+                      source, kMaxNodes));
     }
     if (n.IsScalar() && (scalar_bytes += n.Scalar().size()) > kMaxScalarBytes) {
       throw ConfigError(fmt::format("{}: more than {} MiB of text once aliases are expanded (nested YAML aliases?)",
@@ -69,8 +71,8 @@ struct Budget {
 };
 
 // YAML node -> Json with scalars kept as text; records origins under `path`.
-void convert(const YAML::Node& n, const std::string& path, const std::string& source,
-             bool with_line, Json& out, Origins& origins, Budget& budget) {
+void convert(const YAML::Node& n, const std::string& path, const std::string& source, bool with_line, Json& out,
+             Origins& origins, Budget& budget) {
   budget.take(n, source);
   switch (n.Type()) {
     case YAML::NodeType::Undefined:
@@ -236,13 +238,15 @@ std::vector<std::string> split_path(const std::string& key) {
       if (!cur.empty()) parts.push_back(cur);
       cur.clear();
     } else if (c == '[') {
-      if (!cur.empty()) parts.push_back(cur);
-      else if (parts.empty()) return {};
+      if (!cur.empty())
+        parts.push_back(cur);
+      else if (parts.empty())
+        return {};
       cur.clear();
       size_t close = key.find(']', i);
       if (close == std::string::npos || close == i + 1) return {};
-      std::string idx = key.substr(i + 1, close - i - 1);
-      if (idx.find_first_not_of("0123456789") != std::string::npos) return {};
+      std::string idx = key.substr(i + 1, close - i - 1);  // an index, or the name of an entry
+      if (idx.find_first_of("[ \t") != std::string::npos) return {};
       parts.push_back("[" + idx + "]");
       i = close;
       if (i + 1 < key.size() && key[i + 1] != '.' && key[i + 1] != '[') return {};
@@ -252,8 +256,10 @@ std::vector<std::string> split_path(const std::string& key) {
       cur += c;
     }
   }
-  if (!cur.empty()) parts.push_back(cur);
-  else if (!key.empty() && key.back() == '.') return {};
+  if (!cur.empty())
+    parts.push_back(cur);
+  else if (!key.empty() && key.back() == '.')
+    return {};
   return parts;
 }
 
@@ -295,6 +301,31 @@ void merge_into(ConfigTree& base, const ConfigTree& over) {
   merge_node(base.root, base.origins, over.root, over.origins, "");
 }
 
+namespace {
+
+// The index of the entry of list `node` whose `name` is `name` (--set groups[single-image].weight=...);
+// one ConfigError line listing the names there are, with the closest suggested, when none is.
+size_t entry_named(const Json& node, const std::string& name, const std::string& path, const std::string& origin) {
+  if (!node.is_array()) {
+    throw ConfigError(
+        fmt::format("{}: '{}' is not a list in the config files, so it has no entry named '{}'", origin, path, name));
+  }
+  std::vector<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const Json& e = node[i];
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string()) continue;
+    if (e["name"].get<std::string>() == name) return i;
+    names.push_back(e["name"].get<std::string>());
+  }
+  const std::string close = closest_key(name, names);
+  throw ConfigError(
+      fmt::format("{}: '{}' has no entry named '{}'{} (entries: {})", origin, path, name,
+                  close.empty() ? "" : " (did you mean '" + close + "'?)",
+                  names.empty() ? std::string("none with a name") : fmt::format("{}", fmt::join(names, ", "))));
+}
+
+}  // namespace
+
 void apply_set(ConfigTree& tree, const std::string& assignment) {
   const std::string origin = "--set " + assignment;
   size_t eq = assignment.find('=');
@@ -304,27 +335,33 @@ void apply_set(ConfigTree& tree, const std::string& assignment) {
   std::string key = trim(assignment.substr(0, eq));
   std::vector<std::string> parts = split_path(key);
   if (parts.empty() || parts.front()[0] == '[') {
-    throw ConfigError(fmt::format("{}: '{}' is not a key path like model.llm.layers or data.sources[0].weight",
-                                  origin, key));
+    throw ConfigError(
+        fmt::format("{}: '{}' is not a key path like model.llm.layers or data.sources[0].weight", origin, key));
   }
   // Resolve the target node, creating maps on the way.
   Json* cur = &tree.root;
   std::string path;
   for (const auto& part : parts) {
     if (part[0] == '[') {
-      size_t idx = std::stoul(part.substr(1, part.size() - 2));
-      if (!cur->is_array() || idx >= cur->size()) {
-        throw ConfigError(fmt::format(
-            "{}: '{}' has no element {} in the config files (set the whole list: --set {}=[...])",
-            origin, path, part, path));
+      const std::string inner = part.substr(1, part.size() - 2);
+      size_t idx = 0;
+      if (inner.find_first_not_of("0123456789") == std::string::npos) {
+        idx = std::stoul(inner);
+        if (!cur->is_array() || idx >= cur->size()) {
+          throw ConfigError(
+              fmt::format("{}: '{}' has no element {} in the config files (set the whole list: --set {}=[...])", origin,
+                          path, part, path));
+        }
+      } else {
+        idx = entry_named(*cur, inner, path, origin);
       }
-      path += part;
+      path += "[" + std::to_string(idx) + "]";
       cur = &(*cur)[idx];
     } else {
       if (cur->is_null()) *cur = Json::object();
       if (!cur->is_object()) {
-        throw ConfigError(fmt::format("{}: '{}' is not a map, it holds {}", origin,
-                                      path.empty() ? "config" : path, cur->dump()));
+        throw ConfigError(
+            fmt::format("{}: '{}' is not a map, it holds {}", origin, path.empty() ? "config" : path, cur->dump()));
       }
       path = join_key(path, part);
       if (!cur->contains(part)) tree.origins[path] = origin;  // a map this --set creates
@@ -340,33 +377,6 @@ void apply_set(ConfigTree& tree, const std::string& assignment) {
   convert(value, path, origin, false, parsed, value_origins, budget);
   merge_node(*cur, tree.origins, parsed, value_origins, path);
   tree.origins[path] = origin;
-}
-
-std::string closest_key(const std::string& key, const std::vector<std::string>& candidates) {
-  auto lower = [](std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-  };
-  const std::string a = lower(key);
-  size_t best = std::string::npos;
-  std::string best_key;
-  for (const auto& cand : candidates) {
-    const std::string b = lower(cand);
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-      size_t diag = row[0];
-      row[0] = i;
-      for (size_t j = 1; j <= b.size(); ++j) {
-        size_t up = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        diag = up;
-      }
-    }
-    if (row[b.size()] < best) best = row[b.size()], best_key = cand;
-  }
-  size_t limit = std::max<size_t>(2, key.size() / 3);
-  return best <= limit && best < key.size() ? best_key : "";
 }
 
 }  // namespace mm::cfg

@@ -8,11 +8,11 @@
 namespace mm {
 
 struct DistConfig {
-  std::string backend = "auto";       // auto = nccl when built with CUDA and a GPU is present, else gloo
-  double timeout_s = 300;             // rendezvous and every collective; a timeout raises mm::Error
-  double bucket_cap_mb = 25;          // gradient bucket size for the bucketed all-reduce
+  std::string backend = "auto";         // auto = nccl when built with CUDA and a GPU is present, else gloo
+  double timeout_s = 300;               // rendezvous and every collective; a timeout raises mm::Error
+  double bucket_cap_mb = 25;            // gradient bucket size for the bucketed all-reduce
   bool find_unused_parameters = false;  // let the Reducer detect parameters without a gradient
-  bool all_ranks_logging = false;     // every rank logs ("[rank N]"), not only rank 0
+  bool all_ranks_logging = false;       // every rank logs ("[rank N]"), not only rank 0
 
   template <class V>
   void visit(V& v) {

@@ -26,8 +26,7 @@ struct EvalConfig {
     v("interval", interval, "optimizer steps between evaluations during training (0 = end of each stage)",
       cfg::non_negative());
     v("examples", examples, "example predictions per benchmark in the report", cfg::non_negative());
-    v("max_items", max_items, "items evaluated per benchmark, in file order (0 = all)",
-      cfg::non_negative());
+    v("max_items", max_items, "items evaluated per benchmark, in file order (0 = all)", cfg::non_negative());
     v("check_images", check_images, "skip and list items whose image files are missing");
   }
 };

@@ -21,8 +21,8 @@ struct ImageConfig {
   std::string downscale = "area";    // resize filter when shrinking: nearest|linear|area|cubic|lanczos
   std::string upscale = "cubic";     // resize filter when enlarging (bicubic)
   std::string alpha = "white";       // white: composite on white | drop: ignore the alpha channel
-  std::vector<double> mean = {0.48145466, 0.4578275, 0.40821073};   // CLIP, RGB
-  std::vector<double> std = {0.26862954, 0.26130258, 0.27577711};   // CLIP, RGB
+  std::vector<double> mean = {0.48145466, 0.4578275, 0.40821073};  // CLIP, RGB
+  std::vector<double> std = {0.26862954, 0.26130258, 0.27577711};  // CLIP, RGB
 
   template <class V>
   void visit(V& v) {

@@ -8,14 +8,14 @@
 namespace mm {
 
 struct LoaderConfig {
-  int64_t seq_len = 512;         // T: tokens per sequence (packed or padded)
-  int64_t micro_batch = 8;       // B: sequences per batch
-  int64_t workers = 2;           // threads decoding/tokenising samples (batches do not depend on it)
-  int64_t prefetch = 4;          // batches built ahead of the consumer (bounded queue)
-  bool packing = true;           // several samples per sequence; false: one sample per sequence
-  int64_t open_sequences = 4;    // packing: first-fit over this many open sequences
-  bool split_long_text = true;   // text-only samples longer than seq_len become seq_len chunks
-  uint64_t seed = 1234;          // seed of the mixture stream (per-epoch shuffles, source draws)
+  int64_t seq_len = 512;        // T: tokens per sequence (packed or padded)
+  int64_t micro_batch = 8;      // B: sequences per batch
+  int64_t workers = 2;          // threads decoding/tokenising samples (batches do not depend on it)
+  int64_t prefetch = 4;         // batches built ahead of the consumer (bounded queue)
+  bool packing = true;          // several samples per sequence; false: one sample per sequence
+  int64_t open_sequences = 4;   // packing: first-fit over this many open sequences
+  bool split_long_text = true;  // text-only samples longer than seq_len become seq_len chunks
+  uint64_t seed = 1234;         // seed of the mixture stream (per-epoch shuffles, source draws)
   // Not a config key (absent from visit(), so from dumps and config hashes): set by the program
   // from the device it trains on. true: batches are collated into pinned (page-locked) host
   // memory, in the loader's thread (data_pipeline/loader/batch.h pin_batch); needs a CUDA LibTorch

@@ -11,22 +11,21 @@ namespace mm {
 
 // CLIP-style ViT image encoder.
 struct VisionConfig {
-  int64_t image_size = 64;       // tile resolution the position embeddings were trained at
+  int64_t image_size = 64;  // tile resolution the position embeddings were trained at
   int64_t patch_size = 8;
-  int64_t width = 128;           // D
+  int64_t width = 128;  // D
   int64_t layers = 3;
   int64_t heads = 4;
   int64_t mlp_dim = 512;
-  bool class_token = false;      // CLIP has one; the connector never sees it
-  std::string act = "gelu";      // gelu | quick_gelu
-  int64_t feature_layer = -1;    // which block's output feeds the connector; -1 = last
-  bool pre_norm = true;          // CLIP's ln_pre before the blocks
+  bool class_token = false;    // CLIP has one; the connector never sees it
+  std::string act = "gelu";    // gelu | quick_gelu
+  int64_t feature_layer = -1;  // which block's output feeds the connector; -1 = last
+  bool pre_norm = true;        // CLIP's ln_pre before the blocks
   double norm_eps = 1e-5;
 
   template <class V>
   void visit(V& v) {
-    v("image_size", image_size, "tile resolution (pixels) the position embeddings were trained at",
-      cfg::positive());
+    v("image_size", image_size, "tile resolution (pixels) the position embeddings were trained at", cfg::positive());
     v("patch_size", patch_size, "patch side in pixels", cfg::positive());
     v("width", width, "embedding width D", cfg::positive());
     v("layers", layers, "transformer blocks", cfg::positive());
@@ -41,7 +40,8 @@ struct VisionConfig {
 
   void validate(cfg::Problems& p) const {
     if (image_size % patch_size != 0)
-      p.add("image_size", "must be a multiple of patch_size (" + std::to_string(patch_size) + "), got " + std::to_string(image_size));
+      p.add("image_size",
+            "must be a multiple of patch_size (" + std::to_string(patch_size) + "), got " + std::to_string(image_size));
     if (width % heads != 0)
       p.add("heads", "must divide width (" + std::to_string(width) + "), got " + std::to_string(heads));
   }
@@ -50,15 +50,14 @@ struct VisionConfig {
 // Vision-language connector: c_abstractor | avg_pool | mlp.
 struct ConnectorConfig {
   std::string type = "c_abstractor";
-  int64_t num_tokens = 16;       // M tokens per tile (144 in the paper); a square for pooling types
-  int64_t hidden = 128;          // RegStage width (1024 in the paper)
-  int64_t depth = 3;             // RegNet blocks per RegStage
-  double se_ratio = 0.25;        // squeeze-excitation reduction
+  int64_t num_tokens = 16;  // M tokens per tile (144 in the paper); a square for pooling types
+  int64_t hidden = 128;     // RegStage width (1024 in the paper)
+  int64_t depth = 3;        // RegNet blocks per RegStage
+  double se_ratio = 0.25;   // squeeze-excitation reduction
 
   template <class V>
   void visit(V& v) {
-    v("type", type, "connector: c_abstractor | avg_pool | mlp",
-      cfg::one_of({"c_abstractor", "avg_pool", "mlp"}));
+    v("type", type, "connector: c_abstractor | avg_pool | mlp", cfg::one_of({"c_abstractor", "avg_pool", "mlp"}));
     v("num_tokens", num_tokens, "image tokens per tile M (a perfect square for c_abstractor/avg_pool)",
       cfg::positive());
     v("hidden", hidden, "C-Abstractor RegStage width", cfg::positive());
@@ -71,18 +70,17 @@ struct ConnectorConfig {
 struct MoEConfig {
   int64_t num_experts = 0;
   int64_t top_k = 2;
-  int64_t every = 2;             // an MoE FFN every n-th layer (layers n-1, 2n-1, ...)
-  int64_t expert_hidden = 0;     // 0 = the dense ffn_hidden
-  double aux_loss_coef = 0.01;   // Switch load-balancing loss
-  double z_loss_coef = 0.001;    // router z-loss
+  int64_t every = 2;            // an MoE FFN every n-th layer (layers n-1, 2n-1, ...)
+  int64_t expert_hidden = 0;    // 0 = the dense ffn_hidden
+  double aux_loss_coef = 0.01;  // Switch load-balancing loss
+  double z_loss_coef = 0.001;   // router z-loss
 
   template <class V>
   void visit(V& v) {
     v("num_experts", num_experts, "experts per MoE layer (0 = dense)", cfg::non_negative());
     v("top_k", top_k, "experts per token", cfg::positive());
     v("every", every, "MoE FFN every n-th layer", cfg::positive());
-    v("expert_hidden", expert_hidden, "expert FFN hidden width (0 = llm.ffn_hidden)",
-      cfg::non_negative());
+    v("expert_hidden", expert_hidden, "expert FFN hidden width (0 = llm.ffn_hidden)", cfg::non_negative());
     v("aux_loss_coef", aux_loss_coef, "load-balancing loss coefficient", cfg::non_negative());
     v("z_loss_coef", z_loss_coef, "router z-loss coefficient", cfg::non_negative());
   }
@@ -99,8 +97,8 @@ struct LLMConfig {
   int64_t dim = 192;
   int64_t layers = 4;
   int64_t heads = 6;
-  int64_t kv_heads = 2;          // grouped-query attention; = heads for plain MHA
-  int64_t ffn_hidden = 512;      // SwiGLU hidden width
+  int64_t kv_heads = 2;      // grouped-query attention; = heads for plain MHA
+  int64_t ffn_hidden = 512;  // SwiGLU hidden width
   double rope_theta = 10000.0;
   double norm_eps = 1e-5;
   bool tie_embeddings = true;
@@ -123,8 +121,7 @@ struct LLMConfig {
   }
 
   void validate(cfg::Problems& p) const {
-    if (dim % heads != 0)
-      p.add("heads", "must divide dim (" + std::to_string(dim) + "), got " + std::to_string(heads));
+    if (dim % heads != 0) p.add("heads", "must divide dim (" + std::to_string(dim) + "), got " + std::to_string(heads));
     if (heads % kv_heads != 0)
       p.add("kv_heads", "must divide heads (" + std::to_string(heads) + "), got " + std::to_string(kv_heads));
   }

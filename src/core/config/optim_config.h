@@ -14,22 +14,22 @@ namespace mm {
 // One optimizer. `lr` is the peak learning rate the schedule scales; per-module multipliers
 // (lr_mults: parameter-name prefix -> factor) apply on top of the schedule.
 struct OptimizerConfig {
-  std::string name = "adamw";                 // adamw | adafactor
-  double lr = 1e-3;                           // peak learning rate
-  std::vector<double> betas = {0.9, 0.95};    // AdamW (beta1, beta2)
-  double eps = 1e-8;                          // AdamW denominator epsilon
-  double weight_decay = 0.0;                  // decoupled: p -= lr * weight_decay * p
+  std::string name = "adamw";               // adamw | adafactor
+  double lr = 1e-3;                         // peak learning rate
+  std::vector<double> betas = {0.9, 0.95};  // AdamW (beta1, beta2)
+  double eps = 1e-8;                        // AdamW denominator epsilon
+  double weight_decay = 0.0;                // decoupled: p -= lr * weight_decay * p
   // Parameters that get no weight decay: 1-d tensors and names containing any of these.
   bool no_decay_1d = true;
   std::vector<std::string> no_decay_names = {"embed", "norm", "bias"};
-  std::map<std::string, double> lr_mults;     // name prefix -> lr multiplier (longest prefix wins)
+  std::map<std::string, double> lr_mults;  // name prefix -> lr multiplier (longest prefix wins)
   // Adafactor (Shazeer & Stern 2018; HF transformers with relative_step=False,
   // scale_parameter=False, warmup_init=False).
-  double decay_rate = -0.8;                   // beta2_t = 1 - t^decay_rate
-  double clip_threshold = 1.0;                // update clipped to RMS <= clip_threshold
-  double beta1 = 0.0;                         // first moment; 0 = none (HF beta1=None)
+  double decay_rate = -0.8;                           // beta2_t = 1 - t^decay_rate
+  double clip_threshold = 1.0;                        // update clipped to RMS <= clip_threshold
+  double beta1 = 0.0;                                 // first moment; 0 = none (HF beta1=None)
   std::vector<double> adafactor_eps = {1e-30, 1e-3};  // (added to grad^2, RMS floor of scale_parameter)
-  bool relative_step = false;                 // only false is implemented (explicit lr)
+  bool relative_step = false;                         // only false is implemented (explicit lr)
 
   template <class V>
   void visit(V& v) {
@@ -62,13 +62,12 @@ struct OptimizerConfig {
 struct ScheduleConfig {
   std::string kind = "cosine";  // cosine | constant | linear
   int64_t warmup_steps = 0;
-  int64_t total_steps = 0;      // 0 = the stage's train.steps
-  double min_lr_ratio = 0.1;    // final lr as a fraction of the peak (0 allowed)
+  int64_t total_steps = 0;    // 0 = the stage's train.steps
+  double min_lr_ratio = 0.1;  // final lr as a fraction of the peak (0 allowed)
 
   template <class V>
   void visit(V& v) {
-    v("kind", kind, "schedule after warmup: cosine | constant | linear",
-      cfg::one_of({"cosine", "constant", "linear"}));
+    v("kind", kind, "schedule after warmup: cosine | constant | linear", cfg::one_of({"cosine", "constant", "linear"}));
     v("warmup_steps", warmup_steps, "linear warmup steps", cfg::non_negative());
     v("total_steps", total_steps, "steps of the whole schedule, warmup included (0 = the stage's train.steps)",
       cfg::non_negative());
@@ -83,8 +82,6 @@ struct ScheduleConfig {
 
 // MM1's pretraining peak learning rate for a model of `num_params` parameters:
 // peak_lr = exp(-0.4214 ln N - 0.5535).
-inline double mm1_peak_lr(double num_params) {
-  return std::exp(-0.4214 * std::log(num_params) - 0.5535);
-}
+inline double mm1_peak_lr(double num_params) { return std::exp(-0.4214 * std::log(num_params) - 0.5535); }
 
 }  // namespace mm

@@ -13,8 +13,8 @@ namespace mm::cfg {
 // Numeric bounds apply to numbers and to every number inside a list/map; one_of and non_empty
 // to strings (one_of also to each string of a list); non_empty and nonzero_sum to lists/maps.
 struct Rule {
-  bool required = false;             // the key must be given (in a file or with --set)
-  std::optional<double> min, max;    // numeric bounds
+  bool required = false;           // the key must be given (in a file or with --set)
+  std::optional<double> min, max;  // numeric bounds
   bool min_exclusive = false, max_exclusive = false;
   std::vector<std::string> choices;  // allowed string values (empty = any)
   bool non_empty = false;            // string/list/map must not be empty
@@ -30,21 +30,49 @@ struct Rule {
     r.nonzero_sum |= o.nonzero_sum;
     return r;
   }
-  bool empty() const {
-    return !required && !min && !max && choices.empty() && !non_empty && !nonzero_sum;
-  }
+  bool empty() const { return !required && !min && !max && choices.empty() && !non_empty && !nonzero_sum; }
 };
 
-inline Rule required() { Rule r; r.required = true; return r; }
-inline Rule at_least(double lo) { Rule r; r.min = lo; return r; }
-inline Rule at_most(double hi) { Rule r; r.max = hi; return r; }
-inline Rule greater_than(double lo) { Rule r; r.min = lo; r.min_exclusive = true; return r; }
-inline Rule in_range(double lo, double hi) { Rule r; r.min = lo; r.max = hi; return r; }
-inline Rule positive() { return greater_than(0); }   // sizes, counts, epsilons
-inline Rule non_negative() { return at_least(0); }   // counts where 0 means "off", weights
+inline Rule required() {
+  Rule r;
+  r.required = true;
+  return r;
+}
+inline Rule at_least(double lo) {
+  Rule r;
+  r.min = lo;
+  return r;
+}
+inline Rule at_most(double hi) {
+  Rule r;
+  r.max = hi;
+  return r;
+}
+inline Rule greater_than(double lo) {
+  Rule r;
+  r.min = lo;
+  r.min_exclusive = true;
+  return r;
+}
+inline Rule in_range(double lo, double hi) {
+  Rule r;
+  r.min = lo;
+  r.max = hi;
+  return r;
+}
+inline Rule positive() { return greater_than(0); }  // sizes, counts, epsilons
+inline Rule non_negative() { return at_least(0); }  // counts where 0 means "off", weights
 inline Rule probability() { return in_range(0, 1); }
-inline Rule non_empty() { Rule r; r.non_empty = true; return r; }
-inline Rule nonzero_sum() { Rule r; r.nonzero_sum = true; return r; }
+inline Rule non_empty() {
+  Rule r;
+  r.non_empty = true;
+  return r;
+}
+inline Rule nonzero_sum() {
+  Rule r;
+  r.nonzero_sum = true;
+  return r;
+}
 inline Rule one_of(std::initializer_list<const char*> values) {
   Rule r;
   for (const char* s : values) r.choices.emplace_back(s);
@@ -56,9 +84,7 @@ inline Rule one_of(std::initializer_list<const char*> values) {
 class Problems {
  public:
   // key: a field of the validated struct (empty: the struct itself); message: what is wrong.
-  void add(std::string key, std::string message) {
-    items_.emplace_back(std::move(key), std::move(message));
-  }
+  void add(std::string key, std::string message) { items_.emplace_back(std::move(key), std::move(message)); }
   const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
 
  private:

@@ -14,9 +14,9 @@
 #include "core/config/log_config.h"
 #include "core/config/model_config.h"
 #include "core/config/optim_config.h"
+#include "core/config/rules.h"
 #include "core/config/tokenizer_config.h"
 #include "core/config/train_config.h"
-#include "core/config/rules.h"
 
 namespace mm::log {
 struct Options;
@@ -25,23 +25,23 @@ struct Options;
 namespace mm {
 
 // The sections of a run: X(type, key, doc). Adding a section is one line here (plus its include).
-#define MM_RUN_CONFIG_SECTIONS(X)                                  \
-  X(ModelConfig, model, "the model: image encoder, connector, decoder") \
-  X(ImageConfig, image, "image preprocessing: decode, dynamic splitting, normalisation") \
-  X(TokenizerConfig, tokenizer, "SentencePiece model, special tokens, chat template") \
-  X(DataConfig, data, "the sources of this stage and their mixture") \
-  X(LoaderConfig, loader, "sequence length, micro-batch, packing, prefetching workers") \
+#define MM_RUN_CONFIG_SECTIONS(X)                                                                  \
+  X(ModelConfig, model, "the model: image encoder, connector, decoder")                            \
+  X(ImageConfig, image, "image preprocessing: decode, dynamic splitting, normalisation")           \
+  X(TokenizerConfig, tokenizer, "SentencePiece model, special tokens, chat template")              \
+  X(DataConfig, data, "the sources of this stage and their mixture")                               \
+  X(LoaderConfig, loader, "sequence length, micro-batch, packing, prefetching workers")            \
   X(TrainConfig, train, "the stage: steps, accumulation, init_from, trainable modules, intervals") \
-  X(OptimizerConfig, optimizer, "AdamW or Adafactor") \
-  X(ScheduleConfig, schedule, "learning-rate schedule") \
-  X(DistConfig, dist, "data parallel: backend, timeouts, buckets") \
-  X(EvalConfig, eval, "held-out evaluation sets and decoding") \
+  X(OptimizerConfig, optimizer, "AdamW or Adafactor")                                              \
+  X(ScheduleConfig, schedule, "learning-rate schedule")                                            \
+  X(DistConfig, dist, "data parallel: backend, timeouts, buckets")                                 \
+  X(EvalConfig, eval, "held-out evaluation sets and decoding")                                     \
   X(LogConfig, log, "logging")
 
 struct RunConfig {
-  std::string name = "debug";         // run name (shown in logs and metrics)
-  std::string run_dir = "runs/debug"; // checkpoints, metrics and the saved config go here
-  int64_t seed = 0;                   // the root of every RNG stream of the run
+  std::string name = "debug";          // run name (shown in logs and metrics)
+  std::string run_dir = "runs/debug";  // checkpoints, metrics and the saved config go here
+  int64_t seed = 0;                    // the root of every RNG stream of the run
 
 #define MM_RUN_CONFIG_FIELD(type, key, doc) type key;
   MM_RUN_CONFIG_SECTIONS(MM_RUN_CONFIG_FIELD)
@@ -83,6 +83,10 @@ std::string config_hash(const RunConfig& cfg);
 
 // The config as JSON (keys sorted; mmtrain info --json keeps visit() order instead).
 nlohmann::json to_json(const RunConfig& cfg);
+
+// The keys whose values differ between `before` and `after`, each as "key.path: old -> new"
+// (a list entry as key[i]; a key only one side has shows "(none)"), in key order.
+std::vector<std::string> config_differences(const RunConfig& before, const RunConfig& after);
 
 // Logger options for this run on `rank`; with_file adds <run_dir>/train.log when log.to_file.
 log::Options log_options(const RunConfig& cfg, int rank, bool with_file);

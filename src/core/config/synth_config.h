@@ -12,17 +12,17 @@ namespace mm {
 
 // Samples per set (0 switches a set off). SFT and eval sets are per category.
 struct SynthCountsConfig {
-  int64_t caption = 2000;      // pretraining image-caption pairs (WebDataset shards)
-  int64_t interleaved = 400;   // pretraining interleaved documents (2-3 images each)
-  int64_t text = 3000;         // pretraining text-only documents
-  int64_t ocr = 500;           // per OCR source (4 sources: docs, receipts, strips, signs)
-  int64_t general = 1500;      // SFT: shapes VQA
-  int64_t text_rich = 1500;    // SFT: read a value off a document or sign
-  int64_t refer_ground = 1500; // SFT: grounding and referring
-  int64_t knowledge = 800;     // SFT: count and add, compare sizes, rendered sums
-  int64_t multi_image = 800;   // SFT: comparisons across 2-3 images
-  int64_t text_only = 1500;    // SFT: arithmetic and facts as conversations
-  int64_t eval = 200;          // held-out samples per evaluation set
+  int64_t caption = 2000;       // pretraining image-caption pairs (WebDataset shards)
+  int64_t interleaved = 400;    // pretraining interleaved documents (2-3 images each)
+  int64_t text = 3000;          // pretraining text-only documents
+  int64_t ocr = 500;            // per OCR source (4 sources: docs, receipts, strips, signs)
+  int64_t general = 1500;       // SFT: shapes VQA
+  int64_t text_rich = 1500;     // SFT: read a value off a document or sign
+  int64_t refer_ground = 1500;  // SFT: grounding and referring
+  int64_t knowledge = 800;      // SFT: count and add, compare sizes, rendered sums
+  int64_t multi_image = 800;    // SFT: comparisons across 2-3 images
+  int64_t text_only = 1500;     // SFT: arithmetic and facts as conversations
+  int64_t eval = 200;           // held-out samples per evaluation set
 
   template <class V>
   void visit(V& v) {
@@ -61,12 +61,12 @@ struct SynthConfig {
   double odd_aspect = 0.35;       // fraction of text images that are long strips or tall receipts
   std::string image_ext = "png";  // png | jpg
   int64_t jpeg_quality = 92;
-  int64_t shard_size = 500;       // samples per WebDataset tar shard
+  int64_t shard_size = 500;  // samples per WebDataset tar shard
   SynthCountsConfig counts;
-  double counts_scale = 1.0;      // multiplies every training count (not eval)
-  bool tokenizer = true;          // train a SentencePiece model on the generated text
+  double counts_scale = 1.0;  // multiplies every training count (not eval)
+  bool tokenizer = true;      // train a SentencePiece model on the generated text
   int64_t vocab_size = 1024;
-  int64_t threads = 1;            // parallel image rendering (output is identical for any value)
+  int64_t threads = 1;  // parallel image rendering (output is identical for any value)
 
   template <class V>
   void visit(V& v) {
@@ -74,7 +74,8 @@ struct SynthConfig {
     v("tile", tile, "model tile side in pixels; image sizes are multiples of it", cfg::at_least(16));
     v("scene_tiles", scene_tiles, "side of shape scenes in tiles", cfg::in_range(0.5, 8));
     v("text_px", text_px, "glyph cap height as a fraction of the tile", cfg::in_range(0.05, 1));
-    v("shape_size", shape_size, "mean half extent of a shape as a fraction of the scene side", cfg::in_range(0.03, 0.3));
+    v("shape_size", shape_size, "mean half extent of a shape as a fraction of the scene side",
+      cfg::in_range(0.03, 0.3));
     v("odd_aspect", odd_aspect, "fraction of text images with unusual aspect ratios", cfg::probability());
     v("image_ext", image_ext, "image encoding: png | jpg", cfg::one_of({"png", "jpg"}));
     v("jpeg_quality", jpeg_quality, "JPEG quality", cfg::in_range(1, 100));

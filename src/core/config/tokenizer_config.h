@@ -10,14 +10,14 @@ namespace mm {
 //   <s><|system|>S<|end|><|user|>Q<|end|><|assistant|>A<|end|>...</s>
 // Loss on A<|end|> (assistant turns) and on Text-role turns; see docs/tokenizer.md.
 struct TokenizerConfig {
-  std::string model_path;                        // SentencePiece .model file
-  std::string chat_template = "chat";            // chat | plain (no role markers)
+  std::string model_path;              // SentencePiece .model file
+  std::string chat_template = "chat";  // chat | plain (no role markers)
   std::string system_prefix = "<|system|>";
   std::string user_prefix = "<|user|>";
   std::string assistant_prefix = "<|assistant|>";
-  std::string turn_end = "<|end|>";              // closes system, user and assistant turns
-  bool add_bos = true;                           // bos at the start of every sample
-  bool add_eos = true;                           // eos at the end of every sample
+  std::string turn_end = "<|end|>";  // closes system, user and assistant turns
+  bool add_bos = true;               // bos at the start of every sample
+  bool add_eos = true;               // eos at the end of every sample
 
   // SentencePiece control pieces (inserted by id only: a literal "<s>" in data stays text).
   std::string unk_piece = "<unk>";
@@ -26,18 +26,18 @@ struct TokenizerConfig {
   std::string pad_piece = "<pad>";
 
   // User-defined symbols (never split by the tokenizer).
-  std::string image_token = "<image>";           // placeholder in text and the id of every image slot
+  std::string image_token = "<image>";  // placeholder in text and the id of every image slot
   // Position indicators, "index" mode: (k, i, j) per tile as three tokens, e.g. <img_0><row_1><col_2>;
   // the overview is (k, 0, 0). "{}" is replaced by the number.
   std::string index_image_format = "<img_{}>";
   std::string index_row_format = "<row_{}>";
   std::string index_col_format = "<col_{}>";
-  int64_t index_max_images = 32;                 // k in [0, index_max_images)
-  int64_t index_max_grid = 16;                   // i, j in [0, index_max_grid]
+  int64_t index_max_images = 32;  // k in [0, index_max_images)
+  int64_t index_max_grid = 16;    // i, j in [0, index_max_grid]
   // Position indicators, "seps" mode.
-  std::string sep_col = ",";                     // between the tiles of a row
-  std::string sep_row = "<n>";                   // between rows
-  std::string sep_overview = ":";                // before the overview
+  std::string sep_col = ",";       // between the tiles of a row
+  std::string sep_row = "<n>";     // between rows
+  std::string sep_overview = ":";  // before the overview
 
   template <class V>
   void visit(V& v) {

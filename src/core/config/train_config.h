@@ -35,7 +35,7 @@ struct DataConfig {
 };
 
 // Which parameters train and at which learning-rate multiplier. The last rule whose selector
-// matches a parameter decides (src/models/param_groups.h): vision | connector | llm |
+// matches a parameter decides (src/models/param_rules.h): vision | connector | llm |
 // llm.embeddings | llm.router | norms | <component>.norms | a glob or dotted prefix.
 struct ParamRuleConfig {
   std::string select;
@@ -52,23 +52,23 @@ struct ParamRuleConfig {
 };
 
 struct TrainConfig {
-  std::string stage = "train";        // stage name (pretrain, ocr_cpt, sft, ...)
-  int64_t steps = 100;                // optimizer steps of the stage
-  int64_t max_tokens = 0;             // also stop once this many real tokens were seen (0 = steps only)
-  int64_t grad_accum = 1;             // micro-batches per optimizer step (per rank)
-  double clip_grad_norm = 1.0;        // global-norm clipping (0 = measure only)
-  std::string precision = "fp32";     // fp32 | bf16 (autocast; CUDA builds)
-  std::string device = "auto";        // auto | cpu | cuda
-  int64_t threads = 0;                // intra-op threads (0 = LibTorch's default)
-  std::string init_from;              // "" = fresh init | previous (the recipe's previous stage) | checkpoint path
+  std::string stage = "train";          // stage name (pretrain, ocr_cpt, sft, ...)
+  int64_t steps = 100;                  // optimizer steps of the stage
+  int64_t max_tokens = 0;               // also stop once this many real tokens were seen (0 = steps only)
+  int64_t grad_accum = 1;               // micro-batches per optimizer step (per rank)
+  double clip_grad_norm = 1.0;          // global-norm clipping (0 = measure only)
+  std::string precision = "fp32";       // fp32 | bf16 (autocast; CUDA builds)
+  std::string device = "auto";          // auto | cpu | cuda
+  int64_t threads = 0;                  // intra-op threads (0 = LibTorch's default)
+  std::string init_from;                // "" = fresh init | previous (the recipe's previous stage) | checkpoint path
   std::vector<ParamRuleConfig> params;  // freezing and per-module lr multipliers (empty: train all)
-  int64_t log_interval = 10;          // steps between metrics.jsonl / progress lines
-  int64_t checkpoint_interval = 0;    // steps between checkpoints (0 = end of the stage only)
-  int64_t keep_last = 2;              // checkpoints kept (newest)
-  int64_t keep_every = 0;             // also keep every checkpoint whose step is a multiple of this
-  int64_t max_skipped_steps = 5;      // consecutive non-finite steps before the run aborts
-  int64_t spike_window = 100;         // loss-spike detector: window of past losses
-  double spike_z = 6.0;               // loss-spike detector: z-score threshold
+  int64_t log_interval = 10;            // steps between metrics.jsonl / progress lines
+  int64_t checkpoint_interval = 0;      // steps between checkpoints (0 = end of the stage only)
+  int64_t keep_last = 2;                // checkpoints kept (newest)
+  int64_t keep_every = 0;               // also keep every checkpoint whose step is a multiple of this
+  int64_t max_skipped_steps = 5;        // consecutive non-finite steps before the run aborts
+  int64_t spike_window = 100;           // loss-spike detector: window of past losses
+  double spike_z = 6.0;                 // loss-spike detector: z-score threshold
 
   template <class V>
   void visit(V& v) {

@@ -14,12 +14,13 @@ namespace {
 bool needs_quotes(const std::string& s) {
   if (s.empty()) return true;
   static const char* special[] = {"~", "null", "Null", "NULL", "y", "Y", "n", "N"};
-  for (const char* w : special) if (s == w) return true;
+  for (const char* w : special)
+    if (s == w) return true;
   bool b = false;
   double d = 0;
   long long i = 0;
-  return detail::parse_bool(s, b) || detail::parse_double(s, d) || detail::parse_int(s, i) ||
-         s.front() == ' ' || s.back() == ' ';
+  return detail::parse_bool(s, b) || detail::parse_double(s, d) || detail::parse_int(s, i) || s.front() == ' ' ||
+         s.back() == ' ';
 }
 
 // Shortest text that reads back to exactly `x`, always recognisable as a float.

@@ -17,10 +17,10 @@ torch::Tensor AvgPoolConnectorImpl::forward(const torch::Tensor& x) {
   MM_CHECK(x.dim() == 3, "avg_pool: expected features (N, P, D), got shape [{}]", fmt::join(x.sizes(), ", "));
   const int64_t n = x.size(0), p = x.size(1), d = x.size(2), h = square_side(p);
   MM_CHECK(h > 0, "avg_pool: {} patches per tile do not form a square grid", p);
-  auto y = x.transpose(1, 2).reshape({n, d, h, h});             // (N, D, h, h)
-  y = torch::adaptive_avg_pool2d(y, {side_, side_});            // (N, D, s, s)
-  y = y.flatten(2).transpose(1, 2);                             // (N, M, D)
-  return readout->forward(y);                                   // (N, M, d_llm)
+  auto y = x.transpose(1, 2).reshape({n, d, h, h});   // (N, D, h, h)
+  y = torch::adaptive_avg_pool2d(y, {side_, side_});  // (N, D, s, s)
+  y = y.flatten(2).transpose(1, 2);                   // (N, M, D)
+  return readout->forward(y);                         // (N, M, d_llm)
 }
 
 }  // namespace mm::connectors

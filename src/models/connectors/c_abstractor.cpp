@@ -7,15 +7,14 @@
 
 namespace mm::connectors {
 
-CAbstractorImpl::CAbstractorImpl(const ConnectorConfig& cfg, int64_t vision_width, int64_t vision_grid,
-                                 int64_t llm_dim)
+CAbstractorImpl::CAbstractorImpl(const ConnectorConfig& cfg, int64_t vision_width, int64_t vision_grid, int64_t llm_dim)
     : grid_(vision_grid), side_(square_side(cfg.num_tokens)) {
   MM_CHECK(side_ > 0, "connector.num_tokens = {} is not a perfect square (c_abstractor pools to sqrt(M) x sqrt(M))",
            cfg.num_tokens);
   MM_CHECK(cfg.hidden > 0, "connector.hidden must be positive, got {}", cfg.hidden);
   pos_emb = register_parameter("pos_emb", torch::randn({1, vision_grid * vision_grid, vision_width}) * 0.02);
-  net = register_module("net", torch::nn::Sequential(
-                                   RegStage(cfg.depth, vision_width, cfg.hidden, cfg.se_ratio),
+  net = register_module(
+      "net", torch::nn::Sequential(RegStage(cfg.depth, vision_width, cfg.hidden, cfg.se_ratio),
                                    torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions({side_, side_})),
                                    RegStage(cfg.depth, cfg.hidden, cfg.hidden, cfg.se_ratio)));
   readout = register_module("readout", make_readout(cfg.hidden, llm_dim, "silu"));

@@ -13,9 +13,9 @@ class CAbstractorImpl : public ConnectorImpl {
   torch::Tensor forward(const torch::Tensor& x) override;
   int64_t num_tokens() const override { return side_ * side_; }
 
-  torch::Tensor pos_emb;                      // (1, g*g, D), g = vision_grid
-  torch::nn::Sequential net{nullptr};         // 0: RegStage D -> hidden, 1: AdaptiveAvgPool2d, 2: RegStage
-  torch::nn::Sequential readout{nullptr};     // 0: Linear(hidden, d_llm), 1: SiLU, 2: Linear(d_llm, d_llm)
+  torch::Tensor pos_emb;                   // (1, g*g, D), g = vision_grid
+  torch::nn::Sequential net{nullptr};      // 0: RegStage D -> hidden, 1: AdaptiveAvgPool2d, 2: RegStage
+  torch::nn::Sequential readout{nullptr};  // 0: Linear(hidden, d_llm), 1: SiLU, 2: Linear(d_llm, d_llm)
 
  private:
   int64_t grid_, side_;

@@ -17,12 +17,12 @@ Connector as_connector(std::shared_ptr<ConnectorImpl> impl) { return Connector(s
 
 const std::map<std::string, ConnectorBuilder>& registry() {
   static const std::map<std::string, ConnectorBuilder> table = {
-      {"c_abstractor",
-       [](const ConnectorConfig& c, int64_t d, int64_t g, int64_t l) { return as_connector(CAbstractor(c, d, g, l).ptr()); }},
-      {"avg_pool",
-       [](const ConnectorConfig& c, int64_t d, int64_t g, int64_t l) { return as_connector(AvgPoolConnector(c, d, g, l).ptr()); }},
-      {"mlp",
-       [](const ConnectorConfig& c, int64_t d, int64_t g, int64_t l) { return as_connector(MlpConnector(c, d, g, l).ptr()); }},
+      {"c_abstractor", [](const ConnectorConfig& c, int64_t d, int64_t g,
+                          int64_t l) { return as_connector(CAbstractor(c, d, g, l).ptr()); }},
+      {"avg_pool", [](const ConnectorConfig& c, int64_t d, int64_t g,
+                      int64_t l) { return as_connector(AvgPoolConnector(c, d, g, l).ptr()); }},
+      {"mlp", [](const ConnectorConfig& c, int64_t d, int64_t g,
+                 int64_t l) { return as_connector(MlpConnector(c, d, g, l).ptr()); }},
   };
   return table;
 }

@@ -16,13 +16,13 @@ class ConnectorImpl : public torch::nn::Module {
  public:
   ~ConnectorImpl() override = default;
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;  // (N, P, D) -> (N, M, d_llm)
-  virtual int64_t num_tokens() const = 0;                      // M, image tokens per tile
+  virtual int64_t num_tokens() const = 0;                     // M, image tokens per tile
 };
 TORCH_MODULE(Connector);
 
 // vision_grid: patches per side at the encoder's trained resolution (P = vision_grid^2).
-using ConnectorBuilder = std::function<Connector(const ConnectorConfig& cfg, int64_t vision_width,
-                                                 int64_t vision_grid, int64_t llm_dim)>;
+using ConnectorBuilder =
+    std::function<Connector(const ConnectorConfig& cfg, int64_t vision_width, int64_t vision_grid, int64_t llm_dim)>;
 
 // Builds connector cfg.type; an unknown type fails listing the valid ones.
 Connector build_connector(const ConnectorConfig& cfg, int64_t vision_width, int64_t vision_grid, int64_t llm_dim);

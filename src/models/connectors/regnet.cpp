@@ -14,16 +14,15 @@ LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
 
 torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
   // Normalised in the parameters' dtype (fp32): under bf16 autocast the conv before hands bf16 in.
-  auto y = x.permute({0, 2, 3, 1}).to(weight.scalar_type());                  // (N, H, W, C)
+  auto y = x.permute({0, 2, 3, 1}).to(weight.scalar_type());  // (N, H, W, C)
   y = torch::layer_norm(y, {weight.size(0)}, weight, bias, eps_);
-  return y.permute({0, 3, 1, 2});                                            // (N, C, H, W)
+  return y.permute({0, 3, 1, 2});  // (N, C, H, W)
 }
 
 ConvNormActImpl::ConvNormActImpl(int64_t in, int64_t out, int64_t kernel, int64_t groups, bool act) : act_(act) {
-  conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
-                                                       .padding(kernel / 2)
-                                                       .groups(groups)
-                                                       .bias(false)));
+  conv = register_module(
+      "conv",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2).groups(groups).bias(false)));
   bn = register_module("bn", LayerNorm2d(out));
 }
 
@@ -38,8 +37,8 @@ SqueezeExciteImpl::SqueezeExciteImpl(int64_t channels, int64_t reduced) {
 }
 
 torch::Tensor SqueezeExciteImpl::forward(const torch::Tensor& x) {
-  auto s = x.mean({2, 3}, /*keepdim=*/true);   // (N, C, 1, 1)
-  s = fc2(torch::silu(fc1(s)));                 // (N, C, 1, 1)
+  auto s = x.mean({2, 3}, /*keepdim=*/true);  // (N, C, 1, 1)
+  s = fc2(torch::silu(fc1(s)));               // (N, C, 1, 1)
   return x * torch::sigmoid(s);
 }
 
@@ -58,7 +57,7 @@ RegBottleneckImpl::RegBottleneckImpl(int64_t in, int64_t out, double se_ratio) {
 }
 
 torch::Tensor RegBottleneckImpl::forward(const torch::Tensor& x) {
-  auto y = conv2(conv1(x));                     // (N, out, H, W)
+  auto y = conv2(conv1(x));  // (N, out, H, W)
   if (se) y = se(y);
   y = conv3(y);
   y = y + (downsample ? downsample(x) : x);

@@ -53,8 +53,8 @@ class RegBottleneckImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // (N, in, H, W) -> (N, out, H, W)
 
   ConvNormAct conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  SqueezeExcite se{nullptr};            // absent when se_ratio == 0
-  ConvNormAct downsample{nullptr};      // absent when in == out
+  SqueezeExcite se{nullptr};        // absent when se_ratio == 0
+  ConvNormAct downsample{nullptr};  // absent when in == out
 };
 TORCH_MODULE(RegBottleneck);
 

@@ -140,27 +140,26 @@ struct ChunkedAttentionFn : public torch::autograd::Function<ChunkedAttentionFn>
 }  // namespace
 
 AttentionImpl::AttentionImpl(const LLMConfig& cfg)
-    : heads(cfg.heads), kv_heads(cfg.kv_heads), head_dim(cfg.dim / cfg.heads),
-      rope_theta(cfg.rope_theta) {
-  MM_CHECK(cfg.heads > 0 && cfg.dim % cfg.heads == 0, "llm.dim ({}) must be a multiple of llm.heads ({})",
-           cfg.dim, cfg.heads);
-  MM_CHECK(cfg.kv_heads > 0 && cfg.heads % cfg.kv_heads == 0,
-           "llm.kv_heads ({}) must divide llm.heads ({})", cfg.kv_heads, cfg.heads);
+    : heads(cfg.heads), kv_heads(cfg.kv_heads), head_dim(cfg.dim / cfg.heads), rope_theta(cfg.rope_theta) {
+  MM_CHECK(cfg.heads > 0 && cfg.dim % cfg.heads == 0, "llm.dim ({}) must be a multiple of llm.heads ({})", cfg.dim,
+           cfg.heads);
+  MM_CHECK(cfg.kv_heads > 0 && cfg.heads % cfg.kv_heads == 0, "llm.kv_heads ({}) must divide llm.heads ({})",
+           cfg.kv_heads, cfg.heads);
   q_proj = register_module("q_proj", nn::Linear(nn::LinearOptions(cfg.dim, heads * head_dim).bias(false)));
   k_proj = register_module("k_proj", nn::Linear(nn::LinearOptions(cfg.dim, kv_heads * head_dim).bias(false)));
   v_proj = register_module("v_proj", nn::Linear(nn::LinearOptions(cfg.dim, kv_heads * head_dim).bias(false)));
   o_proj = register_module("o_proj", nn::Linear(nn::LinearOptions(heads * head_dim, cfg.dim).bias(false)));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& rope,
-                                     const AttentionMask& mask, LayerKV* cache) {
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& rope, const AttentionMask& mask,
+                                     LayerKV* cache) {
   const int64_t b = x.size(0), t = x.size(1);
   // One GEMM for q, k and v (weights stacked per call; the parameters keep HF's names).
   auto qkv = torch::linear(x, torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}, 0))
                  .split({heads * head_dim, kv_heads * head_dim, kv_heads * head_dim}, -1);
   auto q = apply_rope(qkv[0].reshape({b, t, heads, head_dim}), rope);     // (B, T, H, hd)
   auto k = apply_rope(qkv[1].reshape({b, t, kv_heads, head_dim}), rope);  // (B, T, KV, hd)
-  auto v = qkv[2].reshape({b, t, kv_heads, head_dim});                     // (B, T, KV, hd), a view
+  auto v = qkv[2].reshape({b, t, kv_heads, head_dim});                    // (B, T, KV, hd), a view
   if (cache == nullptr) return o_proj(attention_bthd(q, k, v, mask, fused_kernels_enabled()));
   auto kt = k.transpose(1, 2), vt = v.transpose(1, 2);  // (B, KV, T, hd)
   if (cache->k.defined()) {
@@ -194,8 +193,8 @@ bool chunked_fn_applies(const torch::Tensor& q, const torch::Tensor& k, const to
 #endif
 
 // The composite (torch ops) path of grouped_attention, same contract.
-torch::Tensor grouped_attention_composite(const torch::Tensor& q, const torch::Tensor& k,
-                                          const torch::Tensor& v, const AttentionMask& mask) {
+torch::Tensor grouped_attention_composite(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                          const AttentionMask& mask) {
   const int64_t b = q.size(0), h = q.size(1), t = q.size(2), hd = q.size(3);
   const int64_t kvh = k.size(1), tk = k.size(2), g = h / kvh;
 #if MM_TORCH2
@@ -233,8 +232,8 @@ torch::Tensor grouped_attention_composite(const torch::Tensor& q, const torch::T
 
 }  // namespace
 
-torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
-                                const torch::Tensor& v, const AttentionMask& mask) {
+torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const AttentionMask& mask) {
 #if !MM_TORCH2
   if (fused_kernels_enabled() && chunked_fn_applies(q, k, v, mask)) {
     const int64_t b = q.size(0), h = q.size(1), t = q.size(2), hd = q.size(3);

@@ -24,8 +24,7 @@ class AttentionImpl : public torch::nn::Module {
                         LayerKV* cache = nullptr);
 
   // Convenience for a standalone call: builds RoPE tables and the document mask itself.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& positions,
-                        const torch::Tensor& doc_ids);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& positions, const torch::Tensor& doc_ids);
 
   int64_t heads, kv_heads, head_dim;
   double rope_theta;
@@ -41,13 +40,13 @@ TORCH_MODULE(Attention);
 // keys. LibTorch 1.13: batched matmuls over 128-row query chunks that skip the keys after the
 // chunk (causal), no copies of k/v per query head (fp32 CPU: the Function of attention_bthd on
 // transposed views); LibTorch 2.x: at::scaled_dot_product_attention.
-torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
-                                const torch::Tensor& v, const AttentionMask& mask);
+torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const AttentionMask& mask);
 
 // The same attention in the layout RoPE produces (AttentionImpl::forward without a KV cache):
 // q (B, T, H, hd), k/v (B, Tk, KV, hd) (any strides, e.g. views of the q/k/v GEMM's output; the
-// queries are the last T of the Tk keys) -> (B, T, H*hd), ready for o_proj. With `fused` (AttentionImpl passes fused_kernels_enabled())
-// fp32 CPU tensors outside autocast take a chunked autograd Function with a hand-written
+// queries are the last T of the Tk keys) -> (B, T, H*hd), ready for o_proj. With `fused` (AttentionImpl passes
+// fused_kernels_enabled()) fp32 CPU tensors outside autocast take a chunked autograd Function with a hand-written
 // backward that makes no full-size transpose copies (its gradients come back in the same
 // layouts); otherwise, or on LibTorch 2.x, the composite path of grouped_attention.
 torch::Tensor attention_bthd(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

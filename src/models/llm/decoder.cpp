@@ -1,7 +1,7 @@
 #include "models/llm/decoder.h"
 
 #include "core/check.h"
-#include "models/checkpoint.h"
+#include "models/recompute.h"
 
 namespace mm::llm {
 
@@ -9,8 +9,7 @@ namespace nn = torch::nn;
 
 DecoderImpl::DecoderImpl(const LLMConfig& cfg_, bool activation_checkpointing_)
     : cfg(cfg_), activation_checkpointing(activation_checkpointing_) {
-  MM_CHECK(cfg.vocab_size > 0 && cfg.dim > 0 && cfg.layers > 0,
-           "llm: vocab_size, dim and layers must be positive");
+  MM_CHECK(cfg.vocab_size > 0 && cfg.dim > 0 && cfg.layers > 0, "llm: vocab_size, dim and layers must be positive");
   embed_tokens = register_module("embed_tokens", nn::Embedding(cfg.vocab_size, cfg.dim));
   layers = register_module("layers", nn::ModuleList());
   for (int64_t i = 0; i < cfg.layers; ++i) {
@@ -49,8 +48,7 @@ DecoderOutput DecoderImpl::forward(const torch::Tensor& ids, const torch::Tensor
 }
 
 DecoderOutput DecoderImpl::forward_embeds(const torch::Tensor& embeds, const torch::Tensor& positions,
-                                          const torch::Tensor& doc_ids, KVCache* cache,
-                                          bool compute_logits) {
+                                          const torch::Tensor& doc_ids, KVCache* cache, bool compute_logits) {
   MM_CHECK(embeds.dim() == 3 && embeds.size(2) == cfg.dim, "decoder: embeds must be (B, T, {})", cfg.dim);
   MM_CHECK(positions.sizes() == embeds.sizes().slice(0, 2) && doc_ids.sizes() == positions.sizes(),
            "decoder: positions and doc_ids must be (B, T) = ({}, {})", embeds.size(0), embeds.size(1));
@@ -68,8 +66,7 @@ DecoderOutput DecoderImpl::forward_embeds(const torch::Tensor& embeds, const tor
   auto aux = torch::zeros({}, embeds.options().dtype(torch::kFloat));
   auto z = torch::zeros({}, embeds.options().dtype(torch::kFloat));
   // Checkpointed blocks keep only their input; rope and mask are constants of the recompute.
-  const bool recompute = activation_checkpointing && is_training() && cache == nullptr &&
-                         torch::GradMode::is_enabled();
+  const bool recompute = activation_checkpointing && is_training() && cache == nullptr && torch::GradMode::is_enabled();
   for (int64_t i = 0; i < cfg.layers; ++i) {
     LayerOutput out;
     if (recompute) {
@@ -78,7 +75,7 @@ DecoderOutput DecoderImpl::forward_embeds(const torch::Tensor& embeds, const tor
         auto o = layer->forward(in[0], rope, mask, nullptr);
         return std::vector<torch::Tensor>{o.hidden, o.aux_loss, o.z_loss};
       };
-      auto outs = mm::checkpointed(fn, {x}, layer->parameters());
+      auto outs = mm::recomputed(fn, {x}, layer->parameters());
       out = {outs[0], outs[1], outs[2]};
     } else {
       out = layer_list[i]->forward(x, rope, mask, cache ? &cache->layers[i] : nullptr);

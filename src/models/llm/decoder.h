@@ -34,11 +34,10 @@ class DecoderImpl : public torch::nn::Module {
 
   // positions (B, T): RoPE position of each token (reset per packed document, continuing the
   // cache during generation); doc_ids (B, T): document of each token, < 0 = padding.
-  DecoderOutput forward(const torch::Tensor& ids, const torch::Tensor& positions,
-                        const torch::Tensor& doc_ids, KVCache* cache = nullptr);
+  DecoderOutput forward(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& doc_ids,
+                        KVCache* cache = nullptr);
   DecoderOutput forward_embeds(const torch::Tensor& embeds, const torch::Tensor& positions,
-                               const torch::Tensor& doc_ids, KVCache* cache = nullptr,
-                               bool compute_logits = true);
+                               const torch::Tensor& doc_ids, KVCache* cache = nullptr, bool compute_logits = true);
   torch::Tensor lm_logits(const torch::Tensor& hidden);  // (B, T, D) -> (B, T, V)
 
   // Llama init: every matrix ~ N(0, 0.02), norms = 1.

@@ -22,8 +22,8 @@ DecoderLayerImpl::DecoderLayerImpl(const LLMConfig& cfg, bool use_moe_) : use_mo
   }
 }
 
-LayerOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RopeTables& rope,
-                                      const AttentionMask& mask, LayerKV* cache) {
+LayerOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RopeTables& rope, const AttentionMask& mask,
+                                      LayerKV* cache) {
   auto h = x + self_attn->forward(input_layernorm(x), rope, mask, cache);  // (B, T, D)
   auto normed = post_attention_layernorm(h);
   if (!use_moe) {

@@ -27,8 +27,8 @@ class DecoderLayerImpl : public torch::nn::Module {
   RMSNorm input_layernorm{nullptr};
   Attention self_attn{nullptr};
   RMSNorm post_attention_layernorm{nullptr};
-  SwiGLU mlp{nullptr};             // dense layers
-  MoE block_sparse_moe{nullptr};   // MoE layers
+  SwiGLU mlp{nullptr};            // dense layers
+  MoE block_sparse_moe{nullptr};  // MoE layers
 };
 TORCH_MODULE(DecoderLayer);
 

@@ -10,20 +10,17 @@ namespace {
 
 using hf::NamePair;
 
-int64_t expert_width(const LLMConfig& c) {
-  return c.moe.expert_hidden > 0 ? c.moe.expert_hidden : c.ffn_hidden;
-}
+int64_t expert_width(const LLMConfig& c) { return c.moe.expert_hidden > 0 ? c.moe.expert_hidden : c.ffn_hidden; }
 
 std::vector<NamePair> llm_pairs(const LLMConfig& c) {
   const HfLayout layout = hf_layout(c);
-  const int64_t d = c.dim, hd = c.dim / c.heads, h = c.heads, kv = c.kv_heads, f = c.ffn_hidden,
-                fe = expert_width(c), v = c.vocab_size;
+  const int64_t d = c.dim, hd = c.dim / c.heads, h = c.heads, kv = c.kv_heads, f = c.ffn_hidden, fe = expert_width(c),
+                v = c.vocab_size;
   std::vector<NamePair> out;
   auto add = [&](const std::string& n, std::vector<int64_t> shape) {
     out.push_back({"llm." + n, "model." + n, std::move(shape)});
   };
-  auto add_as = [&](const std::string& ours, const std::string& theirs,
-                    std::vector<int64_t> shape) {
+  auto add_as = [&](const std::string& ours, const std::string& theirs, std::vector<int64_t> shape) {
     out.push_back({"llm." + ours, "model." + theirs, std::move(shape)});
   };
   add("embed_tokens.weight", {v, d});
@@ -182,7 +179,7 @@ nlohmann::json hf_llm_config(const LLMConfig& c, const TokenIds& ids, const std:
     j["num_experts_per_tok"] = c.moe.top_k;
     j["moe_intermediate_size"] = expert_width(c);
     j["shared_expert_intermediate_size"] = kSharedExpertWidth;  // all-zero weights: output 0
-    j["norm_topk_prob"] = true;  // our router renormalises the top-k softmax weights
+    j["norm_topk_prob"] = true;                                 // our router renormalises the top-k softmax weights
     j["decoder_sparse_step"] = 1;
     j["mlp_only_layers"] = dense;
     j["qkv_bias"] = true;  // written as zeros (newer transformers read the flag, older always have

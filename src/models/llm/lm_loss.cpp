@@ -21,13 +21,11 @@ std::pair<torch::Tensor, torch::Tensor> causal_lm_nll_sum(const torch::Tensor& l
   auto target = torch::cat({next, torch::full({b, 1}, kIgnoreIndex, next.options())}, 1).reshape({-1});  // (B*T)
   auto pred = logits.reshape({-1, v}).to(torch::kFloat);  // (B*T, V): a view of contiguous fp32 logits
   auto sum = torch::nn::functional::cross_entropy(
-      pred, target,
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex).reduction(torch::kSum));
+      pred, target, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex).reduction(torch::kSum));
   return {sum, keep.sum().to(torch::kLong)};
 }
 
-torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels,
-                             const torch::Tensor& doc_ids) {
+torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& doc_ids) {
   auto [sum, count] = causal_lm_nll_sum(logits, labels, doc_ids);
   return sum / count.clamp_min(1).to(torch::kFloat);
 }

@@ -22,7 +22,6 @@ std::pair<torch::Tensor, torch::Tensor> causal_lm_nll_sum(const torch::Tensor& l
 
 // logits (B, T, V), labels (B, T), doc_ids (B, T) -> () mean over the counted targets (0 when
 // there are none). Position t predicts labels[t + 1] when doc_ids[t] == doc_ids[t + 1] >= 0.
-torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels,
-                             const torch::Tensor& doc_ids);
+torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& doc_ids);
 
 }  // namespace mm::llm

@@ -63,8 +63,8 @@ struct PackedSwiGLUFn : public torch::autograd::Function<PackedSwiGLUFn> {
 
 torch::Tensor swiglu_packed(const torch::Tensor& gate_up) {
   const int64_t f2 = gate_up.size(-1);
-  const bool fused = fused_kernels_enabled() && gate_up.device().is_cpu() &&
-                     gate_up.scalar_type() == torch::kFloat && f2 % 2 == 0 && gate_up.numel() > 0;
+  const bool fused = fused_kernels_enabled() && gate_up.device().is_cpu() && gate_up.scalar_type() == torch::kFloat &&
+                     f2 % 2 == 0 && gate_up.numel() > 0;
   if (fused) return PackedSwiGLUFn::apply(gate_up);
   auto parts = gate_up.chunk(2, -1);
   return torch::silu(parts[0]) * parts[1];

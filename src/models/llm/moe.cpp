@@ -18,10 +18,9 @@ torch::Tensor ExpertImpl::forward(const torch::Tensor& x) {
 }
 
 MoEImpl::MoEImpl(int64_t dim, int64_t hidden, const MoEConfig& cfg_) : cfg(cfg_) {
-  MM_CHECK(cfg.num_experts > 0, "llm.moe.num_experts must be > 0 for an MoE layer, got {}",
-           cfg.num_experts);
-  MM_CHECK(cfg.top_k >= 1 && cfg.top_k <= cfg.num_experts,
-           "llm.moe.top_k must be in [1, num_experts={}], got {}", cfg.num_experts, cfg.top_k);
+  MM_CHECK(cfg.num_experts > 0, "llm.moe.num_experts must be > 0 for an MoE layer, got {}", cfg.num_experts);
+  MM_CHECK(cfg.top_k >= 1 && cfg.top_k <= cfg.num_experts, "llm.moe.top_k must be in [1, num_experts={}], got {}",
+           cfg.num_experts, cfg.top_k);
   gate = register_module("gate", nn::Linear(nn::LinearOptions(dim, cfg.num_experts).bias(false)));
   experts = register_module("experts", nn::ModuleList());
   for (int64_t e = 0; e < cfg.num_experts; ++e) {
@@ -32,18 +31,18 @@ MoEImpl::MoEImpl(int64_t dim, int64_t hidden, const MoEConfig& cfg_) : cfg(cfg_)
 
 MoEOutput MoEImpl::forward(const torch::Tensor& x) {
   const int64_t d = x.size(-1), e_count = cfg.num_experts, k = cfg.top_k;
-  auto xf = x.reshape({-1, d});                          // (N, D)
+  auto xf = x.reshape({-1, d});  // (N, D)
   const int64_t n = xf.size(0);
-  auto logits = gate(xf).to(torch::kFloat);              // (N, E)
-  auto probs = torch::softmax(logits, -1);               // (N, E)
-  auto top = probs.topk(k, -1);                          // values/indices (N, k)
+  auto logits = gate(xf).to(torch::kFloat);  // (N, E)
+  auto probs = torch::softmax(logits, -1);   // (N, E)
+  auto top = probs.topk(k, -1);              // values/indices (N, k)
   auto weights = std::get<0>(top);
   weights = weights / weights.sum(-1, /*keepdim=*/true);  // (N, k) renormalised
   auto slot_expert = std::get<1>(top).reshape({-1});      // (N*k)
   auto sorted = torch::sort(slot_expert, /*stable=*/true, /*dim=*/0, /*descending=*/false);
-  auto order = std::get<1>(sorted);                      // (N*k) slot ids grouped by expert
-  auto slot_token = order.div(k, "floor");               // (N*k) token of each sorted slot
-  auto xs = xf.index_select(0, slot_token);              // (N*k, D)
+  auto order = std::get<1>(sorted);                         // (N*k) slot ids grouped by expert
+  auto slot_token = order.div(k, "floor");                  // (N*k) token of each sorted slot
+  auto xs = xf.index_select(0, slot_token);                 // (N*k, D)
   auto counts = torch::bincount(slot_expert, {}, e_count);  // (E)
   auto counts_cpu = counts.to(torch::kCPU);
   const int64_t* c = counts_cpu.data_ptr<int64_t>();
@@ -57,10 +56,10 @@ MoEOutput MoEImpl::forward(const torch::Tensor& x) {
   }
   auto slot_weight = weights.reshape({-1}).index_select(0, order).unsqueeze(1);  // (N*k, 1)
   auto y = torch::cat(ys, 0) * slot_weight.to(x.scalar_type());                  // (N*k, D)
-  auto out = torch::zeros_like(xf).index_add(0, slot_token, y);                 // (N, D)
+  auto out = torch::zeros_like(xf).index_add(0, slot_token, y);                  // (N, D)
 
   auto frac = counts.to(torch::kFloat) / static_cast<double>(n * k);  // f_i (E)
-  auto mean_prob = probs.mean(0);                                      // P_i (E)
+  auto mean_prob = probs.mean(0);                                     // P_i (E)
   auto aux = (frac * mean_prob).sum() * (cfg.aux_loss_coef * static_cast<double>(e_count));
   auto z = torch::logsumexp(logits, -1).pow(2).mean() * cfg.z_loss_coef;
   last_counts = counts;

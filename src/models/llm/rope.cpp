@@ -51,8 +51,8 @@ struct RopeFn : public torch::autograd::Function<RopeFn> {
     const int64_t x_row = rows ? x.stride(1) : h * hd;
     auto c = cos.contiguous(), s = sin.contiguous();
     auto out = torch::empty({b, t, h, hd}, x.options());
-    rope_kernel(xc.data_ptr<float>(), x_row, c.data_ptr<float>(), s.data_ptr<float>(), out.data_ptr<float>(), b * t,
-                h, hd, false);
+    rope_kernel(xc.data_ptr<float>(), x_row, c.data_ptr<float>(), s.data_ptr<float>(), out.data_ptr<float>(), b * t, h,
+                hd, false);
     ctx->save_for_backward({c, s});
     return out;
   }
@@ -67,34 +67,33 @@ struct RopeFn : public torch::autograd::Function<RopeFn> {
 };
 
 torch::Tensor rope_composite(const torch::Tensor& x, const RopeTables& rope) {
-  auto halves = x.chunk(2, -1);  // split (not narrow): its backward is one cat, no zero fill
+  auto halves = x.chunk(2, -1);                            // split (not narrow): its backward is one cat, no zero fill
   auto rotated = torch::cat({-halves[1], halves[0]}, -1);  // (B, T, H, hd)
   return x * rope.cos + rotated * rope.sin;
 }
 
 }  // namespace
 
-RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double theta,
-                       torch::ScalarType dtype) {
+RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double theta, torch::ScalarType dtype) {
   MM_CHECK(head_dim % 2 == 0, "rope: head_dim must be even, got {}", head_dim);
   MM_CHECK(positions.dim() == 2, "rope: positions must be (B, T), got {} dims", positions.dim());
   auto fopt = torch::TensorOptions().dtype(torch::kFloat).device(positions.device());
   auto exponent = torch::arange(0, head_dim, 2, fopt.dtype(torch::kLong)).to(torch::kFloat) /
-                  static_cast<double>(head_dim);                     // (hd/2)
-  auto inv_freq = 1.0 / torch::pow(theta, exponent);                 // (hd/2)
+                  static_cast<double>(head_dim);                      // (hd/2)
+  auto inv_freq = 1.0 / torch::pow(theta, exponent);                  // (hd/2)
   auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq;  // (B, T, hd/2)
-  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(2);            // (B, T, 1, hd)
+  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(2);             // (B, T, 1, hd)
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope) {
   // The fused kernel needs fp32 CPU tensors and tables of exactly (B, T, 1, hd) (no broadcasting
   // over B or T, and no gradient into the tables); anything else takes the composite.
-  const bool fused = fused_kernels_enabled() && x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
-                     rope.cos.scalar_type() == torch::kFloat && rope.sin.scalar_type() == torch::kFloat &&
-                     rope.cos.sizes() == torch::IntArrayRef({x.size(0), x.size(1), 1, x.size(3)}) &&
-                     rope.sin.sizes() == rope.cos.sizes() && !rope.cos.requires_grad() &&
-                     !rope.sin.requires_grad() && x.numel() > 0;
+  const bool fused =
+      fused_kernels_enabled() && x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+      rope.cos.scalar_type() == torch::kFloat && rope.sin.scalar_type() == torch::kFloat &&
+      rope.cos.sizes() == torch::IntArrayRef({x.size(0), x.size(1), 1, x.size(3)}) &&
+      rope.sin.sizes() == rope.cos.sizes() && !rope.cos.requires_grad() && !rope.sin.requires_grad() && x.numel() > 0;
   return fused ? RopeFn::apply(x, rope.cos, rope.sin) : rope_composite(x, rope);
 }
 

@@ -46,13 +46,12 @@ TensorMap clip_vision_state(const TensorMap& ours, const VisionConfig& c) {
   const std::string what = "export vision";
   const int64_t w = c.width, g = c.image_size / c.patch_size;
   std::vector<NamePair> pairs = vision_pairs(c);
-  const auto& pos = hf::need(ours, "vision.embeddings.position_embedding.weight",
-                         {g * g + (c.class_token ? 1 : 0), w}, what);
-  pairs.push_back({"vision.embeddings.position_embedding.weight",
-                   "vision_model.embeddings.position_embedding.weight", pos.sizes().vec()});
+  const auto& pos =
+      hf::need(ours, "vision.embeddings.position_embedding.weight", {g * g + (c.class_token ? 1 : 0), w}, what);
+  pairs.push_back({"vision.embeddings.position_embedding.weight", "vision_model.embeddings.position_embedding.weight",
+                   pos.sizes().vec()});
   if (c.class_token)
-    pairs.push_back(
-        {"vision.embeddings.class_embedding", "vision_model.embeddings.class_embedding", {w}});
+    pairs.push_back({"vision.embeddings.class_embedding", "vision_model.embeddings.class_embedding", {w}});
   TensorMap out = hf::rename(ours, pairs, true, "vision.", what);
   if (!c.class_token) {
     out["vision_model.embeddings.class_embedding"] = torch::zeros({w}, pos.options());
@@ -73,26 +72,22 @@ TensorMap vision_state_from_clip(const TensorMap& clip, const VisionConfig& c) {
   const int64_t w = c.width, g = c.image_size / c.patch_size;
   std::vector<NamePair> pairs = vision_pairs(c);
   if (c.class_token) {
-    pairs.push_back(
-        {"vision.embeddings.class_embedding", "vision_model.embeddings.class_embedding", {w}});
+    pairs.push_back({"vision.embeddings.class_embedding", "vision_model.embeddings.class_embedding", {w}});
     pairs.push_back({"vision.embeddings.position_embedding.weight",
                      "vision_model.embeddings.position_embedding.weight",
                      {g * g + 1, w}});
   }
   TensorMap in = clip;  // drop what has no counterpart in our model before the strict rename
-  std::vector<std::string> identity_norms = {"vision_model.post_layernorm.weight",
-                                             "vision_model.post_layernorm.bias"};
+  std::vector<std::string> identity_norms = {"vision_model.post_layernorm.weight", "vision_model.post_layernorm.bias"};
   if (!c.pre_norm)
-    identity_norms.insert(identity_norms.end(),
-                          {"vision_model.pre_layrnorm.weight", "vision_model.pre_layrnorm.bias"});
+    identity_norms.insert(identity_norms.end(), {"vision_model.pre_layrnorm.weight", "vision_model.pre_layrnorm.bias"});
   for (const auto& n : identity_norms) {
     hf::need(in, n, {w}, what);
     in.erase(n);
   }
   TensorMap out;
   if (!c.class_token) {
-    const auto pos =
-        hf::need(in, "vision_model.embeddings.position_embedding.weight", {g * g + 1, w}, what);
+    const auto pos = hf::need(in, "vision_model.embeddings.position_embedding.weight", {g * g + 1, w}, what);
     hf::need(in, "vision_model.embeddings.class_embedding", {w}, what);
     out["vision.embeddings.position_embedding.weight"] = pos.slice(0, 1);
     in.erase("vision_model.embeddings.position_embedding.weight");

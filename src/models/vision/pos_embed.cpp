@@ -15,8 +15,8 @@ torch::Tensor resize_pos_grid(const torch::Tensor& pos, int64_t g, int64_t h, in
   grid = F::interpolate(grid, F::InterpolateFuncOptions()
                                   .size(std::vector<int64_t>{h, w})
                                   .mode(torch::kBicubic)
-                                  .align_corners(false));      // (1, D, h, w)
-  return grid.permute({0, 2, 3, 1}).reshape({1, h * w, d});    // (1, h*w, D)
+                                  .align_corners(false));    // (1, D, h, w)
+  return grid.permute({0, 2, 3, 1}).reshape({1, h * w, d});  // (1, h*w, D)
 }
 
 }  // namespace mm::vision

@@ -2,16 +2,15 @@
 #include "models/vision/vit.h"
 
 #include "core/check.h"
-#include "models/checkpoint.h"
+#include "models/recompute.h"
 #include "models/vision/pos_embed.h"
 
 namespace mm::vision {
 
 int64_t vit_blocks_used(const VisionConfig& cfg) {
   const int64_t idx = cfg.feature_layer < 0 ? cfg.layers + 1 + cfg.feature_layer : cfg.feature_layer;
-  MM_CHECK(idx >= 0 && idx <= cfg.layers,
-           "vision.feature_layer = {} is out of range for {} layers (expected -{}..{})", cfg.feature_layer,
-           cfg.layers, cfg.layers + 1, cfg.layers);
+  MM_CHECK(idx >= 0 && idx <= cfg.layers, "vision.feature_layer = {} is out of range for {} layers (expected -{}..{})",
+           cfg.feature_layer, cfg.layers, cfg.layers + 1, cfg.layers);
   return idx;
 }
 
@@ -25,8 +24,8 @@ VitEmbeddingsImpl::VitEmbeddingsImpl(const VisionConfig& cfg)
       "patch_embedding",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(3, cfg.width, cfg.patch_size).stride(cfg.patch_size).bias(false)));
   if (class_token_) class_embedding = register_parameter("class_embedding", torch::randn({cfg.width}) * 0.02);
-  position_embedding = register_module(
-      "position_embedding", torch::nn::Embedding(grid_ * grid_ + (class_token_ ? 1 : 0), cfg.width));
+  position_embedding =
+      register_module("position_embedding", torch::nn::Embedding(grid_ * grid_ + (class_token_ ? 1 : 0), cfg.width));
   torch::NoGradGuard no_grad;
   position_embedding->weight.normal_(0.0, 0.02);
 }
@@ -39,7 +38,7 @@ torch::Tensor VitEmbeddingsImpl::forward(const torch::Tensor& pixels) {
            "vision: tile resolution {}x{} is not a multiple of vision.patch_size = {}", hr, wr, patch_);
   const int64_t h = hr / patch_, w = wr / patch_, n = pixels.size(0);
   auto x = patch_embedding(pixels).flatten(2).transpose(1, 2);  // (N, h*w, D)
-  const auto& pos = position_embedding->weight;                  // ([1 +] g*g, D)
+  const auto& pos = position_embedding->weight;                 // ([1 +] g*g, D)
   const int64_t off = class_token_ ? 1 : 0;
   auto patch_pos = resize_pos_grid(pos.slice(0, off).unsqueeze(0), grid_, h, w);  // (1, h*w, D)
   x = x + patch_pos;
@@ -56,8 +55,8 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionConfig& cfg, bool check
   const int64_t used = vit_blocks_used(cfg);
   embeddings = register_module("embeddings", VitEmbeddings(cfg));
   if (cfg.pre_norm) {
-    pre_layrnorm = register_module(
-        "pre_layrnorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.width}).eps(cfg.norm_eps)));
+    pre_layrnorm = register_module("pre_layrnorm",
+                                   torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.width}).eps(cfg.norm_eps)));
   }
   encoder = register_module("encoder", std::make_shared<torch::nn::Module>());
   layers = encoder->register_module("layers", torch::nn::ModuleList());
@@ -67,18 +66,18 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionConfig& cfg, bool check
 }
 
 torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& pixels) {
-  auto x = embeddings(pixels);                 // (N, T, D), T = [1 +] P
+  auto x = embeddings(pixels);  // (N, T, D), T = [1 +] P
   if (pre_layrnorm) x = pre_layrnorm(x);
   const bool ckpt = checkpoint_blocks_ && is_training() && torch::GradMode::is_enabled();
   for (const auto& m : *layers) {
     auto block = m->as<VitBlockImpl>();
     if (ckpt) {
-      x = checkpointed([block](const torch::Tensor& y) { return block->forward(y); }, x, block->parameters());
+      x = recomputed([block](const torch::Tensor& y) { return block->forward(y); }, x, block->parameters());
     } else {
-      x = block->forward(x);                   // (N, T, D)
+      x = block->forward(x);  // (N, T, D)
     }
   }
-  if (cfg_.class_token) x = x.slice(1, 1);     // (N, P, D)
+  if (cfg_.class_token) x = x.slice(1, 1);  // (N, P, D)
   return x;
 }
 

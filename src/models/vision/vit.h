@@ -16,8 +16,8 @@ class VitEmbeddingsImpl : public torch::nn::Module {
   // pixels (N, 3, H, W), H and W multiples of patch_size -> (N, [1 +] (H/p)*(W/p), D)
   torch::Tensor forward(const torch::Tensor& pixels);
 
-  torch::nn::Conv2d patch_embedding{nullptr};      // weight (D, 3, p, p), no bias
-  torch::Tensor class_embedding;                   // (D); undefined without class token
+  torch::nn::Conv2d patch_embedding{nullptr};        // weight (D, 3, p, p), no bias
+  torch::Tensor class_embedding;                     // (D); undefined without class token
   torch::nn::Embedding position_embedding{nullptr};  // weight ([1 +] g*g, D), g = image_size / p
 
  private:
@@ -39,7 +39,7 @@ class VisionTransformerImpl : public torch::nn::Module {
   void set_activation_checkpointing(bool on) { checkpoint_blocks_ = on; }
   bool activation_checkpointing() const { return checkpoint_blocks_; }
   int64_t width() const { return cfg_.width; }
-  int64_t grid() const { return cfg_.image_size / cfg_.patch_size; }  // patches per side at image_size
+  int64_t grid() const { return cfg_.image_size / cfg_.patch_size; }           // patches per side at image_size
   int64_t num_blocks() const { return static_cast<int64_t>(layers->size()); }  // blocks built and run
 
   VitEmbeddings embeddings{nullptr};

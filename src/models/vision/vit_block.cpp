@@ -11,8 +11,7 @@ namespace mm::vision {
 torch::Tensor quick_gelu(const torch::Tensor& x) { return x * torch::sigmoid(1.702 * x); }
 
 VitAttentionImpl::VitAttentionImpl(int64_t width, int64_t heads) : heads_(heads) {
-  MM_CHECK(heads > 0 && width % heads == 0, "vision.width = {} is not divisible by vision.heads = {}", width,
-           heads);
+  MM_CHECK(heads > 0 && width % heads == 0, "vision.width = {} is not divisible by vision.heads = {}", width, heads);
   q_proj = register_module("q_proj", torch::nn::Linear(width, width));
   k_proj = register_module("k_proj", torch::nn::Linear(width, width));
   v_proj = register_module("v_proj", torch::nn::Linear(width, width));
@@ -32,7 +31,7 @@ torch::Tensor VitAttentionImpl::forward(const torch::Tensor& x) {
   auto scores = torch::matmul(q * scale, k.transpose(-2, -1));  // (N, H, T, T)
   auto o = torch::matmul(torch::softmax(scores, -1), v);        // (N, H, T, hd)
 #endif
-  return out_proj(o.transpose(1, 2).reshape({n, t, d}));        // (N, T, D)
+  return out_proj(o.transpose(1, 2).reshape({n, t, d}));  // (N, T, D)
 }
 
 VitMlpImpl::VitMlpImpl(int64_t width, int64_t hidden, const std::string& act) {
@@ -49,9 +48,7 @@ torch::Tensor VitMlpImpl::forward(const torch::Tensor& x) {
 }
 
 VitBlockImpl::VitBlockImpl(const VitBlockOptions& opt) {
-  auto ln = [&](int64_t d) {
-    return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(opt.norm_eps()));
-  };
+  auto ln = [&](int64_t d) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(opt.norm_eps())); };
   layer_norm1 = register_module("layer_norm1", ln(opt.width()));
   self_attn = register_module("self_attn", VitAttention(opt.width(), opt.heads()));
   layer_norm2 = register_module("layer_norm2", ln(opt.width()));

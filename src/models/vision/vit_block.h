@@ -9,9 +9,9 @@ namespace mm::vision {
 
 struct VitBlockOptions {
   VitBlockOptions(int64_t width, int64_t heads, int64_t mlp_dim) : width_(width), heads_(heads), mlp_dim_(mlp_dim) {}
-  TORCH_ARG(int64_t, width);        // D
-  TORCH_ARG(int64_t, heads);        // H; D % H == 0
-  TORCH_ARG(int64_t, mlp_dim);      // MLP hidden width
+  TORCH_ARG(int64_t, width);             // D
+  TORCH_ARG(int64_t, heads);             // H; D % H == 0
+  TORCH_ARG(int64_t, mlp_dim);           // MLP hidden width
   TORCH_ARG(std::string, act) = "gelu";  // gelu | quick_gelu
   TORCH_ARG(double, norm_eps) = 1e-5;
 };

@@ -135,7 +135,9 @@ void edit_line(const fs::path& p, size_t k, const std::function<std::string(cons
 Json line_json(const fs::path& p, size_t k) { return Json::parse(read_lines(p).at(k)); }
 
 // The image path of record k of an SFT file (first image), relative to the file's folder.
-std::string first_image(const Json& rec) { return rec["image"].is_array() ? rec["image"][0].get<std::string>() : rec["image"].get<std::string>(); }
+std::string first_image(const Json& rec) {
+  return rec["image"].is_array() ? rec["image"][0].get<std::string>() : rec["image"].get<std::string>();
+}
 
 // Quarantined ids of a source -> lint issue.
 std::map<std::string, std::string> issues_of(const LintReport& r, const std::string& source) {
@@ -201,7 +203,8 @@ TEST_CASE("lint: the report does not depend on the thread count", "[lint]") {
     CHECK(a.sources[i].tokens.p99 == b.sources[i].tokens.p99);
   }
   REQUIRE(a.quarantine.size() == b.quarantine.size());
-  for (size_t i = 0; i < a.quarantine.size(); ++i) CHECK(to_json_line(a.quarantine[i]) == to_json_line(b.quarantine[i]));
+  for (size_t i = 0; i < a.quarantine.size(); ++i)
+    CHECK(to_json_line(a.quarantine[i]) == to_json_line(b.quarantine[i]));
   // With a short sequence, images get fewer tiles first (budgeting), and what cannot fit even at one
   // tile per image is reported as too_long.
   int64_t budgeted = 0, too_long = 0, chunked = 0;
@@ -231,7 +234,8 @@ TEST_CASE("lint: a damaged copy is reported record by record", "[lint]") {
   { std::ofstream(general.parent_path() / first_image(g3), std::ios::trunc) << "this is not an image"; }
   // 3. An oversized image (sft_general record 6): 1200 x 1000 > image.max_pixels = 1e6.
   const Json g6 = line_json(general, 6);
-  cv::imwrite((general.parent_path() / first_image(g6)).string(), cv::Mat(1000, 1200, CV_8UC3, cv::Scalar(90, 20, 200)));
+  cv::imwrite((general.parent_path() / first_image(g6)).string(),
+              cv::Mat(1000, 1200, CV_8UC3, cv::Scalar(90, 20, 200)));
   // 4. A conversation without an assistant turn (sft_general record 8).
   const Json g8 = line_json(general, 8);
   edit_line(general, 8, [](const std::string& l) {
@@ -289,7 +293,7 @@ TEST_CASE("lint: a damaged copy is reported record by record", "[lint]") {
   CHECK(know.at(k1["id"].get<std::string>()) == "placeholder_mismatch");
   const auto ref = issues_of(r, "sft_refer_ground");
   CHECK(ref.size() == 2);
-  CHECK(ref.at(r2["id"].get<std::string>()) == "missing_file");
+  CHECK(ref.at(r2["id"].get<std::string>()) == "missing_image");  // the quarantine kind's name
   CHECK(ref.at(r5["id"].get<std::string>()) == "box_out_of_range");
   const auto caps = issues_of(r, "synth_captions");
   REQUIRE(!caps.empty());
@@ -312,20 +316,28 @@ TEST_CASE("lint: a damaged copy is reported record by record", "[lint]") {
   CHECK(r.to_json()["verdict"] == "fail");
   CHECK(r.to_table().find("verdict: fail") != std::string::npos);
 
-  // quarantine.jsonl: one {source, id, kind, reason} per bad record.
+  // quarantine.jsonl: one {source, id, kind, issue, reason} per bad record; the file and the
+  // console name a problem alike (the console shows "issue: kind" where the two words differ).
   const fs::path q = d / "quarantine.jsonl";
   write_quarantine(r, q.string());
   const auto lines = read_lines(q);
   REQUIRE(lines.size() == r.quarantine.size());
   std::set<std::string> sources_seen;
+  const std::string table = r.to_table();
   for (const auto& l : lines) {
     const Json j = Json::parse(l);
     CHECK(!j["id"].get<std::string>().empty());
     CHECK(!j["reason"].get<std::string>().empty());
+    const std::string kind = j["kind"], issue = j["issue"];
+    if (j["source"] == "sft_refer_ground" && issue == "missing_image") CHECK(kind == "missing_image");
+    if (j["source"] == "sft_text_only") {
+      CHECK(issue == "malformed");
+      CHECK(table.find("[malformed: " + kind + "]") != std::string::npos);
+    }
     sources_seen.insert(j["source"].get<std::string>());
   }
-  CHECK(sources_seen == std::set<std::string>{"synth_captions", "sft_general", "sft_text_only", "sft_knowledge",
-                                              "sft_refer_ground"});
+  CHECK(sources_seen ==
+        std::set<std::string>{"synth_captions", "sft_general", "sft_text_only", "sft_knowledge", "sft_refer_ground"});
 
   // Under a looser threshold every damaged source passes (each has < 50 % bad records), but the
   // unusable source still fails the lint; without it the lint passes.
@@ -344,14 +356,14 @@ TEST_CASE("lint: classify maps pipeline reasons to lint issues", "[lint]") {
   auto other = [](const std::string& reason) { return classify({"s", "id", QuarantineKind::Other, reason}); };
   CHECK(other("image 0 (a.png): image too large: 9000x9000 = 81000000 pixels > image.max_pixels 64000000") ==
         LintIssue::OversizedImage);
-  CHECK(other("image 1 (b.png): cannot open image b.png: No such file or directory") == LintIssue::MissingFile);
+  CHECK(other("image 1 (b.png): cannot open image b.png: No such file or directory") == LintIssue::MissingImage);
   CHECK(other("image 0 (c.png): truncated PNG: no IEND chunk (100 bytes)") == LintIssue::UnreadableImage);
   CHECK(other("900 tokens with single tile exceed the sequence length 512 (image tokens are never cut)") ==
         LintIssue::TooLong);
   CHECK(other("no token carries loss (no assistant turn and no Text turn)") == LintIssue::NoLoss);
   CHECK(other("something else") == LintIssue::Other);
   CHECK(classify({"s", "id", QuarantineKind::BadJson, "x"}) == LintIssue::Malformed);
-  CHECK(classify({"s", "id", QuarantineKind::MissingImage, "x"}) == LintIssue::MissingFile);
+  CHECK(classify({"s", "id", QuarantineKind::MissingImage, "x"}) == LintIssue::MissingImage);
   CHECK(std::string(to_string(LintIssue::BoxOutOfRange)) == "box_out_of_range");
 }
 

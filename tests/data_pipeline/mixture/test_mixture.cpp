@@ -39,8 +39,8 @@ MixtureConfig paper_sft_mixture() {
   single.name = "single-image";
   single.weight = 0.8;
   single.reference = "general";
-  single.categories = {{"general", 0, 0},   {"text-rich", 0, 3.3}, {"refer&ground", 0, 2.0},
-                       {"math", 0, 0.5},    {"code", 0, 0.2},      {"science", 0, 0.1}};
+  single.categories = {{"general", 0, 0}, {"text-rich", 0, 3.3}, {"refer&ground", 0, 2.0},
+                       {"math", 0, 0.5},  {"code", 0, 0.2},      {"science", 0, 0.1}};
   MixtureGroupConfig multi;
   multi.name = "multi-image";
   multi.weight = 0.1;
@@ -52,9 +52,9 @@ MixtureConfig paper_sft_mixture() {
 }
 
 std::vector<SourceConfig> paper_sft_sources() {
-  return {src("vqa_a", "general", 3), src("vqa_b", "general", 1), src("docs", "text-rich"),
-          src("refcoco", "refer&ground"), src("mathv", "math"), src("code", "code"), src("sci", "science"),
-          src("nlvr", "multi-image"), src("chat", "text-only")};
+  return {src("vqa_a", "general", 3),     src("vqa_b", "general", 1), src("docs", "text-rich"),
+          src("refcoco", "refer&ground"), src("mathv", "math"),       src("code", "code"),
+          src("sci", "science"),          src("nlvr", "multi-image"), src("chat", "text-only")};
 }
 
 std::vector<MixtureDraw> take(MixtureSampler& s, int n) {
@@ -89,9 +89,8 @@ TEST_CASE("alpha ratios reproduce the paper's SFT category shares", "[mixture]")
 TEST_CASE("pretraining ratio 50:10:40 and flat weights", "[mixture]") {
   MixtureConfig m;
   m.groups = {{"caption", 50, "general", {}}, {"interleaved", 10, "general", {}}, {"text", 40, "general", {}}};
-  const auto plan =
-      compute_mixture_plan(m, {src("cc", "caption", 2), src("wds", "caption", 2), src("obelics", "interleaved"),
-                               src("web", "text")});
+  const auto plan = compute_mixture_plan(
+      m, {src("cc", "caption", 2), src("wds", "caption", 2), src("obelics", "interleaved"), src("web", "text")});
   CHECK(plan.sources[0].share == Approx(0.25));
   CHECK(plan.sources[2].share == Approx(0.10));
   CHECK(plan.sources[3].share == Approx(0.40));
@@ -198,7 +197,8 @@ TEST_CASE("per-batch sampling puts each source's share in every batch", "[mixtur
 TEST_CASE("the stream is deterministic for a seed and differs across seeds", "[mixture]") {
   const auto plan = compute_mixture_plan(paper_sft_mixture(), paper_sft_sources());
   const std::vector<int64_t> sizes = {10, 20, 30, 40, 50, 60, 70, 80, 90};
-  MixtureSampler a(plan, sizes, {99, "random", 0}), b(plan, sizes, {99, "random", 0}), c(plan, sizes, {100, "random", 0});
+  MixtureSampler a(plan, sizes, {99, "random", 0}), b(plan, sizes, {99, "random", 0}),
+      c(plan, sizes, {100, "random", 0});
   const auto da = take(a, 2000), db = take(b, 2000), dc = take(c, 2000);
   CHECK(da == db);
   CHECK(da != dc);

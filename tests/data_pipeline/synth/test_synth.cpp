@@ -20,8 +20,8 @@
 #include "core/config/mixture_config.h"
 #include "core/config/run_config.h"
 #include "core/config/tokenizer_config.h"
-#include "data_pipeline/mixture/mixture_plan.h"
 #include "data_pipeline/formats/registry.h"
+#include "data_pipeline/mixture/mixture_plan.h"
 #include "data_pipeline/sample.h"
 #include "data_pipeline/synth/scene.h"
 #include "data_pipeline/synth/synth_world.h"
@@ -135,7 +135,8 @@ TEST_CASE("counts per set and files on disk", "[synth]") {
   const auto c = tiny_config().counts;
   CHECK(read_jsonl(d / "pretrain/interleaved.jsonl").size() == 4);
   CHECK(read_jsonl(d / "pretrain/text.jsonl").size() == 10);
-  for (const char* k : {"docs", "receipts", "strips", "signs"}) CHECK(read_jsonl(d / "ocr" / (std::string(k) + ".jsonl")).size() == 6);
+  for (const char* k : {"docs", "receipts", "strips", "signs"})
+    CHECK(read_jsonl(d / "ocr" / (std::string(k) + ".jsonl")).size() == 6);
   CHECK(read_jsonl(d / "sft/general.jsonl").size() == 12);
   CHECK(read_jsonl(d / "sft/text_only.jsonl").size() == 40);
   CHECK(read_jsonl(d / "eval/grounding.jsonl").size() == static_cast<size_t>(c.eval));
@@ -178,7 +179,12 @@ TEST_CASE("counts_scale multiplies the training counts, keeps eval, and keeps th
 
 TEST_CASE("every source opens with the real readers, with no quarantined record", "[synth]") {
   const fs::path& d = shared_world();
-  struct S { const char* name; const char* format; std::string path; size_t n; };
+  struct S {
+    const char* name;
+    const char* format;
+    std::string path;
+    size_t n;
+  };
   const std::vector<S> sources = {
       {"caps", "wds", (d / "pretrain/captions-*.tar").string(), 12},
       {"inter", "interleaved", (d / "pretrain/interleaved.jsonl").string(), 4},
@@ -247,8 +253,10 @@ TEST_CASE("every JSONL line has the fields of its format and every image decodes
     for (const auto& rec : read_jsonl(e.path())) {
       std::vector<std::string> images;
       if (rec.contains("image")) {
-        if (rec["image"].is_string()) images.push_back(rec["image"]);
-        else for (const auto& p : rec["image"]) images.push_back(p);
+        if (rec["image"].is_string())
+          images.push_back(rec["image"]);
+        else
+          for (const auto& p : rec["image"]) images.push_back(p);
       }
       const auto& conv = rec.at("conversations");
       REQUIRE(conv.size() % 2 == 0);
@@ -269,7 +277,8 @@ TEST_CASE("every JSONL line has the fields of its format and every image decodes
       if (!rec["images"][i].is_null()) load_image(d / "pretrain" / rec["images"][i].get<std::string>());
     }
   }
-  const std::set<std::string> metrics = {"vqa_accuracy", "anls", "exact_match", "multiple_choice", "iou@0.5", "perplexity"};
+  const std::set<std::string> metrics = {"vqa_accuracy",    "anls",    "exact_match",
+                                         "multiple_choice", "iou@0.5", "perplexity"};
   for (const auto& e : fs::directory_iterator(d / "eval")) {
     if (e.path().extension() != ".jsonl") continue;
     for (const auto& rec : read_jsonl(e.path())) {
@@ -323,8 +332,10 @@ TEST_CASE("boxes lie on the 0..999 grid and match the drawn shapes", "[synth]") 
     const auto& conv = rec["conversations"];
     const std::string q = conv[0]["value"], a = conv[1]["value"];
     const fs::path img = d / "sft" / rec["image"].get<std::string>();
-    if (q.find("Where is") != std::string::npos) check_box(img, q, a);  // grounding: box in the answer
-    else check_box(img, a, q);                                            // referring: box in the prompt
+    if (q.find("Where is") != std::string::npos)
+      check_box(img, q, a);  // grounding: box in the answer
+    else
+      check_box(img, a, q);  // referring: box in the prompt
   }
   CHECK(checked == 16 + 24);
 }
