@@ -108,6 +108,9 @@ std::string parse_eval_item(const std::string& line, const std::string& dir, boo
 
   for (auto& img : it.images) {
     if (img.empty()) return "an entry of \"images\" is empty";
+    // The path policy of eval sets (docs/reliability.md): paths may point anywhere (benchmarks
+    // keep their images in a shared folder), but a NUL would silently cut the path short.
+    if (img.find('\0') != std::string::npos) return "image path " + io::printable(img) + " holds a NUL character";
     fs::path p(img);
     if (p.is_relative()) img = (fs::path(dir) / p).lexically_normal().string();
     if (check_images && !fs::exists(img)) return "image not found: " + img;

@@ -10,7 +10,7 @@
 #include "core/logging.h"
 #include "core/timer.h"
 #include "eval/evaluator.h"
-#include "eval/generation/greedy.h"
+#include "eval/generation/generate.h"
 #include "eval/generation/prompt.h"
 
 namespace fs = std::filesystem;
@@ -79,7 +79,7 @@ eval::EvalReport evaluate_model(MultimodalModel& model, const RunConfig& cfg, co
           log->warn("{} (predicted as \"\")", e.what());
         }
       }
-      auto gens = generate_greedy(model, tokenizer, prompts, gen_options);
+      auto gens = generate(model, tokenizer, prompts, gen_options);
       for (size_t k = 0; k < gens.size(); ++k) preds[which[k]].text = std::move(gens[k].text);
     }
     done[name] += static_cast<int64_t>(batch.size());

@@ -36,9 +36,11 @@ PromptBuilder::PromptBuilder(const RunConfig& cfg, tok::Tokenizer tokenizer, int
 }
 
 Prompt PromptBuilder::build(const std::string& question, const std::vector<std::string>& images,
-                            const std::string& what) const {
+                            const std::string& what, const std::string& system) const {
   data::RawSample s;
-  s.turns = {{data::Role::User, question}, {data::Role::Assistant, ""}};
+  if (!system.empty()) s.turns.push_back({data::Role::System, system});
+  s.turns.push_back({data::Role::User, question});
+  s.turns.push_back({data::Role::Assistant, ""});
   for (const auto& path : images) s.images.push_back(data::ImageRef{path});
   Prompt p = encode(s, "", what);
   p.answer_begin = -1;

@@ -36,8 +36,9 @@ class PromptBuilder {
 
   // The generation prompt. Throws mm::Error naming `what` (e.g. "file.jsonl:12") when an image
   // cannot be read or decoded, the placeholders do not match the images, or the sample cannot fit.
-  Prompt build(const std::string& question, const std::vector<std::string>& images,
-               const std::string& what = "prompt") const;
+  // `system`: a system prompt, rendered as the chat template's system turn ("" = none).
+  Prompt build(const std::string& question, const std::vector<std::string>& images, const std::string& what = "prompt",
+               const std::string& system = "") const;
 
   // The prompt followed by the answer's tokens (exactly as training tokenises an assistant turn),
   // answer_begin set. An empty question without images scores `answer` as a plain text document.

@@ -33,11 +33,12 @@ struct TrainArgs {
   bool dry_run = false;
 };
 
-// The command that continues this run: the same config, --set overrides, --stage and --run-dir
-// (the resumed stages must be configured as they were), with --resume auto; shell-quoted, so it
-// works pasted as printed.
+// The command that continues this run: the same config (when one was given; else the run
+// directory's recipe.yaml serves again), --set overrides, --stage and --run-dir (the resumed stages
+// must be configured as they were), with --resume auto; shell-quoted, so it works pasted as printed.
 std::string resume_command(const TrainArgs& a) {
-  std::string cmd = "mmtrain train --config " + io::shell_quote(a.config);
+  std::string cmd = "mmtrain train";
+  if (!a.config.empty()) cmd += " --config " + io::shell_quote(a.config);
   for (const auto& s : a.sets) cmd += " --set " + io::shell_quote(s);
   if (!a.stage.empty()) cmd += " --stage " + io::shell_quote(a.stage);
   if (!a.run_dir.empty()) cmd += " --run-dir " + io::shell_quote(a.run_dir);
@@ -45,10 +46,22 @@ std::string resume_command(const TrainArgs& a) {
   return cmd + " --resume auto";
 }
 
+// The recipe file: --config, or without it (to resume) the resolved recipe the run directory holds.
+std::string recipe_path(const TrainArgs& a) {
+  if (!a.config.empty()) return a.config;
+  MM_CHECK(!a.run_dir.empty() && !a.resume.empty(),
+           "train: --config FILE is required (without it, --run-dir DIR --resume auto continues the run in DIR "
+           "with the recipe it was started with)");
+  const std::string saved = (fs::path(a.run_dir) / train::kResolvedRecipeFile).string();
+  MM_CHECK(fs::is_regular_file(saved),
+           "train: {} does not exist (a run started before runs kept their recipe): give --config FILE", saved);
+  return saved;
+}
+
 int run_train(const TrainArgs& a) {
   std::vector<std::string> sets = a.sets;
   if (!a.run_dir.empty()) sets.push_back("run_dir=" + a.run_dir);
-  const train::Recipe recipe = train::load_recipe(a.config, sets);
+  const train::Recipe recipe = train::load_recipe(recipe_path(a), sets);
   const RunConfig& first = recipe.stages.front();
 
   const dist::DistEnv env = dist::dist_env_from_process();
@@ -58,10 +71,10 @@ int run_train(const TrainArgs& a) {
     train::PreflightOptions pre_opts;
     pre_opts.only_stage = a.stage;
     const train::PreflightReport pre = train::preflight(recipe, pre_opts);
-    if (!pre.ok()) throw mm::Error(pre.to_text(a.config));
+    if (!pre.ok()) throw mm::Error(pre.to_text(recipe.path));
     if (a.dry_run) {
       std::cout << fmt::format("pre-flight of {}: {} stage(s) checked, no problem; nothing trained (--dry-run)\n",
-                               a.config, pre.stages_checked);
+                               recipe.path, pre.stages_checked);
       return 0;
     }
   }
@@ -69,7 +82,13 @@ int run_train(const TrainArgs& a) {
   if (env.world_size > 1) group = dist::init_process_group(env, first.dist);
   // Locked before anything (train.log included) is written into the run directory.
   const std::optional<RunLock> lock = train::lock_run_dir(first.run_dir, group);
-  if (group.is_main()) fs::create_directories(first.run_dir);
+  if (group.is_main()) {
+    fs::create_directories(first.run_dir);
+    // What `train --run-dir DIR --resume auto` continues with (a resume with another config
+    // replaces it; each stage's checkpoints keep their own config.yaml).
+    io::write_file_atomic((fs::path(first.run_dir) / train::kResolvedRecipeFile).string(),
+                          train::resolved_recipe_yaml(recipe));
+  }
   init_logging(first, group.rank(), /*with_file=*/group.is_main());
   train::install_stop_handlers();
 
@@ -99,7 +118,8 @@ int run_train(const TrainArgs& a) {
 void add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   auto* sub = app.add_subcommand("train", "run the stages of a recipe (or one stage), with checkpoints and resume");
-  sub->add_option("--config", a->config, "recipe or run config YAML")->required();
+  sub->add_option("--config", a->config,
+                  "recipe or run config YAML (to resume: optional, the run directory's recipe.yaml is the default)");
   sub->add_option("--set", a->sets, "override a key: key.path=value (stages.NAME.key=value for one stage)");
   sub->add_option("--stage", a->stage, "run only this stage");
   sub->add_option("--resume", a->resume, "auto (latest good checkpoint of each stage) or a checkpoint folder");

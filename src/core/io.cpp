@@ -58,6 +58,14 @@ bool read_to_end(int fd, std::size_t max_bytes, std::string& out) {
   return true;
 }
 
+// 512 bytes, 12.5 KiB, 64.0 MiB, 3.0 GiB.
+std::string size_text(std::uint64_t bytes) {
+  if (bytes < 10240) return fmt::format("{} bytes", bytes);
+  if (bytes < (std::uint64_t{1} << 20)) return fmt::format("{:.1f} KiB", double(bytes) / 1024.0);
+  if (bytes < (std::uint64_t{1} << 30)) return fmt::format("{:.1f} MiB", double(bytes) / double(1 << 20));
+  return fmt::format("{:.1f} GiB", double(bytes) / double(1 << 30));
+}
+
 }  // namespace
 
 // ---- AtomicWriter ----------------------------------------------------------------------------
@@ -150,10 +158,18 @@ std::string read_file(const std::string& path) {
   MM_CHECK(::fstat(fd, &st) == 0, "{}: cannot stat: {}", path, errno_text(errno));
   MM_CHECK(!S_ISDIR(st.st_mode), "{}: is a folder, expected a file", path);
   MM_CHECK(S_ISREG(st.st_mode), "{}: is {}, expected a regular file", path, file_kind(st.st_mode));
+  // Tokenizer models, eval sets, checkpoint metadata: the largest is megabytes. A bigger file
+  // (a dataset named where a small file belongs) is one line, not the machine's memory.
+  constexpr std::size_t kMaxWholeFileBytes = std::size_t{1} << 30;
+  MM_CHECK(static_cast<std::uint64_t>(st.st_size) <= kMaxWholeFileBytes,
+           "{}: is {}, larger than the {} limit for a file read whole", path,
+           size_text(static_cast<std::uint64_t>(st.st_size)), size_text(kMaxWholeFileBytes));
   std::string out;
   out.reserve(static_cast<std::size_t>(st.st_size));
-  MM_CHECK(read_to_end(fd, SIZE_MAX - 1, out), "{}: read failed after {} bytes: {}", path, out.size(),
+  MM_CHECK(read_to_end(fd, kMaxWholeFileBytes, out), "{}: read failed after {} bytes: {}", path, out.size(),
            errno_text(errno));
+  MM_CHECK(out.size() <= kMaxWholeFileBytes, "{}: grew past the {} limit for a file read whole while being read", path,
+           size_text(kMaxWholeFileBytes));
   return out;
 }
 
@@ -191,13 +207,6 @@ std::string file_kind(unsigned mode) {
 }
 
 namespace {
-
-// 512 bytes, 12.5 KiB, 64.0 MiB.
-std::string size_text(std::uint64_t bytes) {
-  if (bytes < 10240) return fmt::format("{} bytes", bytes);
-  if (bytes < (std::uint64_t{1} << 20)) return fmt::format("{:.1f} KiB", double(bytes) / 1024.0);
-  return fmt::format("{:.1f} MiB", double(bytes) / double(1 << 20));
-}
 
 std::string kind_problem(const struct stat& st, std::size_t max_bytes) {
   if (!S_ISREG(st.st_mode)) return fmt::format("is {}, not a regular file", file_kind(st.st_mode));

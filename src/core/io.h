@@ -39,7 +39,9 @@ class AtomicWriter {
 // Writes `bytes` to `path` atomically (see AtomicWriter).
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
-// The whole file as bytes; throws mm::Error naming the path when it cannot be read.
+// The whole file as bytes; throws mm::Error naming the path when it cannot be read, is not a
+// regular file (a FIFO is never waited on), or is larger than 1 GiB (kMaxWholeFileBytes: no file
+// read whole is unbounded; datasets and weights are streamed or memory-mapped instead).
 std::string read_file(const std::string& path);
 
 // Caps on files read whole, by kind: a config or small metadata file is kilobytes, an image file

@@ -2,7 +2,8 @@
 # Exact resume: a two-stage recipe on a tiny synthetic world is run uninterrupted (A), killed with
 # SIGKILL at a random step and resumed with --resume auto (B), and stopped with SIGTERM and resumed
 # (C). The final weights and optimizer state of B and C must be bitwise identical to A's. A run with
-# --set overrides (D) is stopped and continued with the command it printed, pasted verbatim.
+# --set overrides (D) is stopped and continued with the command it printed, pasted verbatim; another
+# (F) is continued from its run directory alone (the recipe.yaml it holds).
 set -euo pipefail
 MMTRAIN=$1
 SRC=$2
@@ -54,10 +55,24 @@ echo "D: continue with: mmtrain $printed"
 (eval "\"\$MMTRAIN\" $printed") > "$TMP/d2.log" 2>&1 || { echo "D: the printed command failed"; cat "$TMP/d2.log"; exit 1; }
 (train --run-dir "$TMP/e" --set loader.micro_batch=2) > "$TMP/e.log" 2>&1
 
+# F: the same overrides, stopped, and continued from the run directory alone: its recipe.yaml (the
+# resolved recipe written at the start) stands in for --config and the --set overrides.
+"$MMTRAIN" train --config "$TMP/recipe.yaml" --no-eval --run-dir "$TMP/f" --set loader.micro_batch=2 \
+  > "$TMP/f1.log" 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null && [ "$(logged "$TMP/f")" -lt 7 ]; do sleep 0.01; done
+kill -TERM $pid 2>/dev/null || true
+wait $pid || { echo "F: SIGTERM: expected exit 0"; cat "$TMP/f1.log"; exit 1; }
+[ -f "$TMP/f/recipe.yaml" ] || { echo "F: no recipe.yaml in the run directory"; exit 1; }
+("$MMTRAIN" train --run-dir "$TMP/f" --resume auto --no-eval) > "$TMP/f2.log" 2>&1 ||
+  { echo "F: resume from the run directory alone failed"; cat "$TMP/f2.log"; exit 1; }
+
 status=0
-if ! cmp -s "$(final "$TMP/d")/model.safetensors" "$(final "$TMP/e")/model.safetensors"; then
-  echo "run d (resumed as printed): model.safetensors differs from the uninterrupted run e"; status=1
-fi
+for run in d f; do
+  if ! cmp -s "$(final "$TMP/$run")/model.safetensors" "$(final "$TMP/e")/model.safetensors"; then
+    echo "run $run (resumed): model.safetensors differs from the uninterrupted run e"; status=1
+  fi
+done
 for run in b c; do
   for f in model.safetensors optimizer.safetensors; do
     if ! cmp -s "$(final "$TMP/a")/$f" "$(final "$TMP/$run")/$f"; then

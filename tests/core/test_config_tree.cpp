@@ -49,7 +49,7 @@ TEST_CASE("inherit: relative paths, parents in order, the file overrides its par
   CHECK(t.origin_of("model.llm.not_there") == t.origin_of("model.llm"));
 }
 
-TEST_CASE("inherit: a file reached twice is not a cycle; a real cycle names the chain", "[config]") {
+TEST_CASE("inherit: a file reached twice is not a cycle, a real cycle names the chain", "[config]") {
   ConfigTree d = mm::cfg::load_yaml_file(kDir + "diamond.yaml");
   CHECK(d.root["model"]["llm"]["layers"] == "3");
 
@@ -80,7 +80,7 @@ TEST_CASE("missing files and broken YAML are one-line errors naming the file", "
   CHECK_THAT(e, Contains("inherit: expected a file name or a list of file names (x.yaml:1)"));
 }
 
-TEST_CASE("YAML scalars stay as written; null is null; an empty file is an empty map", "[config]") {
+TEST_CASE("YAML scalars stay as written, null is null, an empty file is an empty map", "[config]") {
   ConfigTree t = mm::cfg::parse_yaml_text("a: 1.50\nb: \"null\"\nc:\nd: ~\ne: [x, 2]\n", "t");
   CHECK(t.root["a"] == "1.50");
   CHECK(t.root["b"] == "null");

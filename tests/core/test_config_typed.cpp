@@ -243,7 +243,7 @@ TEST_CASE("scalar spellings: YAML booleans, floats, quoted strings", "[config]")
         "trainer.lr_max: expected number, got '1e999' (s.yaml:1)");
 }
 
-TEST_CASE("dump -> load gives an identical struct; awkward strings survive", "[config]") {
+TEST_CASE("dump -> load gives an identical struct, awkward strings survive", "[config]") {
   Stage s = parse(R"(
 name: "yes"
 init_from: previous

@@ -246,3 +246,16 @@ TEST_CASE("shell_quote: plain words as they are, everything else one single-quot
     CHECK(out == s);
   }
 }
+
+TEST_CASE("read_file: a file larger than 1 GiB is one line, not read", "[core][io]") {
+  mm::test::TempDir dir;
+  const std::string big = dir.file("big.bin");
+  { std::ofstream(big).put('x'); }
+  fs::resize_file(big, std::uintmax_t{3} << 30);  // sparse: nothing is written
+  try {
+    mm::io::read_file(big);
+    FAIL("read_file read a file over the limit");
+  } catch (const mm::Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains(big + ": is 3.0 GiB, larger than the 1.0 GiB limit for a file read whole"));
+  }
+}

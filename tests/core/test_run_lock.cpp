@@ -90,7 +90,7 @@ TEST_CASE("run lock: a second process is refused with one line naming the run di
   CHECK(line == mine.holder());
 }
 
-TEST_CASE("run lock: one holder inside a process too; released by its destructor and movable") {
+TEST_CASE("run lock: one holder inside a process too, released by its destructor and movable") {
   TempDir t;
   const std::string dir = t.path.string();
   {

@@ -67,6 +67,8 @@ TEST_CASE("reader: malformed lines are skipped and listed with file:line and the
        "1 <image> placeholder(s) but \"images\" lists 0"},
       {R"({"id": "x7", "question": "<image> q", "images": ["img/missing.png"], "answers": ["a"], "category": "general", "benchmark": "b", "metric": "exact_match"})",
        "image not found"},
+      {R"({"id": "x7n", "question": "<image> q", "images": ["img/a.png\u0000.jpg"], "answers": ["a"], "category": "general", "benchmark": "b", "metric": "exact_match"})",
+       "holds a NUL character"},
       {R"({"id": "x8", "question": "q", "answers": ["D"], "choices": ["a", "b"], "category": "knowledge", "benchmark": "mc", "metric": "multiple_choice"})",
        "answer \"D\" names none of the 2 choices"},
       {R"({"id": "x9", "question": "q", "answers": ["A"], "category": "knowledge", "benchmark": "mc", "metric": "multiple_choice"})",
@@ -98,7 +100,7 @@ TEST_CASE("reader: malformed lines are skipped and listed with file:line and the
   CHECK(set.skipped[0].message().rfind(path + ":2: not valid JSON", 0) == 0);
 }
 
-TEST_CASE("reader: image checks can be switched off; a missing file throws", "[eval][reader]") {
+TEST_CASE("reader: image checks can be switched off, a missing file throws", "[eval][reader]") {
   mm::test::TempDir dir;
   const std::string path = dir.write("set.jsonl", kGood + "\n");
   CHECK(read_eval_set(path).skipped.size() == 1);

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -14,12 +15,13 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <set>
+#include <sstream>
 
 #include "core/config/run_config.h"
 #include "core/io.h"
 #include "core/timer.h"
 #include "eval/generation/evaluate_model.h"
-#include "eval/generation/greedy.h"
+#include "eval/generation/generate.h"
 #include "eval/generation/prompt.h"
 #include "eval/metrics/perplexity.h"
 #include "models/checkpoint/checkpoint_manager.h"
@@ -187,14 +189,14 @@ TEST_CASE("greedy decoding with the KV cache equals recomputing the whole sequen
   };
   mm::gen::GenerateOptions opt;
   opt.max_new_tokens = max_new;
-  auto batched = mm::gen::generate_greedy(f.model, f.tok, prompts, opt);
+  auto batched = mm::gen::generate(f.model, f.tok, prompts, opt);
   REQUIRE(batched.size() == prompts.size());
   std::set<std::vector<int32_t>> distinct;
   for (size_t i = 0; i < prompts.size(); ++i) {
     INFO("prompt " << i << " (" << prompts[i].ids.size() << " tokens, " << prompts[i].num_tiles() << " tiles)");
     const auto ref = greedy_recompute(f.model, f.tok, prompts[i], max_new);
     CHECK(batched[i].output_ids == ref);
-    auto alone = mm::gen::generate_greedy(f.model, f.tok, {prompts[i]}, opt).at(0);
+    auto alone = mm::gen::generate(f.model, f.tok, {prompts[i]}, opt).at(0);
     CHECK(alone.output_ids == batched[i].output_ids);
     CHECK(alone.text == batched[i].text);
     CHECK(alone.stop == batched[i].stop);
@@ -209,7 +211,7 @@ TEST_CASE("greedy decoding with the KV cache equals recomputing the whole sequen
   CHECK(distinct.size() > 1);  // the prompts (and images) matter
 }
 
-TEST_CASE("generation stops at turn_end and at eos; stopped rows leave the batch", "[generation]") {
+TEST_CASE("generation stops at turn_end and at eos, stopped rows leave the batch", "[generation]") {
   Fixture f;
   const int64_t max_new = 12;
   std::vector<Prompt> prompts = {
@@ -219,7 +221,7 @@ TEST_CASE("generation stops at turn_end and at eos; stopped rows leave the batch
   };
   mm::gen::GenerateOptions opt;
   opt.max_new_tokens = max_new;
-  const auto full = mm::gen::generate_greedy(f.model, f.tok, prompts, opt);
+  const auto full = mm::gen::generate(f.model, f.tok, prompts, opt);
 
   SECTION("turn_end: a tokenizer whose turn_end is a token row 0 generates at step k >= 2") {
     // The prompts stay as built; only the stop criterion changes (generate reads turn_end from the
@@ -239,7 +241,7 @@ TEST_CASE("generation stops at turn_end and at eos; stopped rows leave the batch
     mm::TokenizerConfig tc;
     tc.turn_end = f.tok.decode({stop_id});
     auto tok2 = mm::tok::Tokenizer::from_bytes(tc, f.tok.model_bytes());
-    const auto res = mm::gen::generate_greedy(f.model, tok2, prompts, opt);
+    const auto res = mm::gen::generate(f.model, tok2, prompts, opt);
     for (size_t r = 0; r < prompts.size(); ++r) {
       INFO("row " << r);
       const auto& fr = full[r].output_ids;
@@ -261,12 +263,12 @@ TEST_CASE("generation stops at turn_end and at eos; stopped rows leave the batch
       torch::NoGradGuard no_grad;
       f.model->llm->embed_tokens->weight[f.tok.eos_id()].mul_(1000.0);
     }
-    const auto res = mm::gen::generate_greedy(f.model, f.tok, prompts, opt);
+    const auto res = mm::gen::generate(f.model, f.tok, prompts, opt);
     int stopped = 0;
     for (size_t r = 0; r < prompts.size(); ++r) {
       INFO("row " << r);
       CHECK(res[r].output_ids == greedy_recompute(f.model, f.tok, prompts[r], max_new));
-      CHECK(res[r].output_ids == mm::gen::generate_greedy(f.model, f.tok, {prompts[r]}, opt).at(0).output_ids);
+      CHECK(res[r].output_ids == mm::gen::generate(f.model, f.tok, {prompts[r]}, opt).at(0).output_ids);
       if (res[r].stop == "eos") {
         ++stopped;
         CHECK(res[r].output_ids.back() == f.tok.eos_id());
@@ -277,6 +279,54 @@ TEST_CASE("generation stops at turn_end and at eos; stopped rows leave the batch
   }
 }
 
+TEST_CASE("sampling: reproducible from its seed, and greedy with top-p near 0 or temperature 0", "[generation]") {
+  Fixture f;
+  const std::vector<Prompt> prompts = {f.builder.build("What is 1 plus 2?", {}),
+                                       f.builder.build("<image>\nWhat is written?", {f.img_a})};
+  mm::gen::GenerateOptions greedy;
+  greedy.max_new_tokens = 8;
+  const auto g = mm::gen::generate(f.model, f.tok, prompts, greedy);
+  mm::gen::GenerateOptions sampled = greedy;
+  sampled.temperature = 1.5;
+  sampled.seed = 11;
+  const auto s1 = mm::gen::generate(f.model, f.tok, prompts, sampled);
+  const auto s2 = mm::gen::generate(f.model, f.tok, prompts, sampled);
+  bool differs_from_greedy = false;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    CHECK(s1[i].output_ids == s2[i].output_ids);  // the same seed, the same tokens
+    differs_from_greedy |= s1[i].output_ids != g[i].output_ids;
+  }
+  CHECK(differs_from_greedy);  // an untrained model's distribution is wide: sampling leaves the argmax
+  sampled.seed = 12;
+  const auto s3 = mm::gen::generate(f.model, f.tok, prompts, sampled);
+  CHECK((s3[0].output_ids != s1[0].output_ids || s3[1].output_ids != s1[1].output_ids));
+  // A nucleus that holds only the most likely token is greedy decoding.
+  sampled.top_p = 1e-12;
+  const auto nucleus = mm::gen::generate(f.model, f.tok, prompts, sampled);
+  for (size_t i = 0; i < prompts.size(); ++i) CHECK(nucleus[i].output_ids == g[i].output_ids);
+  mm::gen::GenerateOptions bad = greedy;
+  bad.temperature = -1;
+  CHECK_THROWS_WITH(mm::gen::generate(f.model, f.tok, prompts, bad), Catch::Contains("temperature"));
+  bad = greedy;
+  bad.top_p = 0;
+  CHECK_THROWS_WITH(mm::gen::generate(f.model, f.tok, prompts, bad), Catch::Contains("top_p"));
+}
+
+TEST_CASE("a system prompt is the chat template's system turn before the question", "[generation]") {
+  Fixture f;
+  const Prompt plain = f.builder.build("What is 1 plus 2?", {});
+  const Prompt with = f.builder.build("What is 1 plus 2?", {}, "prompt", "Answer with one word.");
+  // The template encodes each turn's text on its own: both runs of ids appear, system first.
+  const auto sys = f.tok.encode("Answer with one word."), question = f.tok.encode("What is 1 plus 2?");
+  const auto at_sys = std::search(with.ids.begin(), with.ids.end(), sys.begin(), sys.end());
+  const auto at_q = std::search(with.ids.begin(), with.ids.end(), question.begin(), question.end());
+  REQUIRE(at_sys != with.ids.end());
+  REQUIRE(at_q != with.ids.end());
+  CHECK(at_sys < at_q);
+  CHECK(std::search(plain.ids.begin(), plain.ids.end(), sys.begin(), sys.end()) == plain.ids.end());
+  CHECK(with.ids.size() > plain.ids.size() + sys.size());  // the system turn's markers too
+}
+
 TEST_CASE("a row that stops leaves the batch without changing the others", "[generation]") {
   Fixture f;
   // Generation lengths differ per row: 1 token for the first call, then more.
@@ -285,17 +335,17 @@ TEST_CASE("a row that stops leaves the batch without changing the others", "[gen
   mm::gen::GenerateOptions one, many;
   one.max_new_tokens = 1;
   many.max_new_tokens = 6;
-  auto a = mm::gen::generate_greedy(f.model, f.tok, prompts, one);
-  auto b = mm::gen::generate_greedy(f.model, f.tok, prompts, many);
+  auto a = mm::gen::generate(f.model, f.tok, prompts, one);
+  auto b = mm::gen::generate(f.model, f.tok, prompts, many);
   for (size_t i = 0; i < prompts.size(); ++i) {
     REQUIRE(a[i].output_ids.size() == 1);
     CHECK(b[i].output_ids.front() == a[i].output_ids.front());
     if (a[i].stop == "length") CHECK(a[i].text == f.tok.decode(a[i].output_ids));
   }
-  CHECK(mm::gen::generate_greedy(f.model, f.tok, {}, many).empty());
+  CHECK(mm::gen::generate(f.model, f.tok, {}, many).empty());
   mm::gen::GenerateOptions zero;
   zero.max_new_tokens = 0;
-  CHECK_THROWS(mm::gen::generate_greedy(f.model, f.tok, prompts, zero));
+  CHECK_THROWS(mm::gen::generate(f.model, f.tok, prompts, zero));
 }
 
 TEST_CASE("perplexity scoring equals exp(mean NLL) from the model's own loss", "[generation]") {
@@ -467,8 +517,8 @@ TEST_CASE("evaluate_model scores every category of an eval set and writes the re
   // The examples are the greedy answers.
   mm::gen::GenerateOptions go;
   go.max_new_tokens = 4;
-  auto g = mm::gen::generate_greedy(f.model, f.tok,
-                                    {builder.build("<image>\nWhat shape is it?", {f.dir.file("set/img/0.png")})}, go);
+  auto g = mm::gen::generate(f.model, f.tok,
+                             {builder.build("<image>\nWhat shape is it?", {f.dir.file("set/img/0.png")})}, go);
   bool seen = false;
   for (const auto& b : report.benchmarks)
     for (const auto& e : b.examples)
@@ -568,9 +618,36 @@ TEST_CASE("mmtrain generate --json, mmtrain eval and mmtrain probe on a saved ch
   CHECK(j["prompt_ids"].get<std::vector<int32_t>>() == p.ids);
   mm::gen::GenerateOptions go;
   go.max_new_tokens = 5;
-  auto g = mm::gen::generate_greedy(f.model, f.tok, {p}, go).at(0);
+  auto g = mm::gen::generate(f.model, f.tok, {p}, go).at(0);
   CHECK(j["output_ids"].get<std::vector<int32_t>>() == g.output_ids);
   CHECK(j["text"].get<std::string>() == g.text);
+
+  // --batch: a JSONL of prompts (images relative to the file), one JSON line out per prompt, the
+  // same tokens as decoding them one by one; a bad line is one error naming file:line.
+  fs::copy_file(f.img_b, f.dir.file("batch_b.png"));
+  f.dir.write("batch.jsonl",
+              "{\"id\": \"q1\", \"prompt\": \"What is in the picture?\", \"images\": [\"batch_b.png\"]}\n\n"
+              "{\"prompt\": \"What is 1 plus 2?\"}\n");
+  const std::string lines = run_command(std::string(MM_MMTRAIN) + " generate --checkpoint " + f.dir.file("run") +
+                                            " --batch " + f.dir.file("batch.jsonl") + " --max-new-tokens 5 2>/dev/null",
+                                        &rc);
+  REQUIRE(rc == 0);
+  std::istringstream batch_out(lines);
+  std::string l1, l2;
+  REQUIRE(std::getline(batch_out, l1));
+  REQUIRE(std::getline(batch_out, l2));
+  const auto b1 = nlohmann::json::parse(l1), b2 = nlohmann::json::parse(l2);
+  CHECK(b1["id"] == "q1");
+  CHECK(b1["text"].get<std::string>() == g.text);  // the same prompt and image as the --prompt run above
+  CHECK(b2["id"] == "3");                          // no id: the line number
+  CHECK(b2["text"].get<std::string>() ==
+        mm::gen::generate(f.model, f.tok, {f.builder.build("What is 1 plus 2?", {})}, go).at(0).text);
+  f.dir.write("bad_batch.jsonl", "{\"prompt\": \"ok\"}\n{\"question\": \"no prompt key\"}\n");
+  const std::string bad = run_command(std::string(MM_MMTRAIN) + " generate --checkpoint " + f.dir.file("run") +
+                                          " --batch " + f.dir.file("bad_batch.jsonl") + " 2>&1",
+                                      &rc);
+  CHECK(rc != 0);
+  CHECK_THAT(bad, Catch::Contains(f.dir.file("bad_batch.jsonl") + ":2: key \"prompt\": expected a string"));
 
   mm::RunConfig ecfg;
   ecfg.eval.sets = {write_eval_set(f.dir)};
@@ -634,7 +711,7 @@ TEST_CASE("generation timing on the debug model", "[.bench]") {
   mm::gen::GenerateOptions opt;
   opt.max_new_tokens = 64;
   mm::Stopwatch watch;
-  auto out = mm::gen::generate_greedy(model, tok, prompts, opt);
+  auto out = mm::gen::generate(model, tok, prompts, opt);
   const double cached = watch.restart();
   size_t n = 0;
   for (const auto& g : out) n += g.output_ids.size();

@@ -283,7 +283,7 @@ TEST_CASE("run report: reports without stored chance levels use the eval sets on
   CHECK_THAT(read_run(f.run).chance_source, Catch::Contains("none"));
 }
 
-TEST_CASE("run report: chance from the eval JSON without eval sets; errors", "[eval][run_report]") {
+TEST_CASE("run report: chance from the eval JSON without eval sets, errors", "[eval][run_report]") {
   FakeRun f;
   fs::remove(f.run + "/pretrain/config.yaml");
   fs::remove(f.run + "/sft/config.yaml");

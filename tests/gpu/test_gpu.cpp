@@ -30,7 +30,7 @@
 #include "dist/collectives.h"
 #include "dist/process_group.h"
 #include "eval/eval_set_reader.h"
-#include "eval/generation/greedy.h"
+#include "eval/generation/generate.h"
 #include "eval/generation/prompt.h"
 #include "models/mllm.h"
 #include "support/tiny_world.h"
@@ -262,10 +262,10 @@ TEST_CASE("greedy generation and answer scoring on CUDA match the CPU", "[gpu]")
   opt.max_new_tokens = 12;
   const bool tf32 = at::globalContext().allowTF32CuBLAS();
   at::globalContext().setAllowTF32CuBLAS(false);
-  const auto cpu_gen = gen::generate_greedy(model, tok, prompts, opt);
+  const auto cpu_gen = gen::generate(model, tok, prompts, opt);
   const auto cpu_lp = gen::score_answers(model, scored);
   model->to(torch::kCUDA);
-  const auto gpu_gen = gen::generate_greedy(model, tok, prompts, opt);
+  const auto gpu_gen = gen::generate(model, tok, prompts, opt);
   const auto gpu_lp = gen::score_answers(model, scored);
   model->to(torch::kCPU);
   at::globalContext().setAllowTF32CuBLAS(tf32);

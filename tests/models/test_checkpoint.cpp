@@ -266,7 +266,7 @@ TEST_CASE("a full disk fails before the save in one line and removes nothing", "
   CHECK(m.free_bytes() > 0);
 }
 
-TEST_CASE("a save that fails midway leaves no temporary folder; stray leftovers are cleaned",
+TEST_CASE("a save that fails midway leaves no temporary folder, stray leftovers are cleaned",
           "[trainers][checkpoint]") {
   TempDir tmp("mm_ckpt_fail");
   const fs::path dir = tmp.path() / "checkpoints";

@@ -68,7 +68,7 @@ TEST_CASE("no-decay rule and lr multipliers build the parameter groups", "[train
   CHECK(groups[2].lr_mult == 0.5);
 }
 
-TEST_CASE("lr multiplier scales the step; weight decay only where configured", "[trainers][optim]") {
+TEST_CASE("lr multiplier scales the step, weight decay only where configured", "[trainers][optim]") {
   mm::OptimizerConfig cfg;
   cfg.weight_decay = 0.5;
   cfg.lr_mults = {{"b", 0.0}};

@@ -130,4 +130,20 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets
 
 std::string stage_dir(const RunConfig& stage) { return (fs::path(stage.run_dir) / stage.train.stage).string(); }
 
+std::string resolved_recipe_yaml(const Recipe& recipe) {
+  std::string out = "# The resolved recipe of this run (mmtrain train wrote it from " + recipe.path +
+                    "): every stage's whole config.\n# `mmtrain train --run-dir DIR --resume auto` continues "
+                    "with it.\nstages:\n";
+  for (const RunConfig& stage : recipe.stages) {
+    out += "  - stage: " + stage.train.stage + "\n";
+    const std::string yaml = dump_yaml(stage);
+    for (size_t b = 0, e; b < yaml.size(); b = e + 1) {
+      e = yaml.find('\n', b);
+      if (e == std::string::npos) e = yaml.size();
+      if (e > b) out += "    " + yaml.substr(b, e - b) + "\n";
+    }
+  }
+  return out;
+}
+
 }  // namespace mm::train

@@ -29,4 +29,11 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets
 // The folder of one stage inside the run directory: <run_dir>/<stage>.
 std::string stage_dir(const RunConfig& stage);
 
+// The recipe as it was resolved, written into the run directory when training starts
+// (<run_dir>/recipe.yaml): every stage's whole config, so `mmtrain train --run-dir DIR --resume
+// auto` continues with exactly the configuration the run was started with, and load_recipe of
+// this text gives the same stages.
+inline constexpr const char* kResolvedRecipeFile = "recipe.yaml";
+std::string resolved_recipe_yaml(const Recipe& recipe);
+
 }  // namespace mm::train

@@ -108,7 +108,7 @@ const fs::path& shared_world() {
 
 }  // namespace
 
-TEST_CASE("same seed gives identical bytes whatever the thread count; another seed differs", "[synth]") {
+TEST_CASE("same seed gives identical bytes whatever the thread count, another seed differs", "[synth]") {
   const fs::path d = fresh_dir("det");
   auto cfg = tiny_config();
   synth::write_synthetic_world(cfg, d.string());

@@ -1,8 +1,10 @@
-#include "eval/generation/greedy.h"
+#include "eval/generation/generate.h"
 
+#include <ATen/CPUGeneratorImpl.h>  // at::detail::createCPUGenerator: the seeded sampler
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/check.h"
 #include "tokenizer/chat_template.h"
@@ -82,9 +84,31 @@ bool ends_with(const std::vector<int32_t>& ids, const std::vector<int32_t>& suff
 
 }  // namespace
 
-std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Tokenizer& tokenizer,
-                                        const std::vector<Prompt>& prompts, const GenerateOptions& options) {
+namespace {
+
+// The next token of each row of `logits` (B, V): argmax, or a sample (GenerateOptions).
+torch::Tensor choose(const torch::Tensor& logits, const GenerateOptions& options, at::Generator& sampler) {
+  if (options.temperature <= 0) return logits.argmax(1).to(torch::kCPU);
+  // On the CPU in float64: the same draw whatever device the model runs on.
+  auto probs = torch::softmax(logits.to(torch::kCPU, torch::kDouble) / options.temperature, 1);
+  if (options.top_p < 1) {
+    auto [sorted, order] = probs.sort(1, /*descending=*/true);
+    // A token stays when the probability of the tokens before it is still below top_p.
+    auto before = sorted.cumsum(1) - sorted;
+    sorted.masked_fill_(before >= options.top_p, 0.0);
+    probs = torch::zeros_like(probs).scatter_(1, order, sorted);
+  }
+  return torch::multinomial(probs, 1, /*replacement=*/false, sampler).squeeze(1);
+}
+
+}  // namespace
+
+std::vector<Generation> generate(MultimodalModel& model, const tok::Tokenizer& tokenizer,
+                                 const std::vector<Prompt>& prompts, const GenerateOptions& options) {
   MM_CHECK(options.max_new_tokens > 0, "generation: max_new_tokens must be positive, got {}", options.max_new_tokens);
+  MM_CHECK(options.temperature >= 0 && std::isfinite(options.temperature),
+           "generation: temperature must be a finite number >= 0 (0 = greedy), got {}", options.temperature);
+  MM_CHECK(options.top_p > 0 && options.top_p <= 1, "generation: top_p must be in (0, 1], got {}", options.top_p);
   std::vector<Generation> out(prompts.size());
   if (prompts.empty()) return out;
   torch::NoGradGuard no_grad;
@@ -106,10 +130,11 @@ std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Token
   auto dec = model->llm->forward_embeds(embeds, batch.positions, batch.doc_ids, &cache, /*compute_logits=*/false);
   auto logits = model->llm->lm_logits(dec.hidden.narrow(1, len - 1, 1)).squeeze(1);  // (B, V)
 
+  at::Generator sampler = at::detail::createCPUGenerator(options.seed);
   std::vector<int64_t> active(prompts.size());  // original index of each cache row
   for (size_t r = 0; r < prompts.size(); ++r) active[r] = static_cast<int64_t>(r);
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-    auto next = logits.narrow(1, 0, tok_vocab).argmax(1).to(torch::kCPU);  // (B_active)
+    auto next = choose(logits.narrow(1, 0, tok_vocab), options, sampler);  // (B_active) on the CPU
     auto na = next.accessor<int64_t, 1>();
     std::vector<int64_t> keep;  // cache rows that go on
     for (size_t r = 0; r < active.size(); ++r) {

@@ -1,5 +1,6 @@
-// Greedy decoding with the decoder's KV cache, batched over prompts of different lengths, and
-// teacher-forced scoring of answers (the token log-probabilities perplexity needs).
+// Decoding with the decoder's KV cache, batched over prompts of different lengths: greedy (the
+// evaluation's), or sampled with a temperature and nucleus (top-p) cut, reproducibly from a seed;
+// and teacher-forced scoring of answers (the token log-probabilities perplexity needs).
 //
 // Batching: prompts are left-padded to a common length; padding tokens get doc id -1 (the
 // attention mask lets nobody attend to them) and every real token its own position 0, 1, ...,
@@ -18,6 +19,12 @@ namespace mm::gen {
 
 struct GenerateOptions {
   int64_t max_new_tokens = 32;
+  // 0 = greedy (argmax). > 0: sample from softmax(logits / temperature), keeping the smallest set
+  // of most likely tokens whose probability reaches top_p (at least one), from a CPU generator
+  // seeded with `seed`: the same prompts, options and seed give the same tokens on any device.
+  double temperature = 0.0;
+  double top_p = 1.0;
+  uint64_t seed = 0;
 };
 
 struct Generation {
@@ -26,12 +33,13 @@ struct Generation {
   std::string stop;                 // "eos" | "turn_end" | "length"
 };
 
-// Greedy continuation of each prompt, in order. The argmax runs over the tokenizer's ids only
-// (a model vocabulary padded beyond it never emits an id the tokenizer cannot decode). Stops at
-// eos, at the chat template's turn_end, or after max_new_tokens. Runs without autograd; the model's
-// train/eval mode is the caller's (evaluate_model switches to eval()).
-std::vector<Generation> generate_greedy(MultimodalModel& model, const tok::Tokenizer& tokenizer,
-                                        const std::vector<Prompt>& prompts, const GenerateOptions& options = {});
+// The continuation of each prompt, in order: greedy, or sampled (options.temperature > 0). Tokens
+// are chosen among the tokenizer's ids only (a model vocabulary padded beyond it never emits an id
+// the tokenizer cannot decode). Stops at eos, at the chat template's turn_end, or after
+// max_new_tokens. Runs without autograd; the model's train/eval mode is the caller's
+// (evaluate_model switches to eval()).
+std::vector<Generation> generate(MultimodalModel& model, const tok::Tokenizer& tokenizer,
+                                 const std::vector<Prompt>& prompts, const GenerateOptions& options = {});
 
 // Teacher forcing: for each scored prompt (PromptBuilder::build_scored) the natural-log
 // probability of every answer token given all tokens before it, in order. Rows are right-padded
