@@ -95,7 +95,8 @@ int run_train(const TrainArgs& a) {
   train::RecipeOptions opts;
   opts.only_stage = a.stage;
   opts.resume = a.resume;
-  opts.lock_run_dir = false;  // held above
+  opts.lock_run_dir = false;            // held above
+  opts.preflight = env.world_size > 1;  // a single process checked above, before the run directory
   if (!a.no_eval) opts.evaluate = make_eval_hook();
   const train::RecipeResult result = train::run_recipe(recipe, group, opts);
   if (!group.is_main()) return 0;

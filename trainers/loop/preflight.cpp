@@ -24,6 +24,7 @@ std::string PreflightReport::to_text(const std::string& recipe_path) const {
 }
 
 PreflightReport preflight(const Recipe& recipe, const PreflightOptions& opts) {
+  if (!opts.only_stage.empty()) recipe.index_of(opts.only_stage);  // an unknown stage: one line naming them
   PreflightReport r;
   auto file_problem = [&](const std::string& text) { (opts.require_files ? r.problems : r.missing).push_back(text); };
   std::set<std::string> reported_files;  // each missing file once, however many stages read it
@@ -85,7 +86,6 @@ PreflightReport preflight(const Recipe& recipe, const PreflightOptions& opts) {
                             it->second, cfg.model.llm.vocab_size));
     }
   }
-  if (!opts.only_stage.empty()) recipe.index_of(opts.only_stage);  // an unknown stage: one line naming them
   return r;
 }
 

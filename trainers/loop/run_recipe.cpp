@@ -66,12 +66,14 @@ bool stage_completed(const RunConfig& cfg, std::string* folder) {
 RecipeResult run_recipe(const Recipe& recipe, const dist::Group& group, const RecipeOptions& opts) {
   // Every stage about to run, checked before step 1 and before the run directory is touched, on
   // every rank (each reads its own files); all ranks stop together.
-  PreflightOptions pre_opts;
-  pre_opts.only_stage = opts.only_stage;
-  const PreflightReport pre = preflight(recipe, pre_opts);
-  if (dist::any_rank(group, !pre.ok()))
-    throw mm::Error(pre.ok() ? "another rank found problems before step 1 (its log says which)"
-                             : pre.to_text(recipe.path));
+  if (opts.preflight) {
+    PreflightOptions pre_opts;
+    pre_opts.only_stage = opts.only_stage;
+    const PreflightReport pre = preflight(recipe, pre_opts);
+    if (dist::any_rank(group, !pre.ok()))
+      throw mm::Error(pre.ok() ? "another rank found problems before step 1 (its log says which)"
+                               : pre.to_text(recipe.path));
+  }
   std::optional<RunLock> lock;
   if (opts.lock_run_dir) lock = lock_run_dir(recipe.stages.front().run_dir, group);
   size_t begin = 0, end = recipe.stages.size();

@@ -18,6 +18,7 @@ struct RecipeOptions {
   EvalHook evaluate;         // null = no evaluation
   bool progress = true;      // console progress lines on rank 0
   bool lock_run_dir = true;  // false: the caller holds the run directory's lock (lock_run_dir below)
+  bool preflight = true;     // false: the caller has run preflight() on this recipe already
 };
 
 struct RecipeResult {
@@ -30,8 +31,9 @@ struct RecipeResult {
 // busy. Other ranks get an empty optional.
 std::optional<RunLock> lock_run_dir(const std::string& run_dir, const dist::Group& group);
 
-// Runs the recipe's stages on `group` (every rank calls it). First the pre-flight check of every
-// stage to run (preflight.h: all problems in one error, before the run directory is touched).
+// Runs the recipe's stages on `group` (every rank calls it). First, unless opts.preflight is false,
+// the pre-flight check of every stage to run (preflight.h: all problems in one error, before the
+// run directory is touched).
 // Unless opts.lock_run_dir is false, the run directory is then locked until it returns
 // (lock_run_dir). Before any stage starts: a fresh run
 // is refused when a stage to run already holds checkpoints, a --resume folder must belong to one of

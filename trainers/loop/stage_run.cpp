@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/check.h"
+#include "core/config/config.h"  // parse_config: the checkpoint's config.yaml
 #include "core/device.h"
 #include "core/io.h"
 #include "core/logging.h"
@@ -85,7 +86,7 @@ void warn_config_differences(const Checkpoint& ck, const RunConfig& cfg) {
   auto log = mm::log::get("trainer");
   std::vector<std::string> diff;
   try {
-    diff = config_differences(load_run_config(ck.path + "/config.yaml"), cfg);
+    diff = config_differences(cfg::parse_config<RunConfig>(ck.config_yaml, {}, ck.path + "/config.yaml"), cfg);
   } catch (const mm::Error& e) {
     log->warn("{}: the config differs from the one the checkpoint was trained with (its config.yaml: {})", ck.path,
               e.what());
