@@ -36,11 +36,12 @@ const char* to_string(QuarantineKind kind) {
   return "other";
 }
 
-std::string to_json_line(const QuarantineEntry& e) {
+std::string to_json_line(const QuarantineEntry& e, const std::string& issue) {
   nlohmann::ordered_json j;
   j["source"] = e.source;
   j["id"] = e.id;
   j["kind"] = to_string(e.kind);
+  if (!issue.empty()) j["issue"] = issue;
   j["reason"] = e.reason;
   // Replace invalid UTF-8 instead of throwing: reasons may quote raw bytes of a broken record.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -39,8 +39,9 @@ struct QuarantineEntry {
   std::string reason;  // one line: where (file, line / member) and what was expected
 };
 
-// One JSON object per line: {"source", "id", "kind", "reason"}.
-std::string to_json_line(const QuarantineEntry& e);
+// One JSON object per line: {"source", "id", "kind", "reason"}; with `issue` (data lint's name for
+// the problem) {"source", "id", "kind", "issue", "reason"}.
+std::string to_json_line(const QuarantineEntry& e, const std::string& issue = "");
 
 // Thrown by Source::get (and later stages) for a record that must be quarantined; the caller
 // adds entry() to its Quarantine sink and moves on to the next sample.

@@ -1,7 +1,6 @@
 #include "data_pipeline/lint/lint.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -296,15 +295,7 @@ void write_quarantine(const LintReport& report, const std::string& path) {
   // One {source, id, kind, issue, reason} object per line: the quarantine kind the trainer's own
   // quarantine.jsonl uses, and the lint table's issue (its column in the console).
   std::string text;
-  for (const auto& e : report.quarantine) {
-    nlohmann::ordered_json j = nlohmann::ordered_json::parse(to_json_line(e));
-    nlohmann::ordered_json out;
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      out[it.key()] = it.value();
-      if (it.key() == "kind") out["issue"] = to_string(classify(e));
-    }
-    text += out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  }
+  for (const auto& e : report.quarantine) text += to_json_line(e, to_string(classify(e))) + "\n";
   io::write_file_atomic(path, text);
 }
 

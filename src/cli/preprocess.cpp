@@ -135,24 +135,21 @@ PreprocessArgs with_config(PreprocessArgs a) {
   if (a.config.empty()) return a;
   const train::Recipe recipe = train::load_recipe(a.config, a.sets);
   const RunConfig& stage = recipe.stages[a.stage.empty() ? 0 : recipe.index_of(a.stage)];
-  const PreprocessArgs given = a;
+  const PreprocessArgs cli = a;
   a.cfg = stage.image;
   a.tokens_per_tile = stage.model.connector.num_tokens;
-  auto keep = [&](const char* option, auto member) {
-    if (std::find(given.given.begin(), given.given.end(), option) != given.given.end()) a.*member = given.*member;
+  // An option given on the command line keeps its value.
+  auto keep = [&](const char* option, auto& field, const auto& cli_value) {
+    if (std::find(cli.given.begin(), cli.given.end(), option) != cli.given.end()) field = cli_value;
   };
-  keep("--tokens-per-tile", &PreprocessArgs::tokens_per_tile);
-  auto keep_image = [&](const char* option, auto member) {
-    if (std::find(given.given.begin(), given.given.end(), option) != given.given.end())
-      a.cfg.*member = given.cfg.*member;
-  };
-  keep_image("--mode", &ImageConfig::mode);
-  keep_image("--nmin", &ImageConfig::nmin);
-  keep_image("--nmax", &ImageConfig::nmax);
-  keep_image("--tile", &ImageConfig::tile_size);
-  keep_image("--indicators", &ImageConfig::indicators);
-  keep_image("--max-pixels", &ImageConfig::max_pixels);
-  keep_image("--no-overview", &ImageConfig::overview);
+  keep("--tokens-per-tile", a.tokens_per_tile, cli.tokens_per_tile);
+  keep("--mode", a.cfg.mode, cli.cfg.mode);
+  keep("--nmin", a.cfg.nmin, cli.cfg.nmin);
+  keep("--nmax", a.cfg.nmax, cli.cfg.nmax);
+  keep("--tile", a.cfg.tile_size, cli.cfg.tile_size);
+  keep("--indicators", a.cfg.indicators, cli.cfg.indicators);
+  keep("--max-pixels", a.cfg.max_pixels, cli.cfg.max_pixels);
+  keep("--no-overview", a.cfg.overview, cli.cfg.overview);
   return a;
 }
 

@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "core/config/run_config.h"
 #include "core/logging.h"
+#include "support/error_of.h"
 
 using Catch::Matchers::Contains;
 
@@ -21,14 +22,7 @@ namespace {
 const std::string kDir = std::string(MM_TEST_DATA_DIR) + "/config/";
 const std::string kDebug = std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml";
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const mm::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using mm::test::error_of;
 
 std::string write_temp(const std::string& name, const std::string& text) {
   std::string path = std::string(MM_BINARY_DIR) + "/" + name;

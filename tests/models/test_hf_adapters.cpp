@@ -12,6 +12,7 @@
 #include "models/llm/hf_llama_adapter.h"
 #include "models/mllm.h"
 #include "models/vision/hf_clip_adapter.h"
+#include "support/error_of.h"
 
 namespace {
 
@@ -38,15 +39,7 @@ void check_same(const mm::TensorMap& a, const mm::TensorMap& b) {
   }
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mm::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mm::test::error_of;
 
 }  // namespace
 

@@ -28,6 +28,7 @@
 #include "models/llm/hf_llama_adapter.h"
 #include "models/mllm.h"
 #include "models/vision/hf_clip_adapter.h"
+#include "support/error_of.h"
 #include "tokenizer/train_tokenizer.h"
 #include "trainers/export/hf_export.h"
 
@@ -166,15 +167,7 @@ void check_with_python(const std::string& out, const std::string& dir, const Inp
   CHECK(text.find("OK") != std::string::npos);
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mm::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mm::test::error_of;
 
 }  // namespace
 
