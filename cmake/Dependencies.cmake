@@ -11,6 +11,10 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 if(MM_WITH_OPENCV)
   find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+  # PNG and JPEG are decoded with the libpng and libjpeg(-turbo) that OpenCV uses, called directly
+  # (data_pipeline/image/codec_*.cpp: our own error handlers, nothing printed to stderr).
+  find_package(PNG REQUIRED)
+  find_package(JPEG REQUIRED)
 endif()
 if(MM_BUILD_TESTS)
   find_package(Catch2 REQUIRED)

@@ -5,6 +5,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "data_pipeline/image/codec_jpeg.h"
+#include "data_pipeline/image/codec_png.h"
 #include "data_pipeline/image/image_error.h"
 
 namespace mm::data {
@@ -36,19 +38,27 @@ cv::Mat decode_image(std::string_view bytes, const ImageConfig& cfg, ImageSize* 
                                  size.pixels(), cfg.max_pixels));
   }
   check_image_complete(bytes, size);
-  // JPEG/BMP/GIF: decode straight to 3 channels (OpenCV applies the JPEG EXIF orientation).
-  // PNG/WebP: decode unchanged to see alpha and 16-bit depth.
-  const bool unchanged = size.format == ImageFormat::Png || size.format == ImageFormat::Webp;
-  const cv::Mat buf(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  // PNG and JPEG: libpng and libjpeg called directly with our own message handlers (codec_png.h,
+  // codec_jpeg.h): OpenCV 4.6's settings, hence its pixels, but nothing printed to stderr. JPEG
+  // comes back as RGB with the EXIF orientation applied; PNG in cv::imdecode's IMREAD_UNCHANGED
+  // layout (gray, BGR or BGRA, 8 or 16 bits), converted below. BMP/GIF: straight to 3 channels;
+  // WebP: unchanged, to see alpha.
+  if (size.format == ImageFormat::Jpeg) return decode_jpeg_rgb(bytes);
   cv::Mat img;
-  try {
-    img = cv::imdecode(buf, unchanged ? cv::IMREAD_UNCHANGED : cv::IMREAD_COLOR);
-  } catch (const cv::Exception& e) {
-    throw ImageError(fmt::format("corrupt {}: decoder failed: {}", image_format_name(size.format), e.what()));
-  }
-  if (img.empty()) {
-    throw ImageError(fmt::format("corrupt or unsupported {} ({}x{}): OpenCV could not decode it",
-                                 image_format_name(size.format), size.width, size.height));
+  if (size.format == ImageFormat::Png) {
+    img = decode_png_like_opencv(bytes);
+  } else {
+    const bool unchanged = size.format == ImageFormat::Webp;
+    const cv::Mat buf(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    try {
+      img = cv::imdecode(buf, unchanged ? cv::IMREAD_UNCHANGED : cv::IMREAD_COLOR);
+    } catch (const cv::Exception& e) {
+      throw ImageError(fmt::format("corrupt {}: decoder failed: {}", image_format_name(size.format), e.what()));
+    }
+    if (img.empty()) {
+      throw ImageError(fmt::format("corrupt or unsupported {} ({}x{}): OpenCV could not decode it",
+                                   image_format_name(size.format), size.width, size.height));
+    }
   }
   if (img.depth() == CV_16U) img.convertTo(img, CV_8U, 1.0 / 257.0);
   if (img.depth() != CV_8U)

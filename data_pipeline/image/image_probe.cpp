@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "data_pipeline/image/exif_orientation.h"
 #include "data_pipeline/image/image_error.h"
 
 namespace mm::data {
@@ -98,61 +99,60 @@ ImageSize probe_png(std::string_view b) {
   return s;
 }
 
-// EXIF orientation from an APP1 payload ("Exif\0\0" + TIFF); 1 when absent or unreadable.
-int exif_orientation(const u8* p, size_t n) {
-  if (n < 14 || std::memcmp(p, "Exif\0\0", 6) != 0) return 1;
-  const u8* t = p + 6;
-  const size_t tn = n - 6;
-  const bool little = t[0] == 'I' && t[1] == 'I';
-  if (!little && !(t[0] == 'M' && t[1] == 'M')) return 1;
-  auto u16 = [&](size_t off) { return little ? le16(t + off) : be16(t + off); };
-  auto u32 = [&](size_t off) { return little ? le32(t + off) : be32(t + off); };
-  const size_t ifd = u32(4);
-  if (ifd + 2 > tn) return 1;
-  const size_t count = u16(ifd);
-  for (size_t e = 0; e < count; ++e) {
-    const size_t off = ifd + 2 + e * 12;
-    if (off + 12 > tn) return 1;
-    if (u16(off) == 0x0112) {
-      const int v = int(u16(off + 8));
-      return v >= 1 && v <= 8 ? v : 1;
-    }
-  }
-  return 1;
-}
-
+// JPEG: the size from the frame header (SOF). The EXIF orientation is read as OpenCV 4.6 reads it
+// (exif_orientation.h): from the first APP1 segment before the first scan, which may follow the
+// SOF, so the walk goes on after the SOF until an APP1 or the scan; damage found there is left to
+// check_image_complete and the decoder.
 ImageSize probe_jpeg(std::string_view b) {
   const u8* p = reinterpret_cast<const u8*>(b.data());
   const size_t n = b.size();
-  int orientation = 1;
+  ImageSize s;
+  s.format = ImageFormat::Jpeg;
+  bool sof_seen = false, app1_seen = false;
+  int orientation = 0;
   size_t i = 2;
   while (true) {
     // Markers: one or more 0xFF fill bytes then the marker code.
-    if (i >= n) truncated("JPEG");
-    if (p[i] != 0xFF) throw ImageError(fmt::format("corrupt JPEG: expected a marker at byte {}", i));
+    if (i >= n || p[i] != 0xFF) {
+      if (sof_seen) break;
+      if (i >= n) truncated("JPEG");
+      throw ImageError(fmt::format("corrupt JPEG: expected a marker at byte {}", i));
+    }
     while (i < n && p[i] == 0xFF) ++i;
-    if (i >= n) truncated("JPEG");
+    if (i >= n) {
+      if (sof_seen) break;
+      truncated("JPEG");
+    }
     const u8 m = p[i++];
     if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length field
-    if (m == 0xD9 || m == 0xDA) throw ImageError("corrupt JPEG: no frame header (SOF) before the scan");
-    if (i + 2 > n) truncated("JPEG");
-    const size_t len = be16(p + i);
-    if (len < 2) throw ImageError("corrupt JPEG: bad segment length");
-    if (i + len > n) truncated("JPEG");
+    if (m == 0xD9 || m == 0xDA) {
+      if (sof_seen) break;
+      throw ImageError("corrupt JPEG: no frame header (SOF) before the scan");
+    }
+    const size_t len = i + 2 <= n ? be16(p + i) : 0;
+    if (len < 2 || i + len > n) {
+      if (sof_seen) break;
+      if (i + 2 <= n && len < 2) throw ImageError("corrupt JPEG: bad segment length");
+      truncated("JPEG");
+    }
+    if (m == 0xE1 && !app1_seen) {  // the first APP1 decides, whatever it holds
+      orientation = opencv_exif_orientation(p + i + 2, len - 2);
+      app1_seen = true;
+      if (sof_seen) break;
+    }
     const bool sof = (m >= 0xC0 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC;
-    if (m == 0xE1 && orientation == 1) orientation = exif_orientation(p + i + 2, len - 2);
-    if (sof) {
+    if (sof && !sof_seen) {
       if (len < 8) truncated("JPEG");
-      ImageSize s;
-      s.format = ImageFormat::Jpeg;
       s.height = be16(p + i + 3);
       s.width = be16(p + i + 5);
-      s.exif_orientation = orientation;
-      if (orientation >= 5) std::swap(s.height, s.width);  // 90/270 degree turns (transposed)
-      return s;
+      sof_seen = true;
+      if (app1_seen) break;  // it came before the SOF
     }
     i += len;
   }
+  s.exif_orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
+  if (s.exif_orientation >= 5) std::swap(s.height, s.width);  // 90/270 degree turns (transposed)
+  return s;
 }
 
 ImageSize probe_bmp(std::string_view b) {

@@ -14,6 +14,7 @@
 
 #include "data_pipeline/image/image_decode.h"
 #include "data_pipeline/image/image_error.h"
+#include "tests/data_pipeline/image_test_support.h"
 
 using namespace mm::data;
 
@@ -141,34 +142,7 @@ TEST_CASE("decode rejects empty, truncated, garbage and over-limit images", "[im
   CHECK_THROWS_WITH(decode_image(huge, def), Catch::Contains("too large") && Catch::Contains("max_pixels"));
 }
 
-namespace {
-
-// What `f` writes to stderr (fd 2, where libpng prints its own lines) and the ImageError it throws.
-std::pair<std::string, std::string> stderr_and_error(const std::function<void()>& f) {
-  std::fflush(stderr);
-  char path[] = "/tmp/mm_stderr_XXXXXX";
-  const int tmp = ::mkstemp(path);
-  REQUIRE(tmp >= 0);
-  const int saved = ::dup(2);
-  ::dup2(tmp, 2);
-  std::string error;
-  try {
-    f();
-  } catch (const ImageError& e) {
-    error = e.what();
-  }
-  std::fflush(stderr);
-  ::dup2(saved, 2);
-  ::close(saved);
-  std::string out(4096, '\0');
-  const ssize_t n = ::pread(tmp, out.data(), out.size(), 0);
-  out.resize(n > 0 ? size_t(n) : 0);
-  ::close(tmp);
-  ::unlink(path);
-  return {out, error};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("a damaged PNG is one line of ours: chunk CRCs are checked before libpng sees it", "[image][decode]") {
   mm::ImageConfig cfg;
