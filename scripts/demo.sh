@@ -31,7 +31,8 @@ if [ $QUICK -eq 1 ]; then
   RUN=${MM_DEMO_DIR:-runs/demo-quick}
   MODE=quick
   # A world of its own: the full demo's runs/world (and what was trained on it) is never touched.
-  # The recipe is the debug recipe reading this world (its inherit paths made absolute).
+  # The recipe is the debug recipe reading this world (it sits in the world's folder, and paths
+  # are relative to the file that names them, so only the inherit lines change).
   WORLD=runs/world-quick
   RECIPE=$WORLD/recipe.yaml
   # Tiny world and short stages: the whole path in a few minutes.
@@ -70,7 +71,7 @@ else
   echo "(kept: $WORLD is complete; --fresh rewrites it and the demo run)"
 fi
 if [ $QUICK -eq 1 ]; then
-  sed "s#\.\./\.\./runs/world/#$PWD/$WORLD/#g; s#\.\./models/#$PWD/configs/models/#g" configs/recipes/debug.yaml > "$RECIPE"
+  sed "s#\.\./\.\./runs/world/##g; s#\.\./models/#../../configs/models/#g" configs/recipes/debug.yaml > "$RECIPE"
 fi
 
 echo "== 2/6 pre-flight lint of every stage's data"

@@ -85,8 +85,8 @@ void write_world_readme(const SynthConfig& config, const fs::path& dir, const Wo
       "- `tokenizer/corpus.txt`: every training text; `tokenizer/spm.model` (+ `.vocab`): SentencePiece trained\n"
       "  on it with the special tokens of the default tokenizer config (`<image>`, role markers, indicators).\n"
       "- `stages/{pretrain,ocr,sft}.yaml`: each stage's `data:` section (sources: name, format, path, category,\n"
-      "  weight; the mixture), and `common.yaml`: the tokenizer model and the eval sets; absolute paths,\n"
-      "  for recipes to inherit (configs/recipes/debug.yaml).\n";
+      "  weight; the mixture), and `common.yaml`: the tokenizer model and the eval sets; paths relative to\n"
+      "  the file that names them (so the folder can move), for recipes to inherit (configs/recipes/debug.yaml).\n";
   io::write_file_atomic((dir / "README.md").string(), md);
 }
 
@@ -94,7 +94,8 @@ void write_world_configs(const SynthConfig& config, const fs::path& dir, const S
   // Config fragments a recipe inherits (configs/recipes/debug.yaml): stages/<stage>.yaml holds a
   // RunConfig `data:` section (sources + mixture), common.yaml the tokenizer and the eval sets.
   // Both are RunConfig values written by changed_fields(): the keys are the config structs'.
-  const std::string base = fs::absolute(dir).lexically_normal().generic_string();
+  // Paths are relative to the file that names them (docs/configuration.md, "Paths"): stages/*.yaml
+  // sit one folder below the world, common.yaml in it, so a moved world keeps working.
   // Each stage's mixture follows the paper's shape: pretraining caption : interleaved : text =
   // 50 : 10 : 40; the four OCR sources equally in every batch; SFT single-image 0.8 (alphas to
   // general; knowledge stands for math + code + science = 0.8), multi-image 0.1, text-only 0.1.
@@ -122,7 +123,7 @@ void write_world_configs(const SynthConfig& config, const fs::path& dir, const S
     for (const auto& s : summary.sets) {
       if (s.stage != stage) continue;
       SourceConfig src;
-      src.name = s.name, src.format = s.format, src.path = base + "/" + s.path, src.category = s.category;
+      src.name = s.name, src.format = s.format, src.path = "../" + s.path, src.category = s.category;
       run.data.sources.push_back(src);
     }
     run.data.mixture = mixtures.at(stage);
@@ -135,10 +136,10 @@ void write_world_configs(const SynthConfig& config, const fs::path& dir, const S
   std::string sets;
   for (const auto& s : summary.sets) {
     if (s.stage != "eval") continue;
-    common.eval.sets.push_back(base + "/" + s.path);
+    common.eval.sets.push_back(s.path);
     sets += fmt::format("#   {}: {}, {}\n", s.name, s.category, s.metric);
   }
-  if (!summary.tokenizer_model.empty()) common.tokenizer.model_path = base + "/" + summary.tokenizer_model;
+  if (!summary.tokenizer_model.empty()) common.tokenizer.model_path = summary.tokenizer_model;
   io::write_file_atomic(
       dir / "common.yaml",
       fmt::format("# Tokenizer and held-out eval sets of the synthetic world (seed {}); the sets in order:\n",

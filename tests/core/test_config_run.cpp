@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -125,7 +126,8 @@ TEST_CASE("config_differences names each changed key with both values", "[config
   const mm::RunConfig c =
       mm::load_run_config(kDir + "child.yaml", {"data.sources=[{name: s, format: text, path: x.jsonl}]"});
   const std::vector<std::string> added = mm::config_differences(a, c);
-  CHECK(std::find(added.begin(), added.end(), "data.sources[0].path: (none) -> \"x.jsonl\"") != added.end());
+  const std::string x = (std::filesystem::current_path() / "x.jsonl").string();  // --set: from the working directory
+  CHECK(std::find(added.begin(), added.end(), "data.sources[0].path: (none) -> \"" + x + "\"") != added.end());
 }
 
 TEST_CASE("to_json holds every section with typed values", "[config]") {
@@ -176,4 +178,44 @@ TEST_CASE("rules that keep a run from training to nothing: lr, image.*, seq_len 
         "'caps' with images, got 16 (--set loader.seq_len=16)");
   CHECK(mm::load_run_config("", {caps, "model.connector.num_tokens=16", "loader.seq_len=17"}).loader.seq_len == 17);
   CHECK(mm::load_run_config("", {text, "model.connector.num_tokens=16", "loader.seq_len=8"}).loader.seq_len == 8);
+}
+
+TEST_CASE("paths a config reads are relative to the file that names them, --set values to the working directory",
+          "[config]") {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::absolute(fs::path(MM_BINARY_DIR) / "test_tmp" / "config_paths");
+  fs::remove_all(root);
+  fs::create_directories(root / "recipes");
+  fs::create_directories(root / "world" / "stages");
+  std::ofstream(root / "world" / "stages" / "sft.yaml")
+      << "data:\n  sources:\n    - {name: chat, format: llava, path: ../sft/chat.jsonl, root: ../images}\n"
+         "    - {name: abs, format: text, path: /data/text.jsonl}\n";
+  std::ofstream(root / "world" / "common.yaml") << "tokenizer: {model_path: tokenizer/spm.model}\n"
+                                                   "eval: {sets: [eval/a.jsonl, eval/b.jsonl]}\n";
+  std::ofstream(root / "recipes" / "r.yaml") << "inherit: [../world/common.yaml, ../world/stages/sft.yaml]\n"
+                                                "train: {init_from: previous}\n";
+  const std::string recipe = (root / "recipes" / "r.yaml").string();
+
+  mm::RunConfig c = mm::load_run_config(recipe);
+  REQUIRE(c.data.sources.size() == 2);
+  CHECK(c.data.sources[0].path == (root / "world" / "sft" / "chat.jsonl").string());
+  CHECK(c.data.sources[0].root == (root / "world" / "images").string());
+  CHECK(c.data.sources[1].path == "/data/text.jsonl");  // absolute: as written
+  CHECK(c.tokenizer.model_path == (root / "world" / "tokenizer" / "spm.model").string());
+  REQUIRE(c.eval.sets.size() == 2);
+  CHECK(c.eval.sets[1] == (root / "world" / "eval" / "b.jsonl").string());
+  CHECK(c.train.init_from == "previous");  // a word, not a path
+
+  // --set: relative to the working directory; a file's init_from: relative to that file.
+  mm::RunConfig s = mm::load_run_config(recipe, {"data.sources[chat].path=mine/chat.jsonl", "train.init_from=ckpt"});
+  CHECK(s.data.sources[0].path == (fs::current_path() / "mine" / "chat.jsonl").string());
+  CHECK(s.train.init_from == (fs::current_path() / "ckpt").string());
+  std::ofstream(root / "recipes" / "init.yaml") << "inherit: [r.yaml]\ntrain: {init_from: ../runs/a/step_000010}\n";
+  CHECK(mm::load_run_config((root / "recipes" / "init.yaml").string()).train.init_from ==
+        (root / "runs" / "a" / "step_000010").string());
+
+  // The dump holds absolute paths: it reads back the same from any folder (a run's recipe.yaml).
+  std::ofstream(root / "dumped.yaml") << mm::dump_yaml(c);
+  mm::RunConfig back = mm::load_run_config((root / "dumped.yaml").string());
+  CHECK(mm::to_json(back) == mm::to_json(c));
 }

@@ -2,6 +2,7 @@
 // validate(), and dump/load round trips, on test structs shaped like later sections.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -268,7 +269,8 @@ trainer: {lr_max: 0.1, lr_min: 1e-300}
   CHECK_THAT(yaml, Contains("scale: 0.1\n"));
   CHECK(back.sources[0].name == "1.5");
   CHECK(back.sources[0].format == "a: b");
-  CHECK(back.sources[0].path == " lead");
+  // an input path: made absolute against the parsed text's folder (the working directory), space kept
+  CHECK(back.sources[0].path == (std::filesystem::current_path() / " lead").string());
   CHECK(back.groups.at("true").lr_max == 3.0000000000000004e-05);
   CHECK(back.trainer.lr_min == 1e-300);
   CHECK(back.mixture.at("null") == 0.3);

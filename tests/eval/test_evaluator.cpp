@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 #include "core/check.h"
@@ -156,7 +157,9 @@ TEST_CASE("group_by_benchmark keeps first-appearance order, file order and the c
 
 TEST_CASE("EvalConfig reads from YAML with its defaults and checks", "[eval][config]") {
   const auto cfg = mm::cfg::parse_config<mm::EvalConfig>("sets: [a.jsonl, b.jsonl]\nbatch_size: 4\n");
-  CHECK(cfg.sets == std::vector<std::string>{"a.jsonl", "b.jsonl"});
+  // Text that is no file: relative paths are resolved from the working directory.
+  const std::string cwd = std::filesystem::current_path().string();
+  CHECK(cfg.sets == std::vector<std::string>{cwd + "/a.jsonl", cwd + "/b.jsonl"});
   CHECK(cfg.batch_size == 4);
   CHECK(cfg.max_new_tokens == 32);
   CHECK(cfg.interval == 0);

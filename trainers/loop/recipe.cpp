@@ -95,7 +95,7 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets
               fmt::format("{}.inherit: expected a list of files ({})", where, base.origin_of(where + ".inherit")));
         for (const auto& f : inh) {
           fs::path p = f.get<std::string>();
-          if (p.is_relative()) p = fs::path(path).parent_path() / p;
+          if (p.is_relative()) p = fs::absolute(fs::path(path).parent_path() / p).lexically_normal();
           if (!fs::exists(p))
             throw cfg::ConfigError(
                 fmt::format("{}.inherit: no such file {} ({})", where, p.string(), base.origin_of(where + ".inherit")));

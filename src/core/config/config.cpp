@@ -1,6 +1,8 @@
 // The non-template parts of the typed config layer: unknown-key suggestions and rule text.
 #include "core/config/config.h"
 
+#include <filesystem>
+
 namespace mm::cfg::detail {
 
 void Reader::unknown_key(const std::string& path, const std::string& key,
@@ -30,6 +32,25 @@ void Reader::unknown_key(const std::string& path, const std::string& key,
   throw ConfigError(fmt::format("unknown key '{}'{}{}", full, origin.empty() ? "" : " in " + origin, hint));
 }
 
+std::string resolve_input_path(const std::string& value, const std::string& origin, const Rule& rule) {
+  namespace fs = std::filesystem;
+  if (value.empty() || fs::path(value).is_absolute()) return value;
+  for (const auto& w : rule.path_words)
+    if (value == w) return value;
+  fs::path base;  // a value from --set or a default: the working directory
+  if (!origin.empty() && origin.rfind("--set ", 0) != 0) {
+    // "dir/file.yaml:12" -> "dir"; an origin without a line number is the file itself
+    std::string file = origin;
+    size_t colon = file.find_last_of(':');
+    if (colon != std::string::npos && colon + 1 < file.size() &&
+        file.find_first_not_of("0123456789", colon + 1) == std::string::npos)
+      file.resize(colon);
+    base = fs::path(file).parent_path();
+  }
+  const fs::path dir = base.empty() ? fs::current_path() : fs::absolute(base);  // absolute("") throws
+  return (dir / value).lexically_normal().string();
+}
+
 std::string bounds_text(const Rule& r) {
   if (r.min && r.max) {
     return fmt::format("in {}{}, {}{}", r.min_exclusive ? "(" : "[", *r.min, *r.max, r.max_exclusive ? ")" : "]");
@@ -46,6 +67,7 @@ std::string describe_rule(const Rule& r) {
   if (!r.choices.empty()) parts.push_back(fmt::format("one of {}", fmt::join(r.choices, " | ")));
   if (r.non_empty) parts.emplace_back("not empty");
   if (r.nonzero_sum) parts.emplace_back("not all zero");
+  if (r.input_path) parts.emplace_back("path relative to its config file");
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 

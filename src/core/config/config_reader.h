@@ -71,6 +71,11 @@ inline std::string describe(const Json& node) {
   return "'" + node.dump() + "'";
 }
 
+// `value` (an input path written at `origin`, "configs/x.yaml:12" / "--set ..." / "") made
+// absolute: a relative path is joined to the folder of the config file that wrote it, else to the
+// working directory. Empty values and `rule.path_words` stay as written.
+std::string resolve_input_path(const std::string& value, const std::string& origin, const Rule& rule);
+
 // "in [0, 1]", "> 0", ">= 0", "<= 5": the numeric bounds of a rule ("" without bounds).
 std::string bounds_text(const Rule& rule);
 
@@ -170,6 +175,8 @@ class Reader {
       }
     } else {
       if (node) read_scalar(*node, path, out);
+      if constexpr (std::is_same_v<T, std::string>)
+        if (node && rule.input_path) out = resolve_input_path(out, tree_.origin_of(path), rule);
     }
     check_rule(path, out, rule);
   }
@@ -216,6 +223,7 @@ class Reader {
     Rule e;  // bounds and choices apply to each element; the rest to the container
     e.min = r.min, e.max = r.max, e.min_exclusive = r.min_exclusive, e.max_exclusive = r.max_exclusive;
     e.choices = r.choices;
+    e.input_path = r.input_path, e.path_words = r.path_words;
     return e;
   }
 

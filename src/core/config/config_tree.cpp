@@ -175,7 +175,9 @@ ConfigTree tree_from_file(const fs::path& shown, std::vector<std::pair<std::stri
     text = std::move(*t);
   } else {
     if (std::string why = io::regular_file_problem(shown.string(), io::kMaxConfigBytes); !why.empty()) {
-      throw ConfigError(fmt::format("config file '{}' {}{}", name, why, inherited));
+      // the full path tried, whatever the working directory
+      throw ConfigError(fmt::format("config file '{}' {}{}", fs::absolute(shown).lexically_normal().generic_string(),
+                                    why, inherited));
     }
     try {
       text = io::read_small_file(shown.string(), io::kMaxConfigBytes, "config file");

@@ -23,8 +23,8 @@ struct SourceConfig {
   void visit(V& v) {
     v("name", name, "unique source name", cfg::required() & cfg::non_empty());
     v("format", format, "reader: wds | captions | interleaved | llava | text", cfg::required() & cfg::non_empty());
-    v("path", path, "dataset file, shard glob or folder", cfg::required() & cfg::non_empty());
-    v("root", root, "folder that image paths are relative to (default: the dataset file's folder)");
+    v("path", path, "dataset file, shard glob or folder", cfg::required() & cfg::non_empty() & cfg::input_path());
+    v("root", root, "folder that image paths are relative to (default: the dataset file's folder)", cfg::input_path());
     v("category", category, "capability category");
     v("weight", weight, "weight inside its category", cfg::non_negative());
     v("check_boxes", check_boxes,

@@ -20,7 +20,7 @@ struct EvalConfig {
 
   template <class V>
   void visit(V& v) {
-    v("sets", sets, "eval-set JSONL files (format: docs/evaluation.md)");
+    v("sets", sets, "eval-set JSONL files (format: docs/evaluation.md)", cfg::input_path());
     v("max_new_tokens", max_new_tokens, "greedy decoding length limit", cfg::positive());
     v("batch_size", batch_size, "items per generation batch", cfg::positive());
     v("interval", interval, "optimizer steps between evaluations during training (0 = end of each stage)",

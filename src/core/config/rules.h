@@ -19,6 +19,11 @@ struct Rule {
   std::vector<std::string> choices;  // allowed string values (empty = any)
   bool non_empty = false;            // string/list/map must not be empty
   bool nonzero_sum = false;          // numbers of a list/map (weights) must not sum to zero
+  // A file or folder mmtrain reads: a relative value is resolved against the folder of the config
+  // file that wrote it (--set values and defaults: the working directory) and becomes absolute.
+  // `path_words` are values that are not paths (init_from: previous).
+  bool input_path = false;
+  std::vector<std::string> path_words;
 
   Rule operator&(const Rule& o) const {
     Rule r = *this;
@@ -28,9 +33,13 @@ struct Rule {
     if (!o.choices.empty()) r.choices = o.choices;
     r.non_empty |= o.non_empty;
     r.nonzero_sum |= o.nonzero_sum;
+    r.input_path |= o.input_path;
+    if (!o.path_words.empty()) r.path_words = o.path_words;
     return r;
   }
-  bool empty() const { return !required && !min && !max && choices.empty() && !non_empty && !nonzero_sum; }
+  bool empty() const {
+    return !required && !min && !max && choices.empty() && !non_empty && !nonzero_sum && !input_path;
+  }
 };
 
 inline Rule required() {
@@ -76,6 +85,14 @@ inline Rule nonzero_sum() {
 inline Rule one_of(std::initializer_list<const char*> values) {
   Rule r;
   for (const char* s : values) r.choices.emplace_back(s);
+  return r;
+}
+
+// A file or folder that mmtrain reads (see Rule::input_path); `words` are values kept as written.
+inline Rule input_path(std::initializer_list<const char*> words = {}) {
+  Rule r;
+  r.input_path = true;
+  for (const char* s : words) r.path_words.emplace_back(s);
   return r;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/config/rules.h"
+
 namespace mm {
 
 // Defaults are the documented template of docs/tokenizer.md:
@@ -41,7 +43,7 @@ struct TokenizerConfig {
 
   template <class V>
   void visit(V& v) {
-    v("model_path", model_path, "SentencePiece .model file");
+    v("model_path", model_path, "SentencePiece .model file", cfg::input_path());
     v("chat_template", chat_template, "chat template: chat | plain");
     v("system_prefix", system_prefix, "opens a system turn (chat template)");
     v("user_prefix", user_prefix, "opens a user turn (chat template)");

@@ -81,7 +81,8 @@ struct TrainConfig {
     v("precision", precision, "fp32 | bf16 (autocast on CUDA)", cfg::one_of({"fp32", "bf16"}));
     v("device", device, "auto | cpu | cuda", cfg::one_of({"auto", "cpu", "cuda"}));
     v("threads", threads, "intra-op CPU threads (0 = LibTorch default)", cfg::non_negative());
-    v("init_from", init_from, "'' = fresh init | previous (previous stage's final checkpoint) | checkpoint path");
+    v("init_from", init_from, "'' = fresh init | previous (previous stage's final checkpoint) | checkpoint path",
+      cfg::input_path({"previous"}));
     v("params", params, "trainable / lr_mult rules, the last matching rule wins (empty: all train)");
     v("log_interval", log_interval, "steps between progress lines and metrics.jsonl records", cfg::positive());
     v("checkpoint_interval", checkpoint_interval, "steps between checkpoints (0 = end of stage only)",

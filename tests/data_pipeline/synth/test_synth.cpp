@@ -20,6 +20,7 @@
 #include "core/config/mixture_config.h"
 #include "core/config/run_config.h"
 #include "core/config/tokenizer_config.h"
+#include "core/io.h"
 #include "data_pipeline/formats/registry.h"
 #include "data_pipeline/mixture/mixture_plan.h"
 #include "data_pipeline/sample.h"
@@ -244,6 +245,29 @@ TEST_CASE("the stage fragments load as run configs whose mixtures have the paper
     INFO(key);
     CHECK(ocr_text.find(key) == std::string::npos);
   }
+}
+
+TEST_CASE("a moved world still loads: its fragments name files relative to themselves", "[synth]") {
+  const fs::path d = fresh_dir("moving");
+  synth::write_synthetic_world(tiny_config(), d.string());
+  const fs::path moved = d.parent_path() / "moved_world";
+  fs::remove_all(moved);
+  fs::rename(d, moved);
+  // No fragment holds the old folder's name (the paths are relative to the fragment).
+  for (const char* f : {"common.yaml", "stages/pretrain.yaml", "stages/ocr.yaml", "stages/sft.yaml"}) {
+    INFO(f);
+    CHECK(mm::io::read_file((moved / f).string()).find(d.filename().string()) == std::string::npos);
+  }
+  const RunConfig sft = load_run_config((moved / "stages/sft.yaml").string());
+  REQUIRE(sft.data.sources.size() == 6);
+  for (const auto& s : sft.data.sources) {
+    INFO(s.path);
+    CHECK(s.path.rfind((moved / "sft").string(), 0) == 0);
+    CHECK(fs::exists(s.path));
+  }
+  const RunConfig common = load_run_config((moved / "common.yaml").string());
+  REQUIRE(common.eval.sets.size() == 10);
+  for (const auto& p : common.eval.sets) CHECK((fs::exists(p) && p.rfind(moved.string(), 0) == 0));
 }
 
 TEST_CASE("every JSONL line has the fields of its format and every image decodes", "[synth]") {
