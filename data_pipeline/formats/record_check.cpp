@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <vector>
 
 namespace mm::data {
@@ -56,6 +58,33 @@ std::optional<std::string> find_bad_box(const std::string& text) {
     if (nums.size() == 4 && (nums[0] > nums[2] || nums[1] > nums[3]))
       return fmt::format("box {} has x1 > x2 or y1 > y2 (expected [x1, y1, x2, y2])", box);
     pos = end - 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> find_fraction_box(const std::string& text) {
+  for (size_t pos = text.find('['); pos != std::string::npos; pos = text.find('[', pos + 1)) {
+    const size_t end = text.find(']', pos);
+    if (end == std::string::npos) break;
+    const std::string inner = text.substr(pos + 1, end - pos - 1);
+    if (inner.find('[') != std::string::npos) continue;
+    int count = 0;
+    bool fraction = false, ok = true;
+    for (size_t i = 0; ok && i <= inner.size();) {
+      const size_t comma = std::min(inner.find(',', i), inner.size());
+      std::string item = inner.substr(i, comma - i);
+      const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+      item = b == std::string::npos ? std::string() : item.substr(b, e - b + 1);
+      // digits with at most one '.', nothing else
+      const bool number = !item.empty() && item.find_first_not_of("0123456789.") == std::string::npos &&
+                          item.find('.') == item.rfind('.') && item != ".";
+      const double v = number ? std::strtod(item.c_str(), nullptr) : -1;
+      ok = number && v >= 0 && v <= 1;
+      fraction |= item.find('.') != std::string::npos && v > 0 && v < 1;
+      ++count;
+      i = comma + 1;
+    }
+    if (ok && fraction && (count == 2 || count == 4)) return text.substr(pos, end - pos + 1);
   }
   return std::nullopt;
 }

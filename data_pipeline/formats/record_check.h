@@ -24,6 +24,11 @@ class BadRecord : public std::runtime_error {
 // non-integers are not boxes. A 4-box also needs x1 <= x2 and y1 <= y2.
 std::optional<std::string> find_bad_box(const std::string& text);
 
+// The first bracketed group of 2 or 4 numbers in [0, 1] with at least one decimal fraction
+// ("[0.12, 0.3, 0.55, 0.8]"): a box written as 0-1 fractions, which mmtrain does not read as a box
+// (boxes are integers on the 0..999 grid) and which therefore trains as plain text. nullopt if none.
+std::optional<std::string> find_fraction_box(const std::string& text);
+
 // Validates a converted sample; throws BadRecord (EmptyText, PlaceholderMismatch, BoxOutOfRange).
 // Boxes are checked only when `check_boxes` and the sample has at least one image (bracketed
 // numbers in text-only samples are lists and intervals, not boxes).

@@ -18,6 +18,7 @@
 #include "core/io.h"
 #include "core/logging.h"
 #include "core/timer.h"
+#include "data_pipeline/formats/record_check.h"
 #include "data_pipeline/formats/registry.h"
 #include "data_pipeline/loader/sample_pipeline.h"
 
@@ -30,6 +31,9 @@ bool contains(const std::string& s, const char* what) { return s.find(what) != s
 // What one worker thread collects; merged after the source is done.
 struct Partial {
   int64_t good = 0, images = 0, tiles = 0, budgeted = 0, chunked = 0, loss = 0, total = 0;
+  int64_t fraction_boxes = 0;
+  std::string fraction_box_example;  // of the lowest record index seen by this thread
+  int64_t fraction_box_record = -1;
   std::vector<int32_t> lengths;                             // tokens per good sample
   std::vector<std::pair<int64_t, QuarantineEntry>> errors;  // (record index, entry)
 };
@@ -69,6 +73,15 @@ void lint_records(const Source& src, const SamplePipeline& pipeline, int64_t thr
           p.tiles += item.num_tiles();
           p.budgeted += item.budget_steps > 0;
           p.chunked += text_only && len > seq_len;
+          if (!text_only) {
+            for (const auto& turn : s.turns) {
+              if (auto box = find_fraction_box(turn.text)) {
+                ++p.fraction_boxes;
+                if (p.fraction_box_record < 0) p.fraction_box_record = i, p.fraction_box_example = *box;
+                break;
+              }
+            }
+          }
           p.total += len;
           p.loss += item.sample.loss_tokens();
           p.lengths.push_back(static_cast<int32_t>(std::min<int64_t>(len, INT32_MAX)));
@@ -114,10 +127,16 @@ void lint_records(const Source& src, const SamplePipeline& pipeline, int64_t thr
     out.tiles += p.tiles;
     out.budgeted += p.budgeted;
     out.chunked += p.chunked;
+    out.fraction_boxes += p.fraction_boxes;
     out.tokens.total += p.total;
     out.tokens.loss += p.loss;
     lengths.insert(lengths.end(), p.lengths.begin(), p.lengths.end());
     for (auto& e : p.errors) bad.push_back(std::move(e));
+  }
+  int64_t first = -1;  // the example of the first such record, whatever thread read it
+  for (const auto& p : parts) {
+    if (p.fraction_box_record >= 0 && (first < 0 || p.fraction_box_record < first))
+      first = p.fraction_box_record, out.fraction_box_example = p.fraction_box_example;
   }
   // Record order, whatever thread read what: the report and quarantine.jsonl are deterministic.
   std::sort(bad.begin(), bad.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

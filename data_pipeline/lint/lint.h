@@ -82,14 +82,16 @@ struct TokenStats {
 
 struct SourceLint {
   SourceConfig config;
-  std::string open_error;  // non-empty: the source could not be opened (unusable)
-  int64_t records = 0;     // good + bad
-  int64_t good = 0;        // records that encode into a training sample
-  int64_t bad = 0;         // quarantined records (open-time and encode-time)
-  int64_t images = 0;      // images referenced by the records that passed the index
-  int64_t tiles = 0;       // tiles of the good samples
-  int64_t budgeted = 0;    // good samples that needed tile budgeting (fewer tiles than configured)
-  int64_t chunked = 0;     // good text-only samples longer than seq_len (the packer cuts them)
+  std::string open_error;            // non-empty: the source could not be opened (unusable)
+  int64_t records = 0;               // good + bad
+  int64_t good = 0;                  // records that encode into a training sample
+  int64_t bad = 0;                   // quarantined records (open-time and encode-time)
+  int64_t images = 0;                // images referenced by the records that passed the index
+  int64_t tiles = 0;                 // tiles of the good samples
+  int64_t budgeted = 0;              // good samples that needed tile budgeting (fewer tiles than configured)
+  int64_t chunked = 0;               // good text-only samples longer than seq_len (the packer cuts them)
+  int64_t fraction_boxes = 0;        // good samples with images whose text holds [0.1, 0.2, 0.5, 0.6]-style
+  std::string fraction_box_example;  // boxes (0-1 fractions: not boxes to mmtrain, they train as text)
   std::array<int64_t, kLintIssueCount> issues{};  // bad records per LintIssue
   TokenStats tokens;
   double seconds = 0;

@@ -81,6 +81,12 @@ std::string LintReport::to_table() const {
     if (s.chunked > 0)
       out += fmt::format("  {}: {} text-only samples are longer than seq_len {} (the packer cuts them)\n",
                          s.config.name, s.chunked, seq_len);
+    if (s.fraction_boxes > 0)
+      out += fmt::format(
+          "  {}: warning: {} samples write boxes as 0-1 fractions (first: {}); mmtrain's boxes are integers on "
+          "the 0..999 grid (min(999, int(1000 * fraction))): as written they train as plain text and "
+          "are not checked (docs/your_own_data.md)\n",
+          s.config.name, s.fraction_boxes, s.fraction_box_example);
   }
   out += "\nmixture (effective shares):\n";
   out += mixture ? mixture->to_table() : "  error: " + mixture_error + "\n";
@@ -126,6 +132,7 @@ nlohmann::ordered_json LintReport::to_json() const {
     o["tiles"] = s.tiles;
     o["budgeted"] = s.budgeted;
     o["chunked"] = s.chunked;
+    o["fraction_boxes"] = s.fraction_boxes;
     Json issues = Json::object();
     for (int i = 0; i < kLintIssueCount; ++i) issues[to_string(static_cast<LintIssue>(i))] = s.issues[i];
     o["issues"] = issues;

@@ -115,6 +115,17 @@ TEST_CASE("box scanner: 2- and 4-integer groups on the 0..999 grid", "[formats][
   CHECK(find_bad_box("nested [[1, 2000]]").has_value());
 }
 
+TEST_CASE("fraction-box scanner: 2- and 4-number groups of 0-1 fractions", "[formats]") {
+  CHECK(find_fraction_box("the cat at [0.1, 0.25, 0.5, 0.75].").value() == "[0.1, 0.25, 0.5, 0.75]");
+  CHECK(find_fraction_box("point [0.5,1]").value() == "[0.5,1]");
+  CHECK(find_fraction_box("first [1, 2] then [0, 0.5]").value() == "[0, 0.5]");
+  CHECK(!find_fraction_box("[0, 0, 999, 999] [500, 500]"));           // grid integers
+  CHECK(!find_fraction_box("[0, 1, 0, 1]"));                          // no fraction: could be anything
+  CHECK(!find_fraction_box("[0.5, 1.5, 0.2, 0.3] [0.1, 0.2, 0.3]"));  // above 1; three numbers
+  CHECK(!find_fraction_box("[a, 0.5] [0.5, -0.2] [] [.]"));
+  CHECK(find_fraction_box("[[0.1, 0.2], [0.3, 0.4]]").value() == "[0.1, 0.2]");  // the inner groups are pairs
+}
+
 TEST_CASE("quarantine sink: thread-safe, deduplicated, written as JSONL", "[quarantine]") {
   TempDir dir;
   {

@@ -268,6 +268,14 @@ TEST_CASE("lint: a damaged copy is reported record by record", "[lint]") {
     j["conversations"][1]["value"] = "The box is [10, 20, 1200, 30].";
     return j.dump();
   });
+  // 9. Boxes written as 0-1 fractions (records 6 and 7): trained as text, so lint warns.
+  for (int rec : {6, 7}) {
+    edit_line(refer, rec, [rec](const std::string& l) {
+      Json j = Json::parse(l);
+      j["conversations"][1]["value"] = rec == 6 ? "The box is [0.12, 0.3, 0.55, 0.8]." : "At [0.5, 1.0].";
+      return j.dump();
+    });
+  }
 
   LintInputs in = inputs(d);
   SourceConfig missing;
@@ -295,6 +303,12 @@ TEST_CASE("lint: a damaged copy is reported record by record", "[lint]") {
   CHECK(ref.size() == 2);
   CHECK(ref.at(r2["id"].get<std::string>()) == "missing_image");  // the quarantine kind's name
   CHECK(ref.at(r5["id"].get<std::string>()) == "box_out_of_range");
+  for (const auto& s : r.sources) {
+    INFO(s.config.name);
+    CHECK(s.fraction_boxes == (s.config.name == "sft_refer_ground" ? 2 : 0));
+  }
+  CHECK_THAT(r.to_table(), Catch::Contains("sft_refer_ground: warning: 2 samples write boxes as 0-1 fractions (first: "
+                                           "[0.12, 0.3, 0.55, 0.8])"));
   const auto caps = issues_of(r, "synth_captions");
   REQUIRE(!caps.empty());
   for (const auto& [id, issue] : caps) CHECK(issue == "damaged_shard");
