@@ -33,18 +33,21 @@ struct TrainArgs {
   bool dry_run = false;
 };
 
-// The command that continues this run: the same config (when one was given; else the run
-// directory's recipe.yaml serves again), --set overrides, --stage and --run-dir (the resumed stages
-// must be configured as they were), with --resume auto; shell-quoted, so it works pasted as printed.
-std::string resume_command(const TrainArgs& a) {
+// The train command of `a` with `resume` as its --resume ("" = none), shell-quoted.
+std::string command_of(const TrainArgs& a, const std::string& resume) {
   std::string cmd = "mmtrain train";
   if (!a.config.empty()) cmd += " --config " + io::shell_quote(a.config);
   for (const auto& s : a.sets) cmd += " --set " + io::shell_quote(s);
   if (!a.stage.empty()) cmd += " --stage " + io::shell_quote(a.stage);
   if (!a.run_dir.empty()) cmd += " --run-dir " + io::shell_quote(a.run_dir);
   if (a.no_eval) cmd += " --no-eval";
-  return cmd + " --resume auto";
+  return resume.empty() ? cmd : cmd + " --resume " + io::shell_quote(resume);
 }
+
+// The command that continues this run: the same config (when one was given; else the run
+// directory's recipe.yaml serves again), --set overrides, --stage and --run-dir (the resumed stages
+// must be configured as they were), with --resume auto; shell-quoted, so it works pasted as printed.
+std::string resume_command(const TrainArgs& a) { return command_of(a, "auto"); }
 
 // The recipe file: --config, or without it (to resume) the resolved recipe the run directory holds.
 std::string recipe_path(const TrainArgs& a) {
@@ -97,6 +100,7 @@ int run_train(const TrainArgs& a) {
   opts.resume = a.resume;
   opts.lock_run_dir = false;            // held above
   opts.preflight = env.world_size > 1;  // a single process checked above, before the run directory
+  opts.command = command_of(a, a.resume);
   if (!a.no_eval) opts.evaluate = make_eval_hook();
   const train::RecipeResult result = train::run_recipe(recipe, group, opts);
   if (!group.is_main()) return 0;

@@ -15,6 +15,7 @@
 #include "core/run_lock.h"
 #include "dist/process_group.h"
 #include "support/text_run.h"
+#include "trainers/loop/run_history.h"
 #include "trainers/loop/run_recipe.h"
 #include "trainers/loop/trainer.h"
 
@@ -69,6 +70,21 @@ TEST_CASE("run_recipe trains the stages in order and checks everything before a 
   // b started from a's final checkpoint: its saved config names it.
   const auto b_cfg = mm::load_run_config((w.dir / "full" / "b" / "config.yaml").string(), {});
   CHECK(b_cfg.train.init_from == full.stages[0].final_checkpoint);
+  // run_history.jsonl: the start (with the binary's commit) and each stage's end, in order.
+  const auto history = mm::train::read_run_history((w.dir / "full").string());
+  REQUIRE(history.size() == 3);
+  CHECK(history[0]["event"] == "start");
+  CHECK(history[0]["stages"] == nlohmann::json::array({"a", "b"}));
+  CHECK(history[0]["ranks"] == 1);
+  CHECK(!history[0]["commit"].get<std::string>().empty());
+  CHECK(history[0]["time"].get<std::string>().size() == 20);  // 2026-12-07T10:30:00Z
+  CHECK(history[1]["event"] == "stage_end");
+  CHECK(history[1]["stage"] == "a");
+  CHECK(history[1]["steps"] == 4);
+  CHECK(history[1]["completed"] == true);
+  CHECK(history[1]["wall_s"].get<double>() > 0);
+  CHECK(history[2]["stage"] == "b");
+  CHECK(history[2]["final_checkpoint"] == full.stages[1].final_checkpoint);
 
   SECTION("a fresh start over checkpoints is refused before anything trains") {
     const auto before = fs::last_write_time(w.dir / "full" / "a" / "metrics.jsonl");
@@ -102,6 +118,12 @@ TEST_CASE("run_recipe trains the stages in order and checks everything before a 
     const RecipeResult resumed = run(w.recipe("stop"), "auto");
     REQUIRE(resumed.completed);
     CHECK(final_weights(w, "stop", "b", 3) == final_weights(w, "full", "b", 3));
+    // The history holds both sessions: start, a stopped; start (resume auto), a and b completed.
+    const auto h = mm::train::read_run_history((w.dir / "stop").string());
+    REQUIRE(h.size() == 5);
+    CHECK((h[1]["stage"] == "a" && h[1]["completed"] == false && h[1]["steps"] == 1));
+    CHECK((h[2]["event"] == "start" && h[2]["resume"] == "auto"));
+    CHECK((h[3]["stage"] == "a" && h[3]["completed"] == true && h[4]["stage"] == "b"));
   }
 }
 

@@ -7,11 +7,13 @@
 #include "core/check.h"
 #include "core/logging.h"
 #include "core/run_lock.h"
+#include "core/timer.h"
 #include "dist/collectives.h"
 #include "dist/process_group.h"
 #include "models/checkpoint/checkpoint_manager.h"
 #include "models/checkpoint/model_state.h"
 #include "trainers/loop/preflight.h"
+#include "trainers/loop/run_history.h"
 #include "trainers/loop/stage_run.h"
 
 namespace fs = std::filesystem;
@@ -94,6 +96,10 @@ RecipeResult run_recipe(const Recipe& recipe, const dist::Group& group, const Re
     for (size_t i = begin; i < end; ++i) names += (i > begin ? " -> " : "") + recipe.stages[i].train.stage;
     mm::log::get("train")->info("recipe {}: {} stage(s): {}; run directory {}", recipe.path, recipe.stages.size(),
                                 names, recipe.stages.front().run_dir);
+    std::vector<std::string> stages;
+    for (size_t i = begin; i < end; ++i) stages.push_back(recipe.stages[i].train.stage);
+    append_run_history(recipe.stages.front().run_dir,
+                       run_start_record(recipe.path, stages, group.world_size(), opts.command, opts.resume));
   }
   RecipeResult out;
   for (size_t i = begin; i < end; ++i) {
@@ -105,7 +111,12 @@ RecipeResult run_recipe(const Recipe& recipe, const dist::Group& group, const Re
     stage_opts.init_override = previous;
     stage_opts.evaluate = opts.evaluate;
     stage_opts.progress = opts.progress;
+    const Stopwatch watch;
     out.stages.push_back(train_stage(cfg, group, stage_opts));
+    const StageResult& r = out.stages.back();
+    if (group.is_main())
+      append_run_history(cfg.run_dir,
+                         stage_end_record(r.stage, r.completed, r.steps_done, watch.seconds(), r.final_checkpoint));
     if (!out.stages.back().completed) return out;
     previous = out.stages.back().final_checkpoint;
   }

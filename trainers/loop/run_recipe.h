@@ -19,6 +19,7 @@ struct RecipeOptions {
   bool progress = true;      // console progress lines on rank 0
   bool lock_run_dir = true;  // false: the caller holds the run directory's lock (lock_run_dir below)
   bool preflight = true;     // false: the caller has run preflight() on this recipe already
+  std::string command;       // the command line that started the run, for run_history.jsonl ("" = unknown)
 };
 
 struct RecipeResult {
@@ -38,7 +39,8 @@ std::optional<RunLock> lock_run_dir(const std::string& run_dir, const dist::Grou
 // (lock_run_dir). Before any stage starts: a fresh run
 // is refused when a stage to run already holds checkpoints, a --resume folder must belong to one of
 // the recipe's stages, and a single stage whose init_from is `previous` needs its predecessor
-// completed. Throws mm::Error (one line) on each.
+// completed. Throws mm::Error (one line) on each. Rank 0 appends to <run_dir>/run_history.jsonl
+// when the stages start and as each ends (run_history.h).
 RecipeResult run_recipe(const Recipe& recipe, const dist::Group& group, const RecipeOptions& opts);
 
 // True when the stage's checkpoints hold a verified checkpoint whose state says the stage
