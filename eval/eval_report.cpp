@@ -70,7 +70,8 @@ std::vector<Example> select_examples(const std::vector<EvalItem>& items, const s
   }
   std::vector<Example> out;
   for (size_t i : chosen)
-    out.push_back({items[i].id, items[i].question, predictions[i], items[i].answers, scores[i], items[i].task});
+    out.push_back(
+        {items[i].id, items[i].question, predictions[i], items[i].answers, scores[i], items[i].task, items[i].images});
   return out;
 }
 
@@ -93,12 +94,15 @@ std::string report_to_json(const EvalReport& r) {
     if (!b.tasks.empty()) e["tasks"] = b.tasks;
     j["benchmarks"][b.name] = e;
     json ex = json::array();
-    for (const auto& x : b.examples)
-      ex.push_back({{"id", x.id},
-                    {"question", x.question},
-                    {"prediction", x.prediction},
-                    {"answers", x.answers},
-                    {"score", x.score}});
+    for (const auto& x : b.examples) {
+      json e = {{"id", x.id},
+                {"question", x.question},
+                {"prediction", x.prediction},
+                {"answers", x.answers},
+                {"score", x.score}};
+      if (!x.images.empty()) e["images"] = x.images;
+      ex.push_back(e);
+    }
     j["examples"][b.name] = ex;
   }
   j["skipped"] = r.skipped;
@@ -170,6 +174,7 @@ std::string predictions_to_jsonl(const EvalReport& report) {
       json j = {{"benchmark", b.name}, {"id", x.id}};
       if (!x.task.empty()) j["task"] = x.task;
       j["question"] = x.question;
+      if (!x.images.empty()) j["images"] = x.images;
       j["prediction"] = x.prediction;
       j["answers"] = x.answers;
       j["score"] = x.score;

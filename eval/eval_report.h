@@ -14,7 +14,8 @@ struct Example {
   std::string id, question, prediction;
   std::vector<std::string> answers;
   double score = 0;
-  std::string task;  // EvalItem::task ("" when the item has none)
+  std::string task;                 // EvalItem::task ("" when the item has none)
+  std::vector<std::string> images;  // EvalItem::images (resolved paths); the run report shows them
 };
 
 struct BenchmarkScore {
@@ -55,7 +56,7 @@ std::vector<Example> select_examples(const std::vector<EvalItem>& items, const s
 
 // {"categories": {name: score}, "benchmarks": {name: {"score", "n", "metric", "category", "chance"?}},
 //  "mmbase": x | null, "chance": {category: x}, "examples": {benchmark: [{"id", "question",
-//  "prediction", "answers", "score"}]}, "skipped": ["file:line: reason"],
+//  "prediction", "answers", "score", "images" (when the item has any)}]}, "skipped": ["file:line: reason"],
 //  "eval_sets": [{"path", "hash"}]} (the run report checks the files still hash the same)
 std::string report_to_json(const EvalReport& report);
 
@@ -71,8 +72,9 @@ std::string report_to_console_table(const EvalReport& report);
 void write_report(const EvalReport& report, const std::string& json_path);
 
 // One JSON object per evaluated item, benchmark by benchmark: {"benchmark", "id", "task" (when the
-// item has one), "question", "prediction", "answers", "score"}. write_report puts it beside the
-// JSON report as <name>.predictions.jsonl, for a person or a script to study every answer.
+// item has one), "question", "images" (when the item has any: its resolved paths), "prediction",
+// "answers", "score"}. write_report puts it beside the JSON report as <name>.predictions.jsonl, for
+// a person or a script to study every answer. Files written before "images" existed lack the key.
 std::string predictions_to_jsonl(const EvalReport& report);
 
 }  // namespace mm::eval

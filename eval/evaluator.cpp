@@ -85,7 +85,7 @@ EvalReport Evaluator::run(const std::vector<EvalSet>& sets, const PredictFn& pre
     std::map<std::string, std::pair<double, int64_t>> per_task;  // task -> (sum, count)
     for (size_t i = 0; i < items.size(); ++i) {
       b.predictions.push_back(
-          {items[i].id, items[i].question, texts[i], items[i].answers, item_scores[i], items[i].task});
+          {items[i].id, items[i].question, texts[i], items[i].answers, item_scores[i], items[i].task, items[i].images});
       if (!items[i].task.empty() && b.metric != Metric::kPerplexity) {
         per_task[items[i].task].first += item_scores[i];
         per_task[items[i].task].second += 1;

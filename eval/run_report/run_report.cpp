@@ -1,191 +1,105 @@
-// Rendering a run's report (run_report.h). The report is built once as a list of blocks (headings,
-// paragraphs, tables, charts) and rendered twice: Markdown and HTML. Reading the run:
-// run_report_read.cpp.
+// Rendering a run's report (run_report.h): the sections (report_sections.cpp, report_meta.cpp,
+// report_charts.cpp) as one list of blocks, rendered as Markdown and as self-contained HTML, and
+// written with their chart files. Reading the run: run_report_read.cpp, run_meta_read.cpp.
 #include "eval/run_report/run_report.h"
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <set>
-#include <sstream>
 
-#include "core/check.h"
 #include "core/io.h"
-#include "eval/eval_item.h"
+#include "eval/run_report/report_blocks.h"
 #include "eval/run_report/svg_chart.h"
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace mm::eval {
 namespace {
 
-constexpr Category kAllCategories[] = {Category::kGeneral,     Category::kTextRich,   Category::kKnowledge,
-                                       Category::kReferGround, Category::kMultiImage, Category::kTextOnly};
+using report::Block;
+using report::Cell;
+using report::Table;
 
-std::string percent(const std::optional<double>& x) { return x ? fmt::format("{:.1f}", 100.0 * *x) : "-"; }
-
-struct Table {
-  std::vector<std::string> header;
-  std::vector<bool> right;  // right-aligned columns
-  std::vector<std::vector<std::string>> rows;
-};
-
-struct Block {
-  enum Kind { kHeading, kParagraph, kTable, kChart } kind;
-  std::string text;  // heading / paragraph text; chart: file name
-  int level = 2;
-  Table table;
-  std::string svg;  // chart content
-};
-
-// The categories with a score in any row or a chance level, in the canonical order.
-std::vector<std::string> categories_of(const RunSummary& run) {
-  std::vector<std::string> out;
-  for (Category c : kAllCategories) {
-    const std::string name = category_name(c);
-    bool any = run.chance.categories.count(name) || (run.init && run.init->categories.count(name));
-    for (const auto& s : run.stages) any |= s.eval && s.eval->categories.count(name);
-    if (any) out.push_back(name);
-  }
-  return out;
-}
-
-// (row name, eval) for the init row and every stage with an eval.
-std::vector<std::pair<std::string, const StageEval*>> score_rows(const RunSummary& run) {
-  std::vector<std::pair<std::string, const StageEval*>> rows;
-  if (run.init) rows.emplace_back("init", &*run.init);
-  for (const auto& s : run.stages) rows.emplace_back(s.name, s.eval ? &*s.eval : nullptr);
-  return rows;
-}
-
-Table scores_table(const RunSummary& run) {
-  const auto cats = categories_of(run);
-  Table t;
-  t.header = {"stage", "eval step"};
-  t.header.insert(t.header.end(), cats.begin(), cats.end());
-  t.header.push_back("MMBase");
-  t.right.assign(t.header.size(), true);
-  t.right[0] = false;
-  for (const auto& [name, e] : score_rows(run)) {
-    std::vector<std::string> row = {name, e ? std::to_string(e->step) : "-"};
-    for (const auto& c : cats) row.push_back(e ? percent(score_of(e->categories, c)) : "-");
-    row.push_back(e ? percent(e->mmbase) : "-");
-    t.rows.push_back(row);
-  }
-  std::vector<std::string> row = {"chance", ""};
-  for (const auto& c : cats) row.push_back(percent(score_of(run.chance.categories, c)));
-  row.push_back(percent(run.chance.mmbase));
-  t.rows.push_back(row);
-  return t;
-}
-
-Table training_table(const RunSummary& run) {
-  Table t;
-  t.header = {"stage", "steps", "first loss", "last loss", "tokens seen"};
-  t.right = {false, true, true, true, true};
-  for (const auto& s : run.stages) {
-    auto loss = [&](bool first) -> std::string {
-      if (s.loss.empty()) return "-";
-      return fmt::format("{:.4f}", first ? s.loss.front().second : s.loss.back().second);
-    };
-    t.rows.push_back(
-        {s.name, std::to_string(s.steps), loss(true), loss(false), s.tokens ? std::to_string(*s.tokens) : "-"});
-  }
-  return t;
-}
-
-std::string one_line(std::string s, size_t max_chars) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (s.size() > max_chars) s = s.substr(0, max_chars) + "...";
-  return s;
-}
-
-// Up to two right and two wrong examples per benchmark of the final eval, in their order.
-std::vector<Block> example_blocks(const StageEval& e) {
-  std::vector<Block> out;
-  for (const auto& [bench, list] : e.examples.items()) {
-    if (!list.is_array() || list.empty()) continue;
-    Table t;
-    t.header = {"id", "question", "prediction", "reference", "score"};
-    t.right = {false, false, false, false, true};
-    size_t right = 0, wrong = 0;
-    for (const auto& x : list) {
-      const double score = x.value("score", 0.0);
-      size_t& kind = score >= 0.5 ? right : wrong;
-      if (kind >= 2) continue;
-      ++kind;
-      std::vector<std::string> answers;
-      if (x.contains("answers") && x["answers"].is_array())
-        for (const auto& a : x["answers"])
-          if (a.is_string() && answers.size() < 3) answers.push_back(a.get<std::string>());
-      const json& id = x.contains("id") ? x["id"] : json("");
-      t.rows.push_back({id.is_string() ? id.get<std::string>() : id.dump(), one_line(x.value("question", ""), 120),
-                        one_line(x.value("prediction", ""), 80),
-                        one_line(fmt::format("{}", fmt::join(answers, "; ")), 80), fmt::format("{:.2f}", score)});
-    }
-    std::string title = bench;
-    if (e.benchmarks.contains(bench) && e.benchmarks[bench].contains("score")) {
-      const json& b = e.benchmarks[bench];
-      const double sc = b["score"].get<double>();
-      title += b.value("metric", "") == "perplexity" ? fmt::format(" (perplexity {:.3f})", sc)
-                                                     : fmt::format(" ({}, {:.1f}%)", b.value("metric", ""), 100 * sc);
-    }
-    out.push_back({Block::kHeading, title, 3, {}, {}});
-    out.push_back({Block::kTable, "", 2, t, {}});
-  }
-  return out;
-}
-
-std::vector<Block> report_blocks(const RunSummary& run) {
+std::vector<Block> report_blocks(const RunSummary& run, const std::string& out_dir) {
+  using namespace report;
+  const Context ctx{run, out_dir.empty() ? run.run_dir : out_dir};
   std::vector<Block> b;
-  auto para = [&](const std::string& text) { b.push_back({Block::kParagraph, text, 2, {}, {}}); };
-  auto heading = [&](const std::string& text, int level) { b.push_back({Block::kHeading, text, level, {}, {}}); };
-  heading("Run report: " + run.run_dir, 1);
+  b.push_back(heading("Run report: " + run.run_dir, 1));
   std::vector<std::string> names;
   for (const auto& s : run.stages) names.push_back(s.name);
-  para(fmt::format("Stages, in order: {}.{}", fmt::join(names, " -> "),
-                   run.init ? " The init row is the model evaluated before training." : ""));
+  b.push_back(paragraph(fmt::format("Stages, in order: {}.{}", fmt::join(names, " -> "),
+                                    run.init ? " The init row is the model evaluated before training." : "")));
   if (run.wall_seconds)
-    para(fmt::format("Measured wall time: {:.0f} s ({:.1f} min).", *run.wall_seconds, *run.wall_seconds / 60));
-  heading("Scores by category (%)", 2);
-  b.push_back({Block::kTable, "", 2, scores_table(run), {}});
-  para("Each stage's row is its last evaluation. Chance: " + run.chance_source +
-       ". Multiple choice: the expected score of a random letter; other accuracy metrics: the score of always "
-       "giving the most frequent reference answer (for boxes, or the best constant box on a 50-unit grid, "
-       "whichever is higher); a category's chance is the mean over its benchmarks.");
-  b.push_back({Block::kChart, "scores.svg", 2, {}, scores_svg(run)});
-  heading("Training", 2);
-  b.push_back({Block::kTable, "", 2, training_table(run), {}});
-  b.push_back({Block::kChart, "loss.svg", 2, {}, loss_svg(run)});
-  const StageEval* final_eval = run.init ? &*run.init : nullptr;
-  std::string final_name = "init";
-  for (const auto& s : run.stages)
-    if (s.eval) final_eval = &*s.eval, final_name = s.name;
-  if (final_eval && !final_eval->examples.empty()) {
-    heading(fmt::format("Example predictions ({}, step {})", final_name, final_eval->step), 2);
-    for (auto& blk : example_blocks(*final_eval)) b.push_back(std::move(blk));
+    b.push_back(paragraph(
+        fmt::format("Measured wall time: {:.0f} s ({:.1f} min).", *run.wall_seconds, *run.wall_seconds / 60)));
+  b.push_back(heading("The run", 2));
+  for (auto& blk : meta_blocks(ctx)) b.push_back(std::move(blk));
+
+  b.push_back(heading("Scores by category (%)", 2));
+  b.push_back(table_block(scores_table(run)));
+  b.push_back(paragraph("Each stage's row is its last evaluation. Chance: " + run.chance_source +
+                        ". Multiple choice: the expected score of a random letter; other accuracy metrics: the score "
+                        "of always giving the most frequent reference answer (for boxes, or the best constant box on "
+                        "a 50-unit grid, whichever is higher); a category's chance is the mean over its benchmarks."));
+  b.push_back(charts_block({{"scores.svg", scores_svg(run)}}));
+
+  b.push_back(heading("Scores over the steps", 2));
+  b.push_back(paragraph(
+      "Every evaluation of every stage (dots), on the global step: the stages one after the other, boundaries "
+      "dashed. The grey dashed line is the chance level."));
+  b.push_back(charts_block(scores_over_steps_svgs(run)));
+  b.push_back(table_block(scores_over_steps_table(run)));
+
+  const auto [last, last_name] = final_eval(run);
+  if (last && !last->benchmarks.empty()) {
+    b.push_back(heading(fmt::format("Benchmarks ({}, step {})", last_name, last->step), 2));
+    b.push_back(table_block(benchmarks_table(*last)));
+    b.push_back(paragraph(
+        "95% interval: the Wilson score interval (z = 1.96) of the score as a proportion of the n items. It is "
+        "exact for metrics that score each item 0 or 1 (exact_match, multiple_choice, iou@0.5, vqa_accuracy with "
+        "one reference) and an approximation for partial credit (vqa_accuracy with several references, anls). "
+        "Perplexity has none.",
+        "note"));
+  }
+  b.push_back(heading("Text perplexity and held-out loss", 2));
+  for (auto& blk : perplexity_blocks(ctx)) b.push_back(std::move(blk));
+
+  b.push_back(heading("Training", 2));
+  b.push_back(table_block(training_table(run)));
+  b.push_back(charts_block({{"loss.svg", loss_svg(run)}}));
+  b.push_back(charts_block({loss_by_source_svg(run)}));
+  b.push_back(charts_block(training_svgs(run)));
+
+  if (last && !last->examples.empty()) {
+    b.push_back(heading(fmt::format("Example predictions ({}, step {})", last_name, last->step), 2));
+    if (!run.examples_images_from.empty()) b.push_back(paragraph("Images: " + run.examples_images_from + ".", "note"));
+    for (auto& blk : example_blocks(ctx, *last)) b.push_back(std::move(blk));
   }
   if (!run.notes.empty()) {
-    heading("Notes", 2);
-    for (const auto& n : run.notes) para(n);
+    b.push_back(heading("Notes", 2));
+    for (const auto& n : run.notes) b.push_back(paragraph(n));
   }
   return b;
 }
 
 // A Markdown table cell: '|' escaped, '<' '>' as entities (so "<image>" shows instead of vanishing as a tag).
-std::string md_cell(const std::string& s) {
+std::string md_text(const std::string& s) {
   std::string out;
   for (char c : s) out += c == '|' ? "\\|" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : std::string(1, c);
   return out;
 }
 
+std::string md_cell(const Cell& c) {
+  std::string out = c.code && !c.text.empty() ? "`" + c.text + "`" : md_text(c.text);
+  for (size_t i = 0; i < c.links.size(); ++i)
+    out += (i ? ", " : out.empty() ? "" : " ") + fmt::format("[{}]({})", md_text(c.links[i].text), c.links[i].href);
+  for (const auto& img : c.images) out += (out.empty() ? "" : " ") + fmt::format("![image]({})", img);
+  return out;
+}
+
 std::string table_markdown(const Table& t) {
   std::string md = "|";
-  for (const auto& h : t.header) md += " " + md_cell(h) + " |";
+  for (const auto& h : t.header) md += " " + md_text(h) + " |";
   md += "\n|";
   for (size_t i = 0; i < t.header.size(); ++i) md += i < t.right.size() && t.right[i] ? "---:|" : "---|";
   md += "\n";
@@ -197,87 +111,98 @@ std::string table_markdown(const Table& t) {
   return md;
 }
 
+std::string html_cell(const Cell& c) {
+  std::string out = c.code ? "<code>" + svg::xml_escape(c.text) + "</code>" : svg::xml_escape(c.text);
+  for (size_t i = 0; i < c.links.size(); ++i)
+    out += (i             ? ", "
+            : out.empty() ? ""
+                          : " ") +
+           fmt::format("<a href=\"{}\">{}</a>", svg::xml_escape(c.links[i].href), svg::xml_escape(c.links[i].text));
+  for (const auto& img : c.images)
+    out += fmt::format("<a href=\"{0}\"><img src=\"{0}\" alt=\"the item's image\"></a>", svg::xml_escape(img));
+  return out;
+}
+
 std::string table_html(const Table& t) {
-  std::string h = "<table>\n<tr>";
-  for (const auto& x : t.header) h += "<th>" + svg::xml_escape(x) + "</th>";
-  h += "</tr>\n";
+  bool header = false;
+  for (const auto& x : t.header) header |= !x.empty();
+  std::string h = "<table>\n";
+  if (header) {
+    h += "<tr>";
+    for (const auto& x : t.header) h += "<th>" + svg::xml_escape(x) + "</th>";
+    h += "</tr>\n";
+  }
   for (const auto& row : t.rows) {
     h += "<tr>";
     for (size_t i = 0; i < row.size(); ++i)
-      h += (i < t.right.size() && t.right[i] ? "<td class=\"num\">" : "<td>") + svg::xml_escape(row[i]) + "</td>";
+      h += (i < t.right.size() && t.right[i] ? "<td class=\"num\">" : "<td>") + html_cell(row[i]) + "</td>";
     h += "</tr>\n";
   }
   return h + "</table>\n";
 }
 
+constexpr const char* kStyle =
+    "body { font-family: sans-serif; max-width: 1240px; margin: 1.5em auto; padding: 0 1em; color: #222; }\n"
+    "table { border-collapse: collapse; margin: 0.8em 0; font-size: 14px; }\n"
+    "th, td { border: 1px solid #ccc; padding: 3px 8px; vertical-align: top; }\n"
+    "th { background: #f3f3f3; }\ntd.num { text-align: right; white-space: nowrap; }\n"
+    "td:first-child { white-space: nowrap; }\n"
+    "td img { height: 96px; max-width: 200px; object-fit: contain; margin: 0 2px; image-rendering: pixelated; "
+    "border: 1px solid #ddd; }\n"
+    "p.note { font-size: 13px; color: #555; }\n"
+    "pre { background: #f6f6f6; padding: 6px 10px; }\n"
+    ".charts { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }\n"
+    ".charts svg { border: 1px solid #eee; }\n";
+
 }  // namespace
 
-std::string loss_svg(const RunSummary& run) {
-  std::vector<svg::LossStage> stages;
-  double offset = 0;
-  for (const auto& s : run.stages) {
-    svg::LossStage ls{s.name, offset, offset + static_cast<double>(s.steps), {}};
-    for (const auto& [step, loss] : s.loss) ls.points.emplace_back(offset + static_cast<double>(step), loss);
-    offset = ls.end;
-    stages.push_back(std::move(ls));
-  }
-  return svg::loss_chart(stages);
-}
-
-std::string scores_svg(const RunSummary& run) {
-  svg::BarChart chart;
-  chart.groups = categories_of(run);
-  for (const auto& [name, e] : score_rows(run)) {
-    chart.series.push_back(name);
-    std::vector<std::optional<double>> values;
-    for (const auto& c : chart.groups) values.push_back(e ? score_of(e->categories, c) : std::nullopt);
-    chart.values.push_back(values);
-  }
-  for (const auto& c : chart.groups) chart.reference.push_back(score_of(run.chance.categories, c));
-  return svg::bar_chart(chart);
-}
-
-std::string run_report_markdown(const RunSummary& run) {
+std::string run_report_markdown(const RunSummary& run, const std::string& out_dir) {
   std::string md;
-  for (const auto& b : report_blocks(run)) {
+  for (const auto& b : report_blocks(run, out_dir)) {
     switch (b.kind) {
       case Block::kHeading:
         md += std::string(b.level, '#') + " " + b.text + "\n\n";
         break;
       case Block::kParagraph:
-        md += b.text + "\n\n";
+        md += (b.css_class == "note" ? "*" + b.text + "*" : b.text) + "\n\n";
         break;
       case Block::kTable:
         md += table_markdown(b.table) + "\n";
         break;
-      case Block::kChart:
-        md += fmt::format("![{}]({})\n\n", b.text, b.text);
+      case Block::kCode:
+        md += "```\n" + b.text + "\n```\n\n";
+        break;
+      case Block::kCharts:
+        for (const auto& c : b.charts) md += fmt::format("![{}]({})\n", c.file, c.file);
+        md += "\n";
         break;
     }
   }
   return md;
 }
 
-std::string run_report_html(const RunSummary& run) {
-  std::string h =
-      "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-      svg::xml_escape("Run report: " + run.run_dir) +
-      "</title>\n<style>\nbody { font-family: sans-serif; max-width: 60em; margin: 2em auto; }\n"
-      "table { border-collapse: collapse; margin: 1em 0; }\nth, td { border: 1px solid #ccc; padding: 3px 8px; }\n"
-      "td.num { text-align: right; }\n</style>\n</head>\n<body>\n";
-  for (const auto& b : report_blocks(run)) {
+std::string run_report_html(const RunSummary& run, const std::string& out_dir) {
+  std::string h = "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+                  svg::xml_escape("Run report: " + run.run_dir) + "</title>\n<style>\n" + kStyle +
+                  "</style>\n</head>\n<body>\n";
+  for (const auto& b : report_blocks(run, out_dir)) {
     switch (b.kind) {
       case Block::kHeading:
         h += fmt::format("<h{0}>{1}</h{0}>\n", b.level, svg::xml_escape(b.text));
         break;
       case Block::kParagraph:
-        h += "<p>" + svg::xml_escape(b.text) + "</p>\n";
+        h += (b.css_class.empty() ? "<p>" : "<p class=\"" + b.css_class + "\">") + svg::xml_escape(b.text) + "</p>\n";
         break;
       case Block::kTable:
         h += table_html(b.table);
         break;
-      case Block::kChart:
-        h += "<figure>\n" + b.svg + "</figure>\n";
+      case Block::kCode:
+        h += "<pre><code>" + svg::xml_escape(b.text) + "</code></pre>\n";
+        break;
+      case Block::kCharts:
+        h += "<div class=\"charts\">\n";
+        for (const auto& c : b.charts) h += c.svg;
+        h += "</div>\n";
         break;
     }
   }
@@ -285,18 +210,35 @@ std::string run_report_html(const RunSummary& run) {
 }
 
 WrittenReport write_run_report(const RunSummary& run, const std::string& out_dir) {
-  fs::create_directories(out_dir);
+  fs::create_directories(fs::path(out_dir) / "charts");
   const fs::path d(out_dir);
-  WrittenReport w{(d / "report.md").string(), (d / "report.html").string(), (d / "loss.svg").string(),
-                  (d / "scores.svg").string()};
-  io::write_file_atomic(w.loss_svg, loss_svg(run));
-  io::write_file_atomic(w.scores_svg, scores_svg(run));
-  io::write_file_atomic(w.markdown, run_report_markdown(run));
-  io::write_file_atomic(w.html, run_report_html(run));
+  WrittenReport w{(d / "report.md").string(),
+                  (d / "report.html").string(),
+                  (d / "loss.svg").string(),
+                  (d / "scores.svg").string(),
+                  {}};
+  std::vector<Chart> charts = {{"loss.svg", loss_svg(run)}, {"scores.svg", scores_svg(run)}};
+  for (auto& c : scores_over_steps_svgs(run)) charts.push_back(std::move(c));
+  charts.push_back(loss_by_source_svg(run));
+  for (auto& c : training_svgs(run)) charts.push_back(std::move(c));
+  for (auto& c : perplexity_svgs(run)) charts.push_back(std::move(c));
+  for (const auto& c : charts) {
+    io::write_file_atomic((d / c.file).string(), c.svg);
+    w.charts.push_back((d / c.file).string());
+  }
+  io::write_file_atomic(w.markdown, run_report_markdown(run, out_dir));
+  io::write_file_atomic(w.html, run_report_html(run, out_dir));
   return w;
 }
 
-std::string scores_table_markdown(const RunSummary& run) { return table_markdown(scores_table(run)); }
-std::string training_table_markdown(const RunSummary& run) { return table_markdown(training_table(run)); }
+std::string scores_table_markdown(const RunSummary& run) { return table_markdown(report::scores_table(run)); }
+std::string training_table_markdown(const RunSummary& run) { return table_markdown(report::training_table(run)); }
+std::string scores_over_steps_markdown(const RunSummary& run) {
+  return table_markdown(report::scores_over_steps_table(run));
+}
+std::string benchmarks_table_markdown(const RunSummary& run) {
+  const auto fe = report::final_eval(run);
+  return fe.first ? table_markdown(report::benchmarks_table(*fe.first)) : "";
+}
 
 }  // namespace mm::eval

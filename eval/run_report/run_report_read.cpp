@@ -1,5 +1,5 @@
-// Reading a run directory for its report (run_report.h): the stages, their last evaluation and
-// every eval file, metrics.jsonl, and the chance levels.
+// Reading a run directory for its report (run_report.h): the stages, every eval file and
+// metrics.jsonl, and the chance levels; the rest of what a run records: run_meta_read.cpp.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -57,27 +57,48 @@ StageEval parse_eval(const json& j, const std::string& path, int64_t step) {
   return e;
 }
 
+// Every eval JSON (step_NNNNNN.json) in `dir`, by step.
+std::vector<StageEval> eval_files(const fs::path& dir) {
+  std::vector<std::pair<int64_t, fs::path>> found;
+  if (fs::is_directory(dir))
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (int64_t s = step_of(entry.path()); s >= 0) found.emplace_back(s, entry.path());
+  std::sort(found.begin(), found.end());
+  std::vector<StageEval> out;
+  for (const auto& [step, path] : found) {
+    json j;
+    try {
+      j = json::parse(io::read_file(path.string()));
+    } catch (const json::exception& e) {
+      MM_FAIL("{}: not valid JSON ({})", path.string(), e.what());
+    }
+    out.push_back(parse_eval(j, path.string(), step));
+  }
+  return out;
+}
+
 // The eval JSON with the highest step in `dir`, if any.
 std::optional<StageEval> last_eval_file(const fs::path& dir) {
-  if (!fs::is_directory(dir)) return std::nullopt;
-  fs::path best;
-  int64_t best_step = -1;
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (int64_t s = step_of(entry.path()); s > best_step) best_step = s, best = entry.path();
-  if (best_step < 0) return std::nullopt;
-  json j;
-  try {
-    j = json::parse(io::read_file(best.string()));
-  } catch (const json::exception& e) {
-    MM_FAIL("{}: not valid JSON ({})", best.string(), e.what());
-  }
-  return parse_eval(j, best.string(), best_step);
+  auto all = eval_files(dir);
+  if (all.empty()) return std::nullopt;
+  return std::move(all.back());
+}
+
+void add_point(Series* s, int64_t step, const json& r, const char* key) {
+  if (r.contains(key) && r[key].is_number()) s->emplace_back(step, r[key].get<double>());
+}
+
+// {"name": number, ...} -> one point per name.
+void add_points(std::map<std::string, Series>* m, int64_t step, const json& obj) {
+  if (!obj.is_object()) return;
+  for (const auto& [k, v] : obj.items())
+    if (v.is_number()) (*m)[k].emplace_back(step, v.get<double>());
 }
 
 StageRun read_stage(const std::string& name, const fs::path& dir, std::vector<std::string>* notes) {
   StageRun s;
   s.name = name;
-  std::optional<StageEval> record_eval;  // the last eval record of metrics.jsonl
+  std::vector<StageEval> record_evals;  // the eval records of metrics.jsonl
   const fs::path metrics = dir / "metrics.jsonl";
   if (fs::exists(metrics)) {
     std::ifstream in(metrics);
@@ -99,15 +120,28 @@ StageRun read_stage(const std::string& name, const fs::path& dir, std::vector<st
       s.steps = std::max(s.steps, step);
       if (r.contains("eval") && r["eval"].is_object()) {
         json as_report = {{"categories", r["eval"]}, {"mmbase", r.value("eval_mmbase", json(nullptr))}};
-        record_eval = parse_eval(as_report, metrics.string(), step);
+        record_evals.push_back(parse_eval(as_report, metrics.string(), step));
+      } else if (r.contains("heldout_loss")) {
+        add_points(&s.heldout_loss, step, r["heldout_loss"]);
       } else if (r.contains("loss") && r["loss"].is_number()) {
         s.loss.emplace_back(step, r["loss"].get<double>());
+        add_point(&s.lr, step, r, "lr");
+        add_point(&s.grad_norm, step, r, "grad_norm");
+        add_point(&s.tokens_per_s, step, r, "tokens_per_s");
+        if (r.contains("loss_by_source")) add_points(&s.loss_by_source, step, r["loss_by_source"]);
         if (r.contains("tokens_seen") && r["tokens_seen"].is_number()) s.tokens = r["tokens_seen"].get<int64_t>();
       }
     }
   }
-  s.eval = last_eval_file(dir / "eval");
-  if (!s.eval) s.eval = record_eval;
+  s.evals = eval_files(dir / "eval");
+  if (!s.evals.empty()) s.eval = s.evals.back();
+  if (!s.eval && !record_evals.empty()) s.eval = record_evals.back();
+  std::set<int64_t> have;
+  for (const auto& e : s.evals) have.insert(e.step);
+  for (auto& e : record_evals)
+    if (have.insert(e.step).second) s.evals.push_back(std::move(e));
+  std::stable_sort(s.evals.begin(), s.evals.end(),
+                   [](const StageEval& a, const StageEval& b) { return a.step < b.step; });
   return s;
 }
 
@@ -233,6 +267,7 @@ RunSummary read_run(const std::string& run_dir, std::vector<std::string> stage_n
            "run directory {}: no stage found (expected STAGE/metrics.jsonl written by mmtrain train)", run_dir);
   run.init = last_eval_file(fs::path(run_dir) / "baseline" / "eval");
   compute_chance(run_dir, &run);
+  read_run_meta(&run);
   check_eval_sets(&run);
   const fs::path time_file = fs::path(run_dir) / "demo_time.txt";
   if (fs::exists(time_file)) {

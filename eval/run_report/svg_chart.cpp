@@ -1,4 +1,5 @@
-// The SVG charts (svg_chart.h): a tiny canvas that maps data to pixels and draws axes with ticks.
+// The SVG line charts (svg_chart.h) and the helpers the charts share; the bar chart is in
+// svg_bar_chart.cpp, the canvas in svg_canvas.h.
 #include "eval/run_report/svg_chart.h"
 
 #include <fmt/format.h>
@@ -6,71 +7,29 @@
 #include <algorithm>
 #include <cmath>
 
+#include "eval/run_report/svg_canvas.h"
+
 namespace mm::eval::svg {
-namespace {
+namespace detail {
 
-constexpr const char* kPalette[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759",
-                                    "#76b7b2", "#b07aa1", "#edc948", "#9c755f"};
-const char* color(size_t i) { return kPalette[i % (sizeof(kPalette) / sizeof(kPalette[0]))]; }
-
-// A tick label without trailing zeros: 0.5, 2, 1500, 1.25.
-std::string tick_label(double v) {
-  if (std::fabs(v) < 1e-12) return "0";
-  std::string s = fmt::format("{:.4f}", v);
-  while (s.back() == '0') s.pop_back();
-  if (s.back() == '.') s.pop_back();
-  return s;
+const char* color(size_t i) {
+  static constexpr const char* kPalette[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
+                                             "#b07aa1", "#edc948", "#9c755f", "#ff9da7", "#bab0ac"};
+  return kPalette[i % (sizeof(kPalette) / sizeof(kPalette[0]))];
 }
 
-// A plot area of width x height pixels inside margins, data ranges [x0, x1] x [y0, y1].
-struct Canvas {
-  double width = 760, height = 380, left = 64, right = 20, top = 44, bottom = 52;
-  double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
-  std::string body;
+std::vector<double> ticks_inside(double lo, double hi, int target) {
+  std::vector<double> out;
+  const double eps = 1e-9 * std::max(1.0, std::fabs(hi - lo));
+  for (double t : nice_ticks(lo, hi, target))
+    if (t >= lo - eps && t <= hi + eps) out.push_back(t);
+  return out;
+}
 
-  double px(double x) const { return left + (x - x0) / (x1 - x0) * (width - left - right); }
-  double py(double y) const { return height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom); }
-  double plot_bottom() const { return height - bottom; }
-  double plot_right() const { return width - right; }
+}  // namespace detail
 
-  void line(double xa, double ya, double xb, double yb, const std::string& style) {
-    body += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" {}/>\n", xa, ya, xb, yb, style);
-  }
-  void text(double x, double y, const std::string& s, const std::string& style) {
-    body += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" {}>{}</text>\n", x, y, style, xml_escape(s));
-  }
-  void rect(double x, double y, double w, double h, const std::string& fill) {
-    body += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"/>\n", x, y, w,
-                        h, fill);
-  }
-  // Axes: horizontal grid lines and labels at y_ticks, x ticks at x_ticks (none if empty), titles.
-  void axes(const std::vector<double>& x_ticks, const std::vector<double>& y_ticks, const std::string& x_title,
-            const std::string& y_title, const std::string& y_suffix = "") {
-    for (double t : y_ticks) {
-      line(left, py(t), plot_right(), py(t), "stroke=\"#e0e0e0\"");
-      text(left - 6, py(t) + 4, tick_label(t) + y_suffix, "text-anchor=\"end\" font-size=\"11\"");
-    }
-    for (double t : x_ticks) {
-      line(px(t), plot_bottom(), px(t), plot_bottom() + 5, "stroke=\"#333\"");
-      text(px(t), plot_bottom() + 18, tick_label(t), "text-anchor=\"middle\" font-size=\"11\"");
-    }
-    line(left, plot_bottom(), plot_right(), plot_bottom(), "stroke=\"#333\"");
-    line(left, top, left, plot_bottom(), "stroke=\"#333\"");
-    text((left + plot_right()) / 2, height - 10, x_title, "text-anchor=\"middle\" font-size=\"12\"");
-    text(14, (top + plot_bottom()) / 2, y_title,
-         fmt::format("text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 {:.1f})\"",
-                     (top + plot_bottom()) / 2));
-  }
-  std::string svg(const std::string& title) const {
-    return fmt::format(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-        "font-family=\"sans-serif\">\n<title>{2}</title>\n<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n"
-        "{3}</svg>\n",
-        width, height, xml_escape(title), body);
-  }
-};
-
-}  // namespace
+using detail::Canvas;
+using detail::color;
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   if (!(hi > lo)) hi = lo + 1;
@@ -86,6 +45,15 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   for (double t = std::floor(lo / step) * step; ticks.empty() || ticks.back() < hi - 1e-9 * step; t += step)
     ticks.push_back(std::fabs(t) < 1e-9 * step ? 0.0 : t);
   return ticks;
+}
+
+std::string tick_label(double v, double step) {
+  if (std::fabs(v) < 1e-12 * std::max(1.0, std::fabs(step))) return "0";
+  const int decimals = step > 0 && step < 1 ? std::min(12, static_cast<int>(std::ceil(-std::log10(step) - 1e-9))) : 0;
+  std::string s = fmt::format("{:.{}f}", v, std::max(decimals, 0) + 1);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s == "-0" ? "0" : s;
 }
 
 std::string xml_escape(const std::string& text) {
@@ -111,71 +79,99 @@ std::string xml_escape(const std::string& text) {
   return out;
 }
 
-std::string loss_chart(const std::vector<LossStage>& stages) {
+std::string line_chart(const LineChart& chart) {
   Canvas c;
-  double lo = INFINITY, hi = -INFINITY, x_end = 0;
-  for (const auto& s : stages) {
-    x_end = std::max({x_end, s.end, s.start});
-    for (const auto& [x, y] : s.points) lo = std::min(lo, y), hi = std::max(hi, y), x_end = std::max(x_end, x);
-  }
-  if (!std::isfinite(lo)) lo = 0, hi = 1;
-  const auto y_ticks = nice_ticks(lo, hi);
-  const auto x_ticks = nice_ticks(0, std::max(1.0, x_end), 8);
-  c.y0 = y_ticks.front(), c.y1 = y_ticks.back(), c.x0 = 0, c.x1 = x_ticks.back();
-  c.axes(x_ticks, y_ticks, "optimizer step (cumulative over the stages)", "training loss");
-  for (size_t i = 0; i < stages.size(); ++i) {
-    const auto& s = stages[i];
-    if (i > 0) c.line(c.px(s.start), c.top, c.px(s.start), c.plot_bottom(), "stroke=\"#888\" stroke-dasharray=\"4 3\"");
-    c.text(c.px(s.start) + 4, c.top - 6, s.name, fmt::format("font-size=\"12\" fill=\"{}\"", color(i)));
-    if (s.points.empty()) continue;
-    if (s.points.size() == 1) {  // a polyline of one point draws nothing: a dot instead
-      c.body += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", c.px(s.points[0].first),
-                            c.py(s.points[0].second), color(i));
-      continue;
+  c.width = chart.width, c.height = chart.height;
+  // The data, scaled, without non-finite points.
+  std::vector<std::vector<std::pair<double, double>>> pts(chart.series.size());
+  double xlo = INFINITY, xhi = -INFINITY, lo = INFINITY, hi = -INFINITY;
+  for (size_t i = 0; i < chart.series.size(); ++i)
+    for (const auto& [x, y] : chart.series[i].points) {
+      const double v = y * chart.y_scale;
+      if (!std::isfinite(x) || !std::isfinite(v)) continue;
+      pts[i].emplace_back(x, v);
+      xlo = std::min(xlo, x), xhi = std::max(xhi, x), lo = std::min(lo, v), hi = std::max(hi, v);
     }
-    std::string pts;
-    for (const auto& [x, y] : s.points) pts += fmt::format("{:.1f},{:.1f} ", c.px(x), c.py(y));
-    pts.pop_back();
-    c.body +=
-        fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n", color(i), pts);
+  const bool empty = !std::isfinite(lo);
+  for (const auto& s : chart.stages) xlo = std::min(xlo, s.start), xhi = std::max({xhi, s.end, s.start});
+  if (!std::isfinite(xlo)) xlo = 0, xhi = 1;
+  if (!(xhi > xlo)) xhi = xlo + 1;
+  if (empty) lo = 0, hi = 1;
+  const bool floored = chart.y_floor && *chart.y_floor * chart.y_scale <= lo;
+  if (floored) lo = *chart.y_floor * chart.y_scale;
+  const double pad = hi > lo ? 0.06 * (hi - lo) : (std::fabs(hi) > 0 ? 0.1 * std::fabs(hi) : 1.0);
+  c.x0 = xlo, c.x1 = xhi, c.y0 = floored ? lo : lo - pad, c.y1 = hi + pad;
+  if (lo >= 0 && c.y0 < 0) c.y0 = 0;  // data that is never negative gets no negative axis
+
+  size_t named = 0, longest = 0;
+  for (const auto& s : chart.series)
+    if (!s.name.empty()) ++named, longest = std::max(longest, s.name.size());
+  const bool legend = chart.legend && named > 0;
+  if (legend) {
+    c.right = std::min(260.0, 34 + 6.8 * longest);
+    c.height = std::max(c.height, c.top + 17.0 * named + c.bottom);
   }
-  return c.svg("training loss per stage");
+  const double x_target = std::max(2.0, (c.plot_right() - c.left) / 70);
+  const double y_target = std::max(2.0, (c.plot_bottom() - c.top) / 28);
+  c.axes(chart.title, detail::ticks_inside(c.x0, c.x1, static_cast<int>(x_target)),
+         detail::ticks_inside(c.y0, c.y1, static_cast<int>(y_target)), chart.x_label, chart.y_label, chart.y_suffix);
+
+  // Stage names above the plot (a second row when one would overlap the previous), separators.
+  double row_end[2] = {-INFINITY, -INFINITY};
+  for (size_t i = 0; i < chart.stages.size(); ++i) {
+    const auto& s = chart.stages[i];
+    const double x = c.px(s.start);
+    if (s.start > c.x0 + 1e-9 * (c.x1 - c.x0))
+      c.line(x, c.top, x, c.plot_bottom(), "stroke=\"#888\" stroke-dasharray=\"4 3\"");
+    const int row = x + 3 < row_end[0] ? 1 : 0;
+    c.text(x + 3, c.top - 6 - 13 * row, s.name,
+           fmt::format("font-size=\"11\" fill=\"{}\"", s.color >= 0 ? color(static_cast<size_t>(s.color)) : "#555"));
+    row_end[row] = x + 3 + 6.5 * s.name.size() + 6;
+  }
+  for (size_t i = 0; i < chart.series.size(); ++i) {
+    const auto& s = chart.series[i];
+    const std::string col = color(s.color >= 0 ? static_cast<size_t>(s.color) : i);
+    if (pts[i].size() >= 2) {
+      std::string p;
+      for (const auto& [x, y] : pts[i]) p += fmt::format("{:.1f},{:.1f} ", c.px(x), c.py(y));
+      p.pop_back();
+      c.body += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"{} points=\"{}\"/>\n", col,
+                            s.dashed ? " stroke-dasharray=\"5 3\"" : "", p);
+    }
+    if (pts[i].size() == 1 || s.markers)
+      for (const auto& [x, y] : pts[i]) c.dot(c.px(x), c.py(y), col);
+  }
+  if (empty)
+    c.text((c.left + c.plot_right()) / 2, (c.top + c.plot_bottom()) / 2, "nothing logged",
+           "text-anchor=\"middle\" font-size=\"13\" fill=\"#888\"");
+  if (legend) {
+    double y = c.top + 4;
+    for (size_t i = 0; i < chart.series.size(); ++i) {
+      const auto& s = chart.series[i];
+      if (s.name.empty()) continue;
+      const std::string col = color(s.color >= 0 ? static_cast<size_t>(s.color) : i);
+      const double lx = c.plot_right() + 12;
+      c.line(lx, y, lx + 18, y,
+             fmt::format("stroke=\"{}\" stroke-width=\"2\"{}", col, s.dashed ? " stroke-dasharray=\"5 3\"" : ""));
+      if (s.markers) c.dot(lx + 9, y, col);
+      c.text(lx + 23, y + 4, s.name, "font-size=\"11\"");
+      y += 17;
+    }
+  }
+  return c.svg(chart.title);
 }
 
-std::string bar_chart(const BarChart& chart) {
-  Canvas c;
-  c.top = 56;
-  const auto y_ticks = nice_ticks(0, 100, 5);
-  c.y0 = 0, c.y1 = 100;
-  c.axes({}, y_ticks, "category", "score", "%");
-  const size_t groups = std::max<size_t>(1, chart.groups.size()), series = std::max<size_t>(1, chart.series.size());
-  const double group_w = (c.plot_right() - c.left) / groups, bar_w = group_w * 0.8 / series;
-  for (size_t g = 0; g < chart.groups.size(); ++g) {
-    const double gx = c.left + g * group_w + group_w * 0.1;
-    for (size_t s = 0; s < chart.series.size(); ++s) {
-      const auto& v = g < chart.values[s].size() ? chart.values[s][g] : std::nullopt;
-      if (!v) continue;
-      const double top = c.py(100 * std::clamp(*v, 0.0, 1.0));
-      c.rect(gx + s * bar_w, top, bar_w * 0.92, c.plot_bottom() - top, color(s));
-      if (bar_w >= 18)
-        c.text(gx + (s + 0.46) * bar_w, top - 3, fmt::format("{:.0f}", 100 * *v),
-               "text-anchor=\"middle\" font-size=\"9\"");
-    }
-    if (g < chart.reference.size() && chart.reference[g]) {
-      const double y = c.py(100 * *chart.reference[g]);
-      c.line(gx - 4, y, gx + group_w * 0.8 + 4, y, "stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"");
-    }
-    c.text(gx + group_w * 0.4, c.plot_bottom() + 18, chart.groups[g], "text-anchor=\"middle\" font-size=\"12\"");
+std::string loss_chart(const std::vector<LossStage>& stages) {
+  LineChart chart;
+  chart.title = "training loss per stage";
+  chart.x_label = "optimizer step (cumulative over the stages)";
+  chart.y_label = "training loss";
+  chart.legend = false;  // the stage names above the plot say which line is which
+  for (size_t i = 0; i < stages.size(); ++i) {
+    chart.stages.push_back({stages[i].name, stages[i].start, stages[i].end, static_cast<int>(i)});
+    chart.series.push_back({"", stages[i].points, static_cast<int>(i), false, false});
   }
-  double lx = c.left;  // legend, one row above the plot
-  for (size_t s = 0; s < chart.series.size(); ++s) {
-    c.rect(lx, 14, 12, 12, color(s));
-    c.text(lx + 16, 24, chart.series[s], "font-size=\"12\"");
-    lx += 28 + 7.0 * chart.series[s].size();
-  }
-  c.line(lx, 20, lx + 24, 20, "stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"");
-  c.text(lx + 28, 24, "chance (majority-answer baseline)", "font-size=\"12\"");
-  return c.svg("category scores per stage");
+  return line_chart(chart);
 }
 
 }  // namespace mm::eval::svg

@@ -18,9 +18,13 @@
 #include "eval/run_report/run_report.h"
 #include "eval/run_report/svg_chart.h"
 #include "support/temp_dir.h"
+#include "tests/eval/run_report_support.h"
 
 namespace fs = std::filesystem;
 using namespace mm::eval;
+using mm::eval::report_test::bench;
+using mm::eval::report_test::count;
+using mm::eval::report_test::tags_balanced;
 
 namespace {
 
@@ -30,37 +34,6 @@ EvalItem item(Metric m, std::vector<std::string> answers, std::vector<std::strin
   it.metric = m, it.answers = std::move(answers), it.choices = std::move(choices), it.benchmark = bench,
   it.category = c;
   return it;
-}
-
-BenchmarkScore bench(const std::string& name, Category c, Metric m, double score) {
-  BenchmarkScore b;
-  b.name = name, b.category = c, b.metric = m, b.score = score, b.n = 4;
-  return b;
-}
-
-// Tags open and close in order (<a>, </a>, <b/>); comments and <?...?> / <!...> skipped.
-bool tags_balanced(const std::string& x) {
-  std::vector<std::string> stack;
-  for (size_t i = x.find('<'); i != std::string::npos; i = x.find('<', i + 1)) {
-    const size_t j = x.find('>', i);
-    if (j == std::string::npos) return false;
-    const std::string tag = x.substr(i + 1, j - i - 1);
-    if (tag.empty()) return false;
-    if (tag[0] == '!' || tag[0] == '?' || tag.back() == '/') continue;
-    if (tag[0] == '/') {
-      if (stack.empty() || stack.back() != tag.substr(1)) return false;
-      stack.pop_back();
-    } else {
-      stack.push_back(tag.substr(0, tag.find_first_of(" \n")));
-    }
-  }
-  return stack.empty();
-}
-
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t i = text.find(needle); i != std::string::npos; i = text.find(needle, i + 1)) ++n;
-  return n;
 }
 
 // The tiny eval set: general = {yn: yes, yes, no (exact match) -> 2/3; count: 3, 3, 4, 5
@@ -242,7 +215,10 @@ TEST_CASE("run report: tables, chance row, charts and HTML of a two-stage run", 
                        Catch::Contains("stroke-dasharray"));  // the boundary at step 30
   CHECK_THAT(bars, Catch::Contains(">init</text>") && Catch::Contains(">general</text>") &&
                        Catch::Contains(">knowledge</text>"));
-  CHECK(count(bars, "<rect") == 1 + 3 * 2 + 3);     // background + 3 rows x 2 categories + legend
+  // background + 3 rows x 2 categories - init's knowledge (0%: its number on the baseline, no empty
+  // bar) + legend
+  CHECK(count(bars, "<rect") == 1 + 3 * 2 - 1 + 3);
+  CHECK_THAT(bars, Catch::Contains(">0</text>"));
   CHECK(count(bars, "stroke-dasharray") == 2 + 1);  // chance of each category + the legend's sample
 
   CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
