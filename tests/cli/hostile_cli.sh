@@ -44,5 +44,8 @@ expect "optimizer.lr: must be a finite number > 0, got inf" "$MMTRAIN" info --co
   --set optimizer.lr=.inf
 expect "image.mode: expected one of single | static | dynamic" "$MMTRAIN" info --config "$TMP/empty.yaml" \
   --set image.mode=tiles
+# Damaged images: our one line only, nothing from libpng or libjpeg before it.
+IMG=$(cd "$(dirname "$0")/../data/hostile/image" && pwd)
+expect "short_idat.png: corrupt PNG: libpng: Not enough image data" "$MMTRAIN" preprocess --image "$IMG/short_idat.png"
 [ $status -eq 0 ] && echo "every hostile path: one line, exit 1"
 exit $status
