@@ -92,6 +92,20 @@ void BM_image_decode(benchmark::State& state) {
 }
 BENCHMARK(BM_image_decode)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 
+// The decode before issue 28, side by side with BM_image_decode on the same bytes: cv::imdecode
+// (IMREAD_COLOR: OpenCV's own libjpeg settings, BGR) + BGR -> RGB.
+void BM_image_decode_cv_imdecode(benchmark::State& state) {
+  const std::string& jpg = bench_jpeg();
+  const cv::Mat buf(1, static_cast<int>(jpg.size()), CV_8U, const_cast<char*>(jpg.data()));
+  for (auto _ : state) {
+    cv::Mat rgb;
+    cv::cvtColor(cv::imdecode(buf, cv::IMREAD_COLOR), rgb, cv::COLOR_BGR2RGB);
+    benchmark::DoNotOptimize(rgb.data);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_image_decode_cv_imdecode)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+
 void BM_image_split_normalize(benchmark::State& state) {
   const mm::ImageConfig cfg = bench_cfg();
   const cv::Mat rgb = mm::data::decode_image(bench_jpeg(), cfg);

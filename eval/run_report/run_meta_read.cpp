@@ -117,7 +117,9 @@ size_t fill_example_images(StageEval* e, std::map<std::string, std::map<std::str
     for (auto& x : list) {
       if (!x.is_object() || x.contains("images") || !x.contains("id")) continue;
       const std::string id = x["id"].is_string() ? x["id"].get<std::string>() : x["id"].dump();
-      if (auto it = images.find(bench + '\n' + id); it != images.end()) x["images"] = it->second, ++filled;
+      // an item without images (text-only) stores none: nothing to fill, no note
+      if (auto it = images.find(bench + '\n' + id); it != images.end() && !it->second.empty())
+        x["images"] = it->second, ++filled;
     }
   return filled;
 }

@@ -60,6 +60,8 @@ struct RichRun {
       "{\"id\": \"q1\", \"question\": \"<image>\\nq1\", \"images\": [\"img/a.png\"], \"answers\": [\"yes\"], "
       "\"category\": \"general\", \"benchmark\": \"yn\", \"metric\": \"exact_match\"}\n"
       "{\"id\": \"q2\", \"question\": \"<image>\\nq2\", \"images\": [\"img/gone.png\"], \"answers\": [\"no\"], "
+      "\"category\": \"general\", \"benchmark\": \"yn\", \"metric\": \"exact_match\"}\n"
+      "{\"id\": \"q3\", \"question\": \"q3\", \"answers\": [\"x\"], "
       "\"category\": \"general\", \"benchmark\": \"yn\", \"metric\": \"exact_match\"}\n");
 
   explicit RichRun(bool images_in_json = true) {
@@ -104,7 +106,10 @@ struct RichRun {
     };
     report("pretrain/eval/step_000010.json", 0.5, 10, 9.0, {});
     report("pretrain/eval/step_000030.json", 0.7, 10, 6.0, {});
-    std::vector<Example> ex = {{"q1", "<image>\nq1", "yes", {"yes"}, 1.0}, {"q2", "<image>\nq2", "yes", {"no"}, 0.0}};
+    // q3 has no image: it stores none, and needs none from the eval set.
+    std::vector<Example> ex = {{"q1", "<image>\nq1", "yes", {"yes"}, 1.0},
+                               {"q2", "<image>\nq2", "yes", {"no"}, 0.0},
+                               {"q3", "q3", "x", {"x"}, 1.0}};
     if (images_in_json) ex[0].images = {image}, ex[1].images = {dir.file("sets/img/gone.png")};
     report("sft/eval/step_000005.json", 0.9, 10, std::nullopt, ex);
   }
