@@ -9,6 +9,9 @@ find_package(CLI11 REQUIRED)
 find_package(LibArchive REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
+# Byte-level BPE (src/tokenizer/bpe_*.cpp): Unicode regular expressions and NFC.
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 if(MM_WITH_OPENCV)
   find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
   # PNG and JPEG are decoded with the libpng and libjpeg(-turbo) that OpenCV uses, called directly
