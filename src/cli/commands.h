@@ -15,5 +15,6 @@ void add_generate(CLI::App& app);  // greedy decoding from a checkpoint (generat
 void add_eval(CLI::App& app);      // score a checkpoint on eval sets (eval.cpp)
 void add_report(CLI::App& app);    // a run's report: scores per stage, charts (report.cpp)
 void add_probe(CLI::App& app);     // teacher-forced word accuracy, own vs other images (probe.cpp)
+void add_ablate(CLI::App& app);    // ablation sweeps: ablate plan (ablate.cpp)
 
 }  // namespace mm::cli

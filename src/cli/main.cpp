@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   mm::cli::add_eval(app);
   mm::cli::add_probe(app);
   mm::cli::add_report(app);
+  mm::cli::add_ablate(app);
 
   if (argc == 1) {
     std::cout << app.help();
