@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Independent check of an `mmtrain export` folder: HF Llama / Mixtral / Qwen2-MoE and CLIP vision,
-written here in plain torch from the definitions of HF transformers' modeling_llama.py,
-modeling_mixtral.py, modeling_qwen2_moe.py and modeling_clip.py (RMSNorm in float32, rotate_half
-RoPE with rope_theta, GQA by repeating kv heads, SwiGLU, Mixtral routing = softmax over all router
+"""Independent check of an `mmtrain export` folder: HF Llama / Mistral / Qwen2 / Mixtral / Qwen2-MoE and CLIP
+vision, written here in plain torch from the definitions of HF transformers' modeling_llama.py, modeling_mistral.py,
+modeling_qwen2.py, modeling_mixtral.py, modeling_qwen2_moe.py, modeling_rope_utils.py (llama3 rope_scaling) and
+modeling_clip.py (RMSNorm in float32, rotate_half RoPE with rope_theta, GQA by repeating kv heads, SwiGLU, Mixtral routing = softmax over all router
 logits, top-k, renormalise; Qwen2-MoE: q/k/v biases, layer i sparse iff i not in mlp_only_layers
 and (i + 1) % decoder_sparse_step == 0, top-k weights renormalised only with norm_topk_prob, plus
 sigmoid(shared_expert_gate(x)) * shared_expert(x); CLIP pre-norm blocks, q scaled before q k^T).
@@ -56,8 +56,25 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
-def rope_cos_sin(positions, head_dim, theta):
+def llama3_inv_freq(inv_freq, rs):
+    """transformers' _compute_llama3_parameters (modeling_rope_utils.py)."""
+    factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+    old_len = rs["original_max_position_embeddings"]
+    low_wavelen, high_wavelen = old_len / low, old_len / high
+    wavelen = 2 * math.pi / inv_freq
+    inv_freq_llama = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+    smooth_factor = (old_len / wavelen - low) / (high - low)
+    smoothed = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+    is_medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+    return torch.where(is_medium, smoothed, inv_freq_llama)
+
+
+def rope_cos_sin(positions, head_dim, theta, rope_scaling=None):
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    if rope_scaling is not None:
+        kind = rope_scaling.get("rope_type", rope_scaling.get("type"))
+        assert kind == "llama3", kind
+        inv_freq = llama3_inv_freq(inv_freq, rope_scaling)
     freqs = positions.float()[..., None] * inv_freq  # (B, T, hd/2)
     emb = torch.cat((freqs, freqs), dim=-1)
     return emb.cos(), emb.sin()  # (B, T, hd)
@@ -133,7 +150,8 @@ def qwen2_moe_block(x, W, p, cfg):
 
 
 def qkv_bias(cfg):
-    return cfg["model_type"] == "qwen2_moe" and cfg.get("qkv_bias", True)
+    """Qwen2 always has q/k/v biases; Qwen2-MoE unless qkv_bias is false; Llama/Mistral/Mixtral none."""
+    return cfg["model_type"] == "qwen2" or (cfg["model_type"] == "qwen2_moe" and cfg.get("qkv_bias", True))
 
 
 def qwen2_sparse_layer(cfg, i):
@@ -182,11 +200,26 @@ def expected_llm_names(cfg):
     return names
 
 
+def load_folder_tensors(folder):
+    """model.safetensors, or the shards listed by model.safetensors.index.json."""
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return load_tensors(os.path.join(folder, "model.safetensors"))
+    weight_map = json.load(open(index))["weight_map"]
+    W = {}
+    for shard in sorted(set(weight_map.values())):
+        part = load_tensors(os.path.join(folder, shard))
+        assert all(weight_map.get(n) == shard for n in part), f"{shard}: tensors not in the index"
+        W.update(part)
+    assert set(W) == set(weight_map), "index and shards disagree"
+    return W
+
+
 def llm_logits(folder, ids):
     cfg = json.load(open(os.path.join(folder, "config.json")))
-    W = load_tensors(os.path.join(folder, "model.safetensors"))
+    W = load_folder_tensors(folder)
     mt = cfg["model_type"]
-    assert mt in ("llama", "mixtral", "qwen2_moe"), mt
+    assert mt in ("llama", "mistral", "qwen2", "mixtral", "qwen2_moe"), mt
     expected = expected_llm_names(cfg)
     missing, unexpected = set(expected) - set(W), set(W) - set(expected)
     assert not missing and not unexpected, f"missing {sorted(missing)}, unexpected {sorted(unexpected)}"
@@ -196,7 +229,7 @@ def llm_logits(folder, ids):
     hd = cfg.get("head_dim") or cfg["hidden_size"] // h
     b, t = ids.shape
     positions = torch.arange(t).unsqueeze(0).expand(b, t)
-    cos, sin = rope_cos_sin(positions, hd, cfg["rope_theta"])
+    cos, sin = rope_cos_sin(positions, hd, cfg["rope_theta"], cfg.get("rope_scaling"))
     eps = cfg["rms_norm_eps"]
     x = W["model.embed_tokens.weight"][ids]
     for i in range(cfg["num_hidden_layers"]):

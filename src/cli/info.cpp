@@ -12,6 +12,7 @@
 #include "core/config/config.h"
 #include "core/config/run_config.h"
 #include "data_pipeline/mixture/mixture_plan.h"  // effective mixture shares
+#include "models/llm/hf_import.h"                // model.llm.from: what the folder holds
 #include "models/model_size.h"                   // model summary
 #include "trainers/loop/preflight.h"
 #include "trainers/loop/recipe.h"
@@ -92,6 +93,11 @@ void run_info(const InfoArgs& a) {
     std::cout << fmt::format("# pre-flight of the {} stage(s): {}\n", pre.stages_checked,
                              pre.ok() ? "no problem" : std::to_string(pre.problems.size()) + " problem(s)");
     for (const auto& p : pre.problems) std::cout << "#   problem: " << p << "\n";
+  std::vector<std::string> pretrained;  // model.llm.from: what was read (its errors stop here, before training)
+  if (!cfg.model.llm.from.empty()) {
+    const auto dec = llm::read_hf_decoder(cfg.model.llm.from);
+    pretrained = llm::describe_hf_decoder(dec, hf::list_weights(dec.dir));
+  }
     for (const auto& m : pre.missing) std::cout << "#   not on this machine: " << m << "\n";
   }
   if (!pre.ok()) {
@@ -100,6 +106,7 @@ void run_info(const InfoArgs& a) {
   }
 }
 
+    if (!pretrained.empty()) out["pretrained_decoder"] = pretrained;
 }  // namespace
 
 void add_info(CLI::App& app) {
@@ -116,3 +123,4 @@ void add_info(CLI::App& app) {
 }
 
 }  // namespace mm::cli
+    for (const auto& line : pretrained) std::cout << "# " << line << "\n";

@@ -7,3 +7,12 @@ mm_add_test(test_llm
     ${CMAKE_CURRENT_LIST_DIR}/test_moe.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_moe_golden.cpp
   LIBS mm_models)
+
+# model.llm.from: hf:DIR (tests/data/golden/hf/, written by scripts/golden/gen_hf_folders.py): logits
+# against the independent python implementation, import -> export -> import, bad folders, the recipe.
+mm_add_test(test_hf_import
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/test_hf_import.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/test_hf_import_errors.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/test_hf_import_run.cpp
+  LIBS mm_train_loop mm_models)

@@ -1,5 +1,6 @@
 #include "trainers/loop/recipe.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -8,6 +9,8 @@
 #include "core/check.h"
 #include "core/config/config.h"
 #include "core/config/config_tree.h"
+#include "models/llm/hf_import.h"
+#include "models/presets.h"
 
 namespace fs = std::filesystem;
 
@@ -36,6 +39,80 @@ cfg::ConfigTree subtree(const cfg::ConfigTree& tree, const cfg::Json& node, cons
   }
   if (!out.origins.count("")) out.origins[""] = tree.origin_of(prefix);
   return out;
+}
+
+// Where the user wrote `path` (the recipe, a stage file or --set), "" when nowhere or only in a model
+// preset (configs/models/<preset>.yaml) or the defaults.
+std::string explicit_origin(const cfg::ConfigTree& tree, const std::string& path) {
+  auto it = tree.origins.find(path);
+  if (it == tree.origins.end()) return "";
+  if (it->second.rfind("--set ", 0) == 0) return it->second;
+  const size_t colon = it->second.find_last_of(':');
+  const fs::path file(colon == std::string::npos ? it->second : it->second.substr(0, colon));
+  const auto names = model_preset_names();
+  const bool preset = file.parent_path().filename() == "models" && file.extension() == ".yaml" &&
+                      std::find(names.begin(), names.end(), file.stem().string()) != names.end();
+  return preset ? "" : it->second;
+}
+
+// A scalar of the tree (kept as written) or of config.json, as text.
+std::string scalar_text(const cfg::Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+bool same_value(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  try {
+    size_t ia = 0, ib = 0;
+    const double x = std::stod(a, &ia), y = std::stod(b, &ib);
+    return ia == a.size() && ib == b.size() && x == y;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// model.llm.from: hf:DIR, applied to the stage's tree before it is read: every key config.json
+// determines takes the folder's value; a key the user wrote that disagrees is one error naming both.
+void apply_pretrained_decoder(cfg::ConfigTree& tree) {
+  const cfg::Json& root = tree.root;
+  if (!root.contains("model") || !root["model"].is_object() || !root["model"].contains("llm") ||
+      !root["model"]["llm"].is_object())
+    return;
+  const cfg::Json& llm_node = root["model"]["llm"];
+  if (!llm_node.contains("from") || !llm_node["from"].is_string() || llm_node["from"].get<std::string>().empty())
+    return;
+  const std::string from = cfg::detail::resolve_input_path(llm_node["from"].get<std::string>(),
+                                                           tree.origin_of("model.llm.from"), cfg::input_path());
+  const llm::HfDecoder dec = llm::read_hf_decoder(from);
+  const int64_t default_hd = dec.llm.dim / dec.llm.heads;
+  for (const auto& k : llm::hf_decoder_keys(dec)) {
+    const std::string path = "model.llm." + k.key;
+    cfg::Json* node = &tree.root["model"]["llm"];
+    for (size_t b = 0, e; b <= k.key.size(); b = e + 1) {  // walk (creating) "rope_scaling.factor"
+      e = std::min(k.key.find('.', b), k.key.size());
+      if (!node->is_object()) *node = cfg::Json::object();
+      node = &(*node)[k.key.substr(b, e - b)];
+    }
+    const std::string theirs = scalar_text(k.value), where = explicit_origin(tree, path);
+    if (!where.empty() && !node->is_null() && !node->is_object()) {
+      const std::string ours = scalar_text(*node);
+      if (k.user_wins) continue;
+      if (k.key == "max_seq_len") {
+        if (!same_value(ours, theirs) && std::stod(ours) > std::stod(theirs))
+          throw cfg::ConfigError(fmt::format("model.llm.max_seq_len: {} in {} exceeds {} of {} in {}", ours, where,
+                                             theirs, k.source, dec.config_file));
+        continue;  // a shorter RoPE cache
+      }
+      const bool same =
+          same_value(ours, theirs) ||
+          (k.key == "head_dim" && (same_value(ours, std::to_string(default_hd)) || same_value(ours, "0")) &&
+           same_value(theirs, "0"));
+      if (!same)
+        throw cfg::ConfigError(fmt::format("model.llm.{}: {} in {} disagrees with {} {} in {}", k.key, ours, where,
+                                           k.source, theirs, dec.config_file));
+      continue;
+    }
+    *node = theirs;
+    tree.origins[path] = dec.config_file;
+  }
 }
 
 }  // namespace
@@ -115,6 +192,7 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets
     for (const auto& [st, s] : per_stage)
       if (st == name) cfg::apply_set(tree, s), used_stage_sets.insert(st);
     cfg::apply_set(tree, "train.stage=" + name);
+    apply_pretrained_decoder(tree);
     RunConfig rc = cfg::from_tree<RunConfig>(tree);
     if (i == 0 && rc.train.init_from == "previous")
       throw cfg::ConfigError(

@@ -10,6 +10,7 @@
 #include "core/device.h"
 #include "core/io.h"
 #include "core/logging.h"
+#include "core/safetensors.h"
 #include "data_pipeline/loader/loader.h"
 #include "data_pipeline/loader/model_batch.h"
 #include "data_pipeline/quarantine.h"
@@ -18,6 +19,7 @@
 #include "dist/process_group.h"
 #include "models/checkpoint/checkpoint_tokenizer.h"
 #include "models/checkpoint/model_state.h"
+#include "models/llm/hf_import.h"
 #include "models/param_rules.h"
 #include "trainers/loop/recipe.h"
 #include "trainers/optim/param_groups.h"
@@ -62,6 +64,8 @@ void build_model(StageRun& run, const std::optional<Checkpoint>& resume_from) {
     load_model_state(*run.model, init_ckpt->model, (fs::path(init_ckpt->path) / "model.safetensors").string());
     log->info("stage '{}': initialised from {}", tc.stage, init_ckpt->path);
   }
+  } else if (!resume_from && !cfg.model.llm.from.empty()) {  // a fresh stage from a pretrained decoder
+    log->info("stage '{}': decoder from {}", tc.stage, llm::load_hf_decoder(*run.model->llm));
   std::vector<ParamRule> rules;
   for (const auto& r : tc.params) rules.push_back(ParamRule{r.select, r.trainable, r.lr_mult});
   OptimizerConfig ocfg = cfg.optimizer;

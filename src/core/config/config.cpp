@@ -34,6 +34,8 @@ void Reader::unknown_key(const std::string& path, const std::string& key,
 
 std::string resolve_input_path(const std::string& value, const std::string& origin, const Rule& rule) {
   namespace fs = std::filesystem;
+  // "hf:DIR" (a Hugging Face folder, model.llm.from): DIR is resolved, the prefix kept.
+  if (value.rfind("hf:", 0) == 0 && value.size() > 3) return "hf:" + resolve_input_path(value.substr(3), origin, rule);
   if (value.empty() || fs::path(value).is_absolute()) return value;
   for (const auto& w : rule.path_words)
     if (value == w) return value;

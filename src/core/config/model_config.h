@@ -91,6 +91,27 @@ struct MoEConfig {
   }
 };
 
+// RoPE frequency scaling for long contexts (Hugging Face's `rope_scaling`); type none leaves RoPE as is.
+struct RopeScalingConfig {
+  std::string type = "none";  // none | llama3
+  double factor = 8.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+
+  template <class V>
+  void visit(V& v) {
+    v("type", type, "RoPE scaling: none | llama3 (Llama 3.1+ frequency scaling)", cfg::one_of({"none", "llama3"}));
+    v("factor", factor, "llama3: how much longer the context is than the original", cfg::positive());
+    v("low_freq_factor", low_freq_factor, "llama3: wavelengths above original/low_freq_factor are scaled",
+      cfg::positive());
+    v("high_freq_factor", high_freq_factor, "llama3: wavelengths below original/high_freq_factor are kept",
+      cfg::positive());
+    v("original_max_position_embeddings", original_max_position_embeddings,
+      "llama3: the context length the model was first trained at", cfg::positive());
+  }
+};
+
 // Llama-style decoder.
 struct LLMConfig {
   int64_t vocab_size = 2048;
@@ -103,6 +124,10 @@ struct LLMConfig {
   double norm_eps = 1e-5;
   bool tie_embeddings = true;
   int64_t max_seq_len = 2048;
+  int64_t head_dim = 0;         // 0 = dim / heads
+  bool attention_bias = false;  // biases on q/k/v projections (Qwen2)
+  RopeScalingConfig rope_scaling;
+  std::string from;  // "" = random initialisation; "hf:DIR" = a pretrained Hugging Face decoder folder
   MoEConfig moe;
 
   template <class V>
@@ -117,11 +142,17 @@ struct LLMConfig {
     v("norm_eps", norm_eps, "RMSNorm epsilon", cfg::positive());
     v("tie_embeddings", tie_embeddings, "share token embedding and output head");
     v("max_seq_len", max_seq_len, "longest sequence (RoPE cache)", cfg::positive());
+    v("head_dim", head_dim, "width of one attention head (0 = dim / heads)", cfg::non_negative());
+    v("attention_bias", attention_bias, "biases on the q/k/v projections (Qwen2)");
+    v("rope_scaling", rope_scaling, "RoPE frequency scaling (Hugging Face rope_scaling)");
+    v("from", from, "start from a pretrained decoder: hf:DIR (a Hugging Face folder; sizes come from its config.json)",
+      cfg::input_path());
     v("moe", moe, "mixture-of-experts FFN");
   }
 
   void validate(cfg::Problems& p) const {
-    if (dim % heads != 0) p.add("heads", "must divide dim (" + std::to_string(dim) + "), got " + std::to_string(heads));
+    if (head_dim == 0 && dim % heads != 0)
+      p.add("heads", "must divide dim (" + std::to_string(dim) + "), got " + std::to_string(heads));
     if (heads % kv_heads != 0)
       p.add("kv_heads", "must divide heads (" + std::to_string(heads) + "), got " + std::to_string(kv_heads));
   }

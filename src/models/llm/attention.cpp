@@ -140,14 +140,19 @@ struct ChunkedAttentionFn : public torch::autograd::Function<ChunkedAttentionFn>
 }  // namespace
 
 AttentionImpl::AttentionImpl(const LLMConfig& cfg)
-    : heads(cfg.heads), kv_heads(cfg.kv_heads), head_dim(cfg.dim / cfg.heads), rope_theta(cfg.rope_theta) {
-  MM_CHECK(cfg.heads > 0 && cfg.dim % cfg.heads == 0, "llm.dim ({}) must be a multiple of llm.heads ({})", cfg.dim,
-           cfg.heads);
+    : heads(cfg.heads),
+      kv_heads(cfg.kv_heads),
+      head_dim(head_dim_of(cfg)),
+      rope_theta(cfg.rope_theta),
+      rope_scaling(cfg.rope_scaling) {
+  MM_CHECK(cfg.heads > 0 && (cfg.head_dim > 0 || cfg.dim % cfg.heads == 0),
+           "llm.dim ({}) must be a multiple of llm.heads ({}) when llm.head_dim is 0", cfg.dim, cfg.heads);
   MM_CHECK(cfg.kv_heads > 0 && cfg.heads % cfg.kv_heads == 0, "llm.kv_heads ({}) must divide llm.heads ({})",
            cfg.kv_heads, cfg.heads);
-  q_proj = register_module("q_proj", nn::Linear(nn::LinearOptions(cfg.dim, heads * head_dim).bias(false)));
-  k_proj = register_module("k_proj", nn::Linear(nn::LinearOptions(cfg.dim, kv_heads * head_dim).bias(false)));
-  v_proj = register_module("v_proj", nn::Linear(nn::LinearOptions(cfg.dim, kv_heads * head_dim).bias(false)));
+  const bool b = cfg.attention_bias;
+  q_proj = register_module("q_proj", nn::Linear(nn::LinearOptions(cfg.dim, heads * head_dim).bias(b)));
+  k_proj = register_module("k_proj", nn::Linear(nn::LinearOptions(cfg.dim, kv_heads * head_dim).bias(b)));
+  v_proj = register_module("v_proj", nn::Linear(nn::LinearOptions(cfg.dim, kv_heads * head_dim).bias(b)));
   o_proj = register_module("o_proj", nn::Linear(nn::LinearOptions(heads * head_dim, cfg.dim).bias(false)));
 }
 
@@ -155,8 +160,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& r
                                      LayerKV* cache) {
   const int64_t b = x.size(0), t = x.size(1);
   // One GEMM for q, k and v (weights stacked per call; the parameters keep HF's names).
-  auto qkv = torch::linear(x, torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}, 0))
-                 .split({heads * head_dim, kv_heads * head_dim, kv_heads * head_dim}, -1);
+  auto w = torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}, 0);
+  auto fused = q_proj->bias.defined() ? torch::linear(x, w, torch::cat({q_proj->bias, k_proj->bias, v_proj->bias}, 0))
+                                      : torch::linear(x, w);
+  auto qkv = fused.split({heads * head_dim, kv_heads * head_dim, kv_heads * head_dim}, -1);
   auto q = apply_rope(qkv[0].reshape({b, t, heads, head_dim}), rope);     // (B, T, H, hd)
   auto k = apply_rope(qkv[1].reshape({b, t, kv_heads, head_dim}), rope);  // (B, T, KV, hd)
   auto v = qkv[2].reshape({b, t, kv_heads, head_dim});                    // (B, T, KV, hd), a view
@@ -174,7 +181,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& r
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& positions,
                                      const torch::Tensor& doc_ids) {
-  auto rope = rope_tables(positions, head_dim, rope_theta, x.scalar_type());
+  auto rope = rope_tables(positions, head_dim, rope_theta, x.scalar_type(), rope_scaling);
   auto mask = make_document_mask(doc_ids, doc_ids, x.scalar_type());
   return forward(x, rope, mask, nullptr);
 }

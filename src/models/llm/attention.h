@@ -1,4 +1,5 @@
-// Grouped-query self-attention of the Llama decoder (q/k/v/o projections without bias, HF names),
+// Grouped-query self-attention of the Llama decoder (q/k/v/o projections, HF names; q/k/v biases
+// with llm.attention_bias as in Qwen2, o_proj never has one),
 // with RoPE from explicit positions, the document mask and an optional per-layer KV cache.
 #pragma once
 #include <torch/torch.h>
@@ -15,6 +16,9 @@ struct LayerKV {
   torch::Tensor v;  // (B, KV, T_past, hd)
 };
 
+// The width of one head: llm.head_dim, or dim / heads when it is 0.
+inline int64_t head_dim_of(const LLMConfig& cfg) { return cfg.head_dim > 0 ? cfg.head_dim : cfg.dim / cfg.heads; }
+
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const LLMConfig& cfg);
@@ -28,6 +32,7 @@ class AttentionImpl : public torch::nn::Module {
 
   int64_t heads, kv_heads, head_dim;
   double rope_theta;
+  RopeScalingConfig rope_scaling;
   torch::nn::Linear q_proj{nullptr};  // D -> H*hd
   torch::nn::Linear k_proj{nullptr};  // D -> KV*hd
   torch::nn::Linear v_proj{nullptr};  // D -> KV*hd

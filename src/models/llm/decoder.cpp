@@ -25,11 +25,14 @@ DecoderImpl::DecoderImpl(const LLMConfig& cfg_, bool activation_checkpointing_)
 
 void DecoderImpl::reset_parameters(double std) {
   torch::NoGradGuard no_grad;
-  for (auto& p : parameters()) {
+  for (auto& item : named_parameters()) {
+    auto& p = item.value();
     if (p.dim() >= 2) {
       p.normal_(0.0, std);
+    } else if (item.key().size() >= 4 && item.key().compare(item.key().size() - 4, 4, "bias") == 0) {
+      p.zero_();  // q/k/v biases (llm.attention_bias)
     } else {
-      p.fill_(1.0);  // RMSNorm weights: the only 1-D parameters
+      p.fill_(1.0);  // RMSNorm weights
     }
   }
 }
@@ -53,7 +56,7 @@ DecoderOutput DecoderImpl::forward_embeds(const torch::Tensor& embeds, const tor
   MM_CHECK(positions.sizes() == embeds.sizes().slice(0, 2) && doc_ids.sizes() == positions.sizes(),
            "decoder: positions and doc_ids must be (B, T) = ({}, {})", embeds.size(0), embeds.size(1));
   const auto dtype = embeds.scalar_type();
-  auto rope = rope_tables(positions, cfg.dim / cfg.heads, cfg.rope_theta, dtype);
+  auto rope = rope_tables(positions, head_dim_of(cfg), cfg.rope_theta, dtype, cfg.rope_scaling);
   torch::Tensor k_doc = doc_ids;
   if (cache != nullptr) {
     if (cache->layers.empty()) cache->layers.resize(cfg.layers);

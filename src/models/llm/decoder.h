@@ -40,7 +40,7 @@ class DecoderImpl : public torch::nn::Module {
                                const torch::Tensor& doc_ids, KVCache* cache = nullptr, bool compute_logits = true);
   torch::Tensor lm_logits(const torch::Tensor& hidden);  // (B, T, D) -> (B, T, V)
 
-  // Llama init: every matrix ~ N(0, 0.02), norms = 1.
+  // Llama init: every matrix ~ N(0, 0.02), norms = 1, q/k/v biases = 0.
   void reset_parameters(double std = 0.02);
 
   // Token-slots per expert of each MoE layer from the last forward: one (E) tensor per MoE layer.

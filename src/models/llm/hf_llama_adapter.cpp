@@ -14,7 +14,7 @@ int64_t expert_width(const LLMConfig& c) { return c.moe.expert_hidden > 0 ? c.mo
 
 std::vector<NamePair> llm_pairs(const LLMConfig& c) {
   const HfLayout layout = hf_layout(c);
-  const int64_t d = c.dim, hd = c.dim / c.heads, h = c.heads, kv = c.kv_heads, f = c.ffn_hidden, fe = expert_width(c),
+  const int64_t d = c.dim, hd = head_dim_of(c), h = c.heads, kv = c.kv_heads, f = c.ffn_hidden, fe = expert_width(c),
                 v = c.vocab_size;
   std::vector<NamePair> out;
   auto add = [&](const std::string& n, std::vector<int64_t> shape) {
@@ -30,6 +30,11 @@ std::vector<NamePair> llm_pairs(const LLMConfig& c) {
     add(p + "self_attn.q_proj.weight", {h * hd, d});
     add(p + "self_attn.k_proj.weight", {kv * hd, d});
     add(p + "self_attn.v_proj.weight", {kv * hd, d});
+    if (c.attention_bias) {  // Qwen2 (and Qwen2-MoE with real biases)
+      add(p + "self_attn.q_proj.bias", {h * hd});
+      add(p + "self_attn.k_proj.bias", {kv * hd});
+      add(p + "self_attn.v_proj.bias", {kv * hd});
+    }
     add(p + "self_attn.o_proj.weight", {d, h * hd});
     add(p + "post_attention_layernorm.weight", {d});
     if (is_moe_layer(c, i) && layout == HfLayout::kMixtral) {
@@ -71,12 +76,14 @@ constexpr int64_t kSharedExpertWidth = 1;
 std::vector<NamePair> qwen2_moe_zero_tensors(const LLMConfig& c) {
   std::vector<NamePair> out;
   if (hf_layout(c) != HfLayout::kQwen2Moe) return out;
-  const int64_t d = c.dim, hd = c.dim / c.heads, s = kSharedExpertWidth;
+  const int64_t d = c.dim, hd = head_dim_of(c), s = kSharedExpertWidth;
   for (int64_t i = 0; i < c.layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    out.push_back({"", p + "self_attn.q_proj.bias", {c.heads * hd}});
-    out.push_back({"", p + "self_attn.k_proj.bias", {c.kv_heads * hd}});
-    out.push_back({"", p + "self_attn.v_proj.bias", {c.kv_heads * hd}});
+    if (!c.attention_bias) {
+      out.push_back({"", p + "self_attn.q_proj.bias", {c.heads * hd}});
+      out.push_back({"", p + "self_attn.k_proj.bias", {c.kv_heads * hd}});
+      out.push_back({"", p + "self_attn.v_proj.bias", {c.kv_heads * hd}});
+    }
     if (!is_moe_layer(c, i)) continue;
     out.push_back({"", p + "mlp.shared_expert.gate_proj.weight", {s, d}});
     out.push_back({"", p + "mlp.shared_expert.up_proj.weight", {s, d}});
@@ -89,8 +96,18 @@ std::vector<NamePair> qwen2_moe_zero_tensors(const LLMConfig& c) {
 }  // namespace
 
 HfLayout hf_layout(const LLMConfig& c) {
-  if (c.moe.num_experts == 0) return HfLayout::kLlama;
+  if (c.moe.num_experts == 0) {
+    if (!c.attention_bias) return HfLayout::kLlama;
+    MM_CHECK(c.head_dim == 0 || c.head_dim * c.heads == c.dim,
+             "export: model.llm.head_dim {} with attention_bias: Qwen2 (the HF decoder with q/k/v biases) has "
+             "head_dim = hidden_size / num_attention_heads = {}",
+             c.head_dim, c.dim / c.heads);
+    return HfLayout::kQwen2;
+  }
   MM_CHECK(c.moe.every >= 1, "export: model.llm.moe.every must be >= 1, got {}", c.moe.every);
+  MM_CHECK(c.moe.every > 1 || !c.attention_bias,
+           "export: model.llm.attention_bias with MoE on every layer: Mixtral has no q/k/v biases (use "
+           "moe.every > 1, written as Qwen2-MoE, or no biases)");
   return c.moe.every == 1 ? HfLayout::kMixtral : HfLayout::kQwen2Moe;
 }
 
@@ -129,6 +146,10 @@ nlohmann::json hf_llm_config(const LLMConfig& c, const TokenIds& ids, const std:
       j["architectures"] = json::array({"LlamaForCausalLM"});
       j["model_type"] = "llama";
       break;
+    case HfLayout::kQwen2:
+      j["architectures"] = json::array({"Qwen2ForCausalLM"});
+      j["model_type"] = "qwen2";
+      break;
     case HfLayout::kMixtral:
       j["architectures"] = json::array({"MixtralForCausalLM"});
       j["model_type"] = "mixtral";
@@ -144,12 +165,20 @@ nlohmann::json hf_llm_config(const LLMConfig& c, const TokenIds& ids, const std:
   j["intermediate_size"] = layout == HfLayout::kMixtral ? expert_width(c) : c.ffn_hidden;
   j["num_attention_heads"] = c.heads;
   j["num_key_value_heads"] = c.kv_heads;
-  j["head_dim"] = c.dim / c.heads;
+  j["head_dim"] = head_dim_of(c);
   j["num_hidden_layers"] = c.layers;
   j["hidden_act"] = "silu";
   j["rms_norm_eps"] = c.norm_eps;
   j["rope_theta"] = c.rope_theta;
-  j["rope_scaling"] = nullptr;
+  if (c.rope_scaling.type == "llama3") {
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", c.rope_scaling.factor},
+                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                         {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+  } else {
+    j["rope_scaling"] = nullptr;
+  }
   j["vocab_size"] = c.vocab_size;
   j["max_position_embeddings"] = c.max_seq_len;
   j["tie_word_embeddings"] = c.tie_embeddings;
@@ -182,8 +211,8 @@ nlohmann::json hf_llm_config(const LLMConfig& c, const TokenIds& ids, const std:
     j["norm_topk_prob"] = true;                                 // our router renormalises the top-k softmax weights
     j["decoder_sparse_step"] = 1;
     j["mlp_only_layers"] = dense;
-    j["qkv_bias"] = true;  // written as zeros (newer transformers read the flag, older always have
-                           // the biases)
+    j["qkv_bias"] = true;  // zeros without llm.attention_bias (newer transformers read the flag, older
+                           // always have the biases)
     j["use_sliding_window"] = false;
     j["sliding_window"] = nullptr;
     j["max_window_layers"] = c.layers;
@@ -191,9 +220,14 @@ nlohmann::json hf_llm_config(const LLMConfig& c, const TokenIds& ids, const std:
     j["output_router_logits"] = false;
     j["mm_router_z_loss_coef"] = c.moe.z_loss_coef;
     j["mm_moe_every"] = c.moe.every;
-    j["mm_note"] =
-        "mmtrain decoder with MoE on every mm_moe_every-th layer; q/k/v biases and the shared "
-        "expert are zero (mmtrain has neither)";
+    j["mm_note"] = c.attention_bias ? "mmtrain decoder with MoE on every mm_moe_every-th layer; the shared expert "
+                                      "is zero (mmtrain has none)"
+                                    : "mmtrain decoder with MoE on every mm_moe_every-th layer; q/k/v biases and the "
+                                      "shared expert are zero (mmtrain has neither)";
+  } else if (layout == HfLayout::kQwen2) {
+    j["use_sliding_window"] = false;
+    j["sliding_window"] = nullptr;
+    j["max_window_layers"] = c.layers;
   } else {
     j["attention_bias"] = false;
     j["mlp_bias"] = false;

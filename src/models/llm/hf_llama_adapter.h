@@ -1,6 +1,7 @@
 // The decoder's HF adapter: our "llm.*" names and shapes <-> the Hugging Face decoder families our
 // decoder can be written as, both directions, and their config.json. One file for the family:
 //   Llama      (moe.num_experts == 0)   LlamaForCausalLM
+//   Qwen2      (dense, attention_bias)  Qwen2ForCausalLM
 //   Mixtral    (MoE on every layer)     MixtralForCausalLM
 //   Qwen2-MoE  (moe.every > 1: MoE layers interleaved with dense ones)  Qwen2MoeForCausalLM
 // Used by the export (trainers/export) and its tests; docs/export.md explains the deviations.
@@ -15,7 +16,9 @@
 namespace mm::llm {
 
 // The HF layout a decoder config is written in (checks moe.every >= 1 for a MoE decoder).
-enum class HfLayout { kLlama, kMixtral, kQwen2Moe };
+// Refuses (one line) what no HF layout can hold: biases with MoE on every layer, a Qwen2 head_dim
+// other than dim / heads.
+enum class HfLayout { kLlama, kQwen2, kMixtral, kQwen2Moe };
 HfLayout hf_layout(const LLMConfig& cfg);
 
 // Special token ids written into the HF config (-1 = unknown, written as null).
@@ -26,7 +29,7 @@ struct TokenIds {
 // "llm.*" tensors of a checkpoint -> HF names (model.embed_tokens.weight,
 // model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight, lm_head.weight when untied) in
 // the layout the config implies: Llama, Mixtral (block_sparse_moe.*) or Qwen2-MoE (mlp.gate /
-// mlp.experts.E.{gate,up,down}_proj on MoE layers, plus zero q/k/v biases on every layer and a
+// mlp.experts.E.{gate,up,down}_proj on MoE layers, plus (without attention_bias) zero q/k/v biases on every layer and a
 // zero width-1 shared expert on MoE layers, which Qwen2-MoE always has and our decoder lacks).
 // Every expected name must be present with the expected shape and no other "llm.*" name may be:
 // the mapping is checked, not a blind prefix swap. Our RoPE is HF's rotate-half convention, so
@@ -38,8 +41,8 @@ TensorMap hf_llm_state(const TensorMap& ours, const LLMConfig& cfg);
 // one error line naming the tensor). Errors start with "import llm: ".
 TensorMap llm_state_from_hf(const TensorMap& hf_state, const LLMConfig& cfg);
 
-// LlamaConfig / MixtralConfig / Qwen2MoeConfig JSON (the llm/config.json of an export); keys HF
-// does not read start with mm_.
+// LlamaConfig / Qwen2Config / MixtralConfig / Qwen2MoeConfig JSON (head_dim, rope_scaling llama3) (the llm/config.json
+// of an export); keys HF does not read start with mm_.
 nlohmann::json hf_llm_config(const LLMConfig& cfg, const TokenIds& ids, const std::string& torch_dtype);
 
 }  // namespace mm::llm

@@ -5,8 +5,9 @@
 namespace mm::llm {
 
 ParamCount llm_param_count(const LLMConfig& cfg) {
-  const int64_t d = cfg.dim, hd = cfg.dim / cfg.heads;
-  const int64_t attn = d * cfg.heads * hd * 2 + d * cfg.kv_heads * hd * 2;  // q, o + k, v
+  const int64_t d = cfg.dim, hd = head_dim_of(cfg);
+  const int64_t attn = d * cfg.heads * hd * 2 + d * cfg.kv_heads * hd * 2 +             // q, o + k, v
+                       (cfg.attention_bias ? (cfg.heads + 2 * cfg.kv_heads) * hd : 0);  // q/k/v biases
   const int64_t norms = 2 * d;
   const int64_t expert_hidden = cfg.moe.expert_hidden > 0 ? cfg.moe.expert_hidden : cfg.ffn_hidden;
   ParamCount pc;

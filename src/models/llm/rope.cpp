@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <cmath>
+
 #include "models/llm/fused.h"
 
 #include "core/check.h"
@@ -74,16 +76,39 @@ torch::Tensor rope_composite(const torch::Tensor& x, const RopeTables& rope) {
 
 }  // namespace
 
-RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double theta, torch::ScalarType dtype) {
+torch::Tensor rope_inv_freq(int64_t head_dim, double theta, const RopeScalingConfig& scaling, torch::Device device) {
   MM_CHECK(head_dim % 2 == 0, "rope: head_dim must be even, got {}", head_dim);
-  MM_CHECK(positions.dim() == 2, "rope: positions must be (B, T), got {} dims", positions.dim());
-  auto fopt = torch::TensorOptions().dtype(torch::kFloat).device(positions.device());
+  auto fopt = torch::TensorOptions().dtype(torch::kFloat).device(device);
   auto exponent = torch::arange(0, head_dim, 2, fopt.dtype(torch::kLong)).to(torch::kFloat) /
-                  static_cast<double>(head_dim);                      // (hd/2)
-  auto inv_freq = 1.0 / torch::pow(theta, exponent);                  // (hd/2)
-  auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq;  // (B, T, hd/2)
-  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(2);             // (B, T, 1, hd)
+                  static_cast<double>(head_dim);      // (hd/2)
+  auto inv_freq = 1.0 / torch::pow(theta, exponent);  // (hd/2)
+  if (scaling.type == "none") return inv_freq;
+  MM_CHECK(scaling.type == "llama3", "rope: unknown rope_scaling type '{}' (expected none | llama3)", scaling.type);
+  MM_CHECK(scaling.high_freq_factor > scaling.low_freq_factor,
+           "rope: rope_scaling.high_freq_factor ({}) must exceed low_freq_factor ({})", scaling.high_freq_factor,
+           scaling.low_freq_factor);
+  // transformers' _compute_llama3_parameters, op for op (fp32 tensors, double scalars).
+  const double old_len = static_cast<double>(scaling.original_max_position_embeddings);
+  const double low_wavelen = old_len / scaling.low_freq_factor, high_wavelen = old_len / scaling.high_freq_factor;
+  auto wavelen = 2 * M_PI / inv_freq;
+  auto scaled = torch::where(wavelen > low_wavelen, inv_freq / scaling.factor, inv_freq);
+  auto smooth = (old_len / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor);
+  auto smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled;
+  auto medium = torch::logical_not(wavelen < high_wavelen) * torch::logical_not(wavelen > low_wavelen);
+  return torch::where(medium, smoothed, scaled);
+}
+
+RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double theta, torch::ScalarType dtype,
+                       const RopeScalingConfig& scaling) {
+  MM_CHECK(positions.dim() == 2, "rope: positions must be (B, T), got {} dims", positions.dim());
+  auto inv_freq = rope_inv_freq(head_dim, theta, scaling, positions.device());  // (hd/2)
+  auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq;            // (B, T, hd/2)
+  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(2);                       // (B, T, 1, hd)
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
+}
+
+RopeTables rope_tables(const torch::Tensor& positions, int64_t head_dim, double theta, torch::ScalarType dtype) {
+  return rope_tables(positions, head_dim, theta, dtype, RopeScalingConfig{});
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope) {
