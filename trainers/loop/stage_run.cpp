@@ -22,6 +22,7 @@
 #include "models/llm/hf_import.h"
 #include "models/param_rules.h"
 #include "trainers/loop/recipe.h"
+#include "trainers/loop/zero_optimizer.h"
 #include "trainers/optim/param_groups.h"
 
 namespace fs = std::filesystem;
@@ -63,9 +64,9 @@ void build_model(StageRun& run, const std::optional<Checkpoint>& resume_from) {
   if (init_ckpt) {
     load_model_state(*run.model, init_ckpt->model, (fs::path(init_ckpt->path) / "model.safetensors").string());
     log->info("stage '{}': initialised from {}", tc.stage, init_ckpt->path);
-  }
   } else if (!resume_from && !cfg.model.llm.from.empty()) {  // a fresh stage from a pretrained decoder
     log->info("stage '{}': decoder from {}", tc.stage, llm::load_hf_decoder(*run.model->llm));
+  }
   std::vector<ParamRule> rules;
   for (const auto& r : tc.params) rules.push_back(ParamRule{r.select, r.trainable, r.lr_mult});
   OptimizerConfig ocfg = cfg.optimizer;
@@ -107,7 +108,8 @@ void warn_config_differences(const Checkpoint& ck, const RunConfig& cfg) {
 nlohmann::json restore(StageRun& run, const Checkpoint& ck) {
   const std::string origin = ck.path + "/state.json";
   load_model_state(*run.model, ck.model, ck.path + "/model.safetensors");
-  run.optimizer->load_state_dict(ck.optimizer);
+  // Sharded: this rank's entries, from whichever shard files (or whole state) hold them: exact on any rank count.
+  run.optimizer->load_state_dict(run.zero ? run.zero->owned_entries(ck.optimizer) : ck.optimizer);
   if (!run.state.rng_cpu.empty()) restore_cpu_rng(run.state.rng_cpu, origin);
   const auto& loaders = run.state.loaders;
   MM_CHECK(!loaders.empty(), "{}: state.json key 'loaders': expected one state per rank", ck.path);
@@ -209,12 +211,19 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
     o.bucket_cap_mb = cfg.dist.bucket_cap_mb;
     o.find_unused_parameters = true;  // text-only batches leave the vision tower without gradients
     run->dp = std::make_unique<dist::DataParallel>(*run->model, group, o);
+    if (cfg.dist.shard == "optimizer") {
+      run->zero = std::make_unique<ZeroOptimizer>(*run->optimizer, group, cfg.dist.bucket_cap_mb);
+      log->info("stage '{}': dist.shard optimizer: rank {} owns {} of {} parameter tensors ({:.2f} of {:.2f} MiB)",
+                tc.stage, group.rank(), run->zero->owned_tensors(), run->zero->total_tensors(),
+                run->zero->owned_param_bytes() / 1048576.0, run->zero->total_param_bytes() / 1048576.0);
+    }
   }
   StepSetup& step = run->step;
   step.forward = [model = run->model](const MultimodalBatch& b) mutable { return model->forward(b); };
   step.optimizer = run->optimizer.get();
   step.group = &group;
   step.dp = run->dp.get();
+  step.zero = run->zero.get();
   step.bf16 = tc.precision == "bf16";
   step.clip_grad_norm = tc.clip_grad_norm;
 
@@ -261,6 +270,22 @@ MicroBatches next_micro_batches(StageRun& run) {
 }
 
 std::string save_checkpoint(StageRun& run, bool complete) {
+  // Sharded optimizer: every rank writes its own shard (in parallel) before the gather below, which every
+  // rank enters only after writing; rank 0 moves the shards into the checkpoint folder.
+  std::vector<std::string> shards;
+  if (run.zero) {
+    const fs::path staging = run.checkpoints.shard_staging_dir(run.state.step);
+    fs::create_directories(staging);
+    TensorMap mine = run.optimizer->state_dict();
+    safetensors::save((staging / CheckpointManager::shard_file_name(run.group.rank())).string(), mine);
+    for (int r = 0; r < run.group.world_size(); ++r)
+      shards.push_back((staging / CheckpointManager::shard_file_name(r)).string());
+    const ZeroTraffic& t = run.zero->last_traffic();
+    mm::log::get("trainer")->info(
+        "dist.shard optimizer: rank {} holds {} bytes of optimizer state; its last step broadcast {} buckets, {} "
+        "bytes as root, {} bytes received",
+        run.group.rank(), run.zero->state_bytes(), t.broadcasts, t.bytes_as_root, t.bytes_received);
+  }
   // Every rank's loader state is needed for exact resume; rank 0 writes.
   const std::vector<std::string> states = dist::all_gather_strings(run.group, run.loader->state().dump());
   if (!run.group.is_main()) {
@@ -278,10 +303,11 @@ std::string save_checkpoint(StageRun& run, bool complete) {
   for (const auto& s : states) st.loaders.push_back(nlohmann::json::parse(s));
   TensorMap weights = model_state(*run.model);
   for (auto& [k, v] : weights) v = v.to(torch::kCPU);
-  TensorMap opt = run.optimizer->state_dict();
+  TensorMap opt;
+  if (!run.zero) opt = run.optimizer->state_dict();
   for (auto& [k, v] : opt) v = v.to(torch::kCPU);
-  const std::string path =
-      run.checkpoints.save(st.step, weights, opt, nlohmann::json(to_json(st)), dump_yaml(run.cfg), run.tokenizer_bytes);
+  const std::string path = run.checkpoints.save(st.step, weights, opt, nlohmann::json(to_json(st)), dump_yaml(run.cfg),
+                                                run.tokenizer_bytes, shards);
   dist::barrier(run.group);
   mm::log::get("trainer")->info("checkpoint {}{}", path, complete ? " (stage complete)" : "");
   return path;

@@ -33,6 +33,7 @@ class DataParallel;
 namespace mm::train {
 
 class Optimizer;
+class ZeroOptimizer;
 
 // The micro-batches of one optimizer step: as the loader made them (for per-source losses and
 // sample names) and as the model reads them, with this rank's counts and the time spent waiting.
@@ -55,6 +56,7 @@ struct StageRun {
   MultimodalModel model{nullptr};
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<dist::DataParallel> dp;
+  std::unique_ptr<ZeroOptimizer> zero;  // dist.shard: optimizer on several ranks (ZeRO-1), else null
   StepSetup step;
   ScheduleConfig schedule;
   std::unique_ptr<tok::Tokenizer> tokenizer;
@@ -80,8 +82,9 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
 // The next train.grad_accum micro-batches on the stage's device.
 MicroBatches next_micro_batches(StageRun& run);
 
-// Saves a checkpoint of the current step (every rank's loader state gathered; rank 0 writes) and
-// returns its folder. `complete`: the stage's last step is done.
+// Saves a checkpoint of the current step (every rank's loader state gathered; rank 0 writes; under
+// dist.shard: optimizer every rank writes its own optimizer shard) and returns its folder. `complete`: the stage's last
+// step is done.
 std::string save_checkpoint(StageRun& run, bool complete);
 
 // data.max_bad_fraction over the records quarantined so far (data::check_bad_fraction), agreed by

@@ -12,6 +12,7 @@
 #include "models/llm/lm_loss.h"
 #include "trainers/autocast_scope.h"
 #include "trainers/grad_utils.h"
+#include "trainers/loop/zero_optimizer.h"
 #include "trainers/optim/optimizer.h"
 
 namespace mm::train {
@@ -81,7 +82,10 @@ StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& mi
   r.skipped = dist::any_rank(group, !all_finite(r.loss, s.trainable));
   if (!r.skipped) {
     r.grad_norm = clip_grad_norm(s.trainable, s.clip_grad_norm);
-    s.optimizer->step();
+    if (s.zero)
+      s.zero->step();  // owners update their tensors, then broadcast them
+    else
+      s.optimizer->step();
   }
   s.optimizer->zero_grad();
   if (phases) clock.mark(&phases->optimizer);

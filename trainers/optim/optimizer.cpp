@@ -53,6 +53,16 @@ void Optimizer::update_group(UpdateBatch& batch, double lr, double weight_decay)
     update(batch.params[i], batch.grads[i], *batch.states[i], lr, weight_decay);
 }
 
+int64_t Optimizer::state_numel(torch::IntArrayRef param_sizes) const {
+  int64_t n = 0;
+  for (const auto& [slot, shape] : slot_shapes(param_sizes)) {
+    int64_t k = 1;
+    for (int64_t d : shape) k *= d;
+    n += k;
+  }
+  return n;
+}
+
 void Optimizer::zero_grad() {
   for (auto& g : groups_)
     for (auto& p : g.params) p.mutable_grad() = torch::Tensor();

@@ -50,6 +50,8 @@ class Optimizer {
   void load_state_dict(const TensorMap& state);
 
   const std::vector<ParamGroup>& groups() const { return groups_; }
+  // Elements of the state slots a parameter of shape `param_sizes` carries (what dist.shard balances).
+  int64_t state_numel(torch::IntArrayRef param_sizes) const;
   const ParamState& state(std::size_t group, std::size_t index) const { return state_[group][index]; }
   virtual const char* name() const = 0;
 

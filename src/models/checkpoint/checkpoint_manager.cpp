@@ -33,7 +33,17 @@ void fsync_path(const std::string& path) {
 
 // Leftovers of interrupted or failed saves: temporary and moved-aside step folders, LATEST.tmp.*.
 bool is_save_leftover(const std::string& fname) {
-  return fname.rfind(".tmp.step_", 0) == 0 || fname.rfind(".old.step_", 0) == 0 || fname.rfind("LATEST.tmp.", 0) == 0;
+  return fname.rfind(".tmp.step_", 0) == 0 || fname.rfind(".old.step_", 0) == 0 || fname.rfind("LATEST.tmp.", 0) == 0 ||
+         fname.rfind(".shards.step_", 0) == 0;
+}
+
+// The optimizer shard files a MANIFEST lists (dist.shard: optimizer), in rank order.
+std::vector<std::string> listed_shards(const std::string& dir) {
+  const std::string mpath = (fs::path(dir) / "MANIFEST").string();
+  std::vector<std::string> out;
+  for (const auto& e : parse_manifest(io::read_file(mpath), mpath))
+    if (e.file.rfind("optimizer.rank", 0) == 0) out.push_back(e.file);
+  return out;
 }
 
 uint64_t tensors_bytes(const std::map<std::string, torch::Tensor>& tensors) {
@@ -61,10 +71,11 @@ CheckpointManager::CheckpointManager(std::string dir, RetentionPolicy policy) : 
   MM_CHECK(fs::is_directory(dir_, ec), "checkpoints folder '{}' is not a folder", dir_);
 }
 
-void CheckpointManager::remove_leftovers() const {
+void CheckpointManager::remove_leftovers(const std::string& keep) const {
   std::error_code ec;
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!is_save_leftover(it->path().filename().string())) continue;
+    const std::string fname = it->path().filename().string();
+    if (!is_save_leftover(fname) || fname == keep) continue;
     std::error_code rm;
     fs::remove_all(it->path(), rm);
     if (rm) mm::log::get("checkpoint")->warn("could not remove the leftover {}: {}", it->path().string(), rm.message());
@@ -88,16 +99,23 @@ uint64_t CheckpointManager::estimate_bytes(const std::map<std::string, torch::Te
 
 std::string CheckpointManager::folder_name(int64_t step) { return fmt::format("step_{:06d}", step); }
 
+std::string CheckpointManager::shard_staging_dir(int64_t step) const {
+  return (fs::path(dir_) / (".shards." + folder_name(step))).string();
+}
+
+std::string CheckpointManager::shard_file_name(int rank) { return fmt::format("optimizer.rank{}.safetensors", rank); }
+
 std::string CheckpointManager::save(int64_t step, const std::map<std::string, torch::Tensor>& model,
                                     const std::map<std::string, torch::Tensor>& optimizer, nlohmann::json state,
-                                    const std::string& config_yaml, const std::string& tokenizer_model) {
+                                    const std::string& config_yaml, const std::string& tokenizer_model,
+                                    const std::vector<std::string>& optimizer_shards) {
   MM_CHECK(step >= 0, "checkpoint: step must be >= 0, got {}", step);
   const std::string name = folder_name(step);
   const fs::path final_dir = fs::path(dir_) / name;
   const fs::path tmp = fs::path(dir_) / fmt::format(".tmp.{}.{}", name, ::getpid());
   // Leftovers of earlier failed or interrupted saves go first (they hold space); the run directory
   // is locked (RunLock), so no other trainer is writing here.
-  remove_leftovers();
+  remove_leftovers(fs::path(shard_staging_dir(step)).filename().string());
   if (!state.is_object()) state = nlohmann::json::object();
   state["step"] = step;
   const std::string state_text = state.dump(2) + "\n";
@@ -112,7 +130,7 @@ std::string CheckpointManager::save(int64_t step, const std::map<std::string, to
                     name, dir_, (need + (1 << 20) - 1) >> 20, avail >> 20));
   }
   try {
-    write_folder(tmp, model, optimizer, state_text, config_yaml, tokenizer_model);
+    write_folder(tmp, model, optimizer, state_text, config_yaml, tokenizer_model, optimizer_shards);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);  // a failed save (disk full, EIO) leaves no temporary folder behind
@@ -125,6 +143,7 @@ std::string CheckpointManager::save(int64_t step, const std::map<std::string, to
     fs::remove_all(old);
   }
   fs::rename(tmp, final_dir);
+  if (!optimizer_shards.empty()) fs::remove_all(shard_staging_dir(step));
   fsync_path(dir_);
   io::write_file_atomic((fs::path(dir_) / "LATEST").string(), name + "\n");
   apply_retention(step);
@@ -136,7 +155,8 @@ void CheckpointManager::write_folder(const std::filesystem::path& tmp,
                                      const std::map<std::string, torch::Tensor>& model,
                                      const std::map<std::string, torch::Tensor>& optimizer,
                                      const std::string& state_text, const std::string& config_yaml,
-                                     const std::string& tokenizer_model) {
+                                     const std::string& tokenizer_model,
+                                     const std::vector<std::string>& optimizer_shards) {
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   // Each writer is atomic inside tmp and fsyncs its file and tmp itself.
@@ -145,6 +165,12 @@ void CheckpointManager::write_folder(const std::filesystem::path& tmp,
   io::write_file_atomic((tmp / "state.json").string(), state_text);
   io::write_file_atomic((tmp / "config.yaml").string(), config_yaml);
   std::vector<std::string> files = kFiles;
+  for (const auto& shard : optimizer_shards) {  // written (and fsynced) by their ranks: moved in
+    const std::string name = fs::path(shard).filename().string();
+    MM_CHECK(name.rfind("optimizer.rank", 0) == 0, "checkpoint: '{}' is not an optimizer shard file", shard);
+    fs::rename(shard, tmp / name);
+    files.push_back(name);
+  }
   if (!tokenizer_model.empty()) {
     io::write_file_atomic((tmp / kCheckpointTokenizer).string(), tokenizer_model);
     files.push_back(kCheckpointTokenizer);
@@ -156,7 +182,15 @@ void CheckpointManager::write_folder(const std::filesystem::path& tmp,
 }
 
 std::string CheckpointManager::verify(const std::string& path, Part part) {
-  if (part == Part::kWeights) return verify_folder(path, kFiles, {"optimizer.safetensors"});
+  if (part == Part::kWeights) {
+    std::vector<std::string> size_only{"optimizer.safetensors"};
+    try {
+      for (auto& shard : listed_shards(path)) size_only.push_back(std::move(shard));
+    } catch (const std::exception&) {
+      // a missing or malformed MANIFEST: verify_folder says so
+    }
+    return verify_folder(path, kFiles, size_only);
+  }
   return verify_folder(path, kFiles);
 }
 
@@ -166,8 +200,15 @@ Checkpoint CheckpointManager::load(const std::string& path, Part part) {
   Checkpoint c;
   c.path = path;
   c.model = safetensors::load((fs::path(path) / "model.safetensors").string()).tensors;
-  if (part == Part::kEverything)
+  if (part == Part::kEverything) {
     c.optimizer = safetensors::load((fs::path(path) / "optimizer.safetensors").string()).tensors;
+    for (const auto& shard : listed_shards(path)) {  // mapped, not copied: a rank copies only what it owns
+      const std::string sp = (fs::path(path) / shard).string();
+      for (auto& [name, t] : safetensors::load(sp).tensors)
+        MM_CHECK(c.optimizer.emplace(name, std::move(t)).second, "{}: optimizer entry '{}' is also in another shard",
+                 sp, name);
+    }
+  }
   const std::string sp = (fs::path(path) / "state.json").string();
   try {
     c.state = nlohmann::json::parse(io::read_file(sp));

@@ -20,8 +20,8 @@ struct Checkpoint {
   std::string path;  // the step_NNNNNN folder
   int64_t step = 0;
   std::map<std::string, torch::Tensor> model;
-  std::map<std::string, torch::Tensor> optimizer;
-  nlohmann::json state;  // state.json (always holds "step")
+  std::map<std::string, torch::Tensor> optimizer;  // optimizer.safetensors and every optimizer shard, merged
+  nlohmann::json state;                            // state.json (always holds "step")
   std::string config_yaml;
 };
 
@@ -43,9 +43,18 @@ class CheckpointManager {
   // checkpoint's folder. Assumes one writer per run directory (RunLock, core/run_lock.h).
   // `tokenizer_model`: the bytes of the SentencePiece .model the run uses, written as tokenizer.model
   // and listed in the MANIFEST (empty = none carried).
+  // `optimizer_shards` (dist.shard: optimizer): files the ranks already wrote, each with its part of the
+  // optimizer state (shard_file_name(rank), in shard_staging_dir(step)); they are moved into the folder and
+  // listed in the MANIFEST, and `optimizer` is then empty. The staging folder is removed.
   std::string save(int64_t step, const std::map<std::string, torch::Tensor>& model,
                    const std::map<std::string, torch::Tensor>& optimizer, nlohmann::json state,
-                   const std::string& config_yaml, const std::string& tokenizer_model = {});
+                   const std::string& config_yaml, const std::string& tokenizer_model = {},
+                   const std::vector<std::string>& optimizer_shards = {});
+  // Where the ranks write their optimizer shards of `step` before rank 0 saves (checkpoints/.shards.step_N;
+  // a leftover of an interrupted save is removed by the next save of another step).
+  std::string shard_staging_dir(int64_t step) const;
+  // "optimizer.rank<r>.safetensors": rank r's optimizer shard inside a checkpoint folder.
+  static std::string shard_file_name(int rank);
 
   // What load() reads: everything (to resume), or the weights only (to initialise a stage, to
   // evaluate or export): then the optimizer file is checked for presence and size but neither
@@ -77,10 +86,11 @@ class CheckpointManager {
 
  private:
   void apply_retention(int64_t latest_step) const;
-  void remove_leftovers() const;
+  void remove_leftovers(const std::string& keep = {}) const;
   static void write_folder(const std::filesystem::path& tmp, const std::map<std::string, torch::Tensor>& model,
                            const std::map<std::string, torch::Tensor>& optimizer, const std::string& state_text,
-                           const std::string& config_yaml, const std::string& tokenizer_model);
+                           const std::string& config_yaml, const std::string& tokenizer_model,
+                           const std::vector<std::string>& optimizer_shards);
 
   std::string dir_;
   RetentionPolicy policy_;
