@@ -16,6 +16,7 @@
 #include "models/model_size.h"                   // model summary
 #include "trainers/loop/preflight.h"
 #include "trainers/loop/recipe.h"
+#include "trainers/plan/memory_plan.h"  // --plan
 
 namespace mm::cli {
 namespace {
@@ -26,7 +27,38 @@ struct InfoArgs {
   bool json = false;
   bool keys = false;
   std::string stage;
+  bool plan = false;  // --plan: the memory planner instead of the config
+  int64_t world = 1;
+  std::string gpu_memory = "80GiB";
+  int64_t tiles = -1;
+  std::string plan_device = "auto";
 };
+
+// --plan: per-rank memory of every shard mode, per stage of a recipe (or the --stage one).
+void print_plan(const InfoArgs& a, const train::Recipe& recipe) {
+  const int64_t budget = train::parse_bytes(a.gpu_memory, "info: --gpu-memory");
+  MM_CHECK(a.world >= 1, "info: --world must be >= 1, got {}", a.world);
+  MM_CHECK(a.tiles >= -1, "info: --tiles must be >= 0 (or -1 for the image config's split), got {}", a.tiles);
+  train::PlanOptions opt;
+  opt.world = a.world;
+  opt.tiles_per_seq = a.tiles;
+  opt.device = a.plan_device;
+  cfg::Json stages = cfg::Json::array();
+  for (size_t i = 0; i < recipe.stages.size(); ++i) {
+    if (!a.stage.empty() && i != recipe.index_of(a.stage)) continue;
+    const RunConfig& st = recipe.stages[i];
+    const train::MemoryPlan plan = train::plan_memory(st, opt);
+    if (a.json) {
+      auto j = train::plan_json(st, plan, opt, budget);
+      j["stage"] = st.train.stage;
+      stages.push_back(j);
+    } else {
+      if (recipe.stages.size() > 1) std::cout << "# stage " << st.train.stage << "\n";
+      std::cout << train::plan_text(st, plan, opt, budget);
+    }
+  }
+  if (a.json) std::cout << cfg::Json{{"config", a.config}, {"stages", stages}}.dump(2) << "\n";
+}
 
 // The key reference as a Markdown table (docs/configuration.md embeds this output).
 void print_keys() {
@@ -52,11 +84,20 @@ void run_info(const InfoArgs& a) {
   const train::Recipe recipe = train::load_recipe(a.config, a.sets);
   const RunConfig cfg = recipe.stages[a.stage.empty() ? 0 : recipe.index_of(a.stage)];
   init_logging(cfg);  // log.level / MM_LOG_LEVEL; info writes no run directory
+  if (a.plan) {
+    print_plan(a, recipe);
+    return;
+  }
   const std::string hash = config_hash(cfg);
   // Every stage checked as training would before step 1; files missing here are listed, not failed.
   train::PreflightOptions pre_opts;
   pre_opts.require_files = false;
   const train::PreflightReport pre = train::preflight(recipe, pre_opts);
+  std::vector<std::string> pretrained;  // model.llm.from: what was read (its errors stop here, before training)
+  if (!cfg.model.llm.from.empty()) {
+    const auto dec = llm::read_hf_decoder(cfg.model.llm.from);
+    pretrained = llm::describe_hf_decoder(dec, hf::list_weights(dec.dir));
+  }
   if (a.json) {
     cfg::Json out = cfg::Json::object();
     out["config"] = cfg::to_ordered_json(cfg);
@@ -65,6 +106,7 @@ void run_info(const InfoArgs& a) {
     const auto summary = model_summary_json(cfg.model);
     out["params"] = summary["params"];
     out["model_summary"] = summary;
+    if (!pretrained.empty()) out["pretrained_decoder"] = pretrained;
     if (!cfg.data.sources.empty())
       out["mixture"] = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_json();
     out["preflight"] = {{"problems", pre.problems}, {"not_on_this_machine", pre.missing}};
@@ -81,6 +123,7 @@ void run_info(const InfoArgs& a) {
               << (recipe.stages.size() > 1 ? ", stage " + cfg.train.stage : std::string()) << " (config_hash " << hash
               << ")\n"
               << dump_yaml(cfg) << model_summary_text(cfg.model);
+    for (const auto& line : pretrained) std::cout << "# " << line << "\n";
     if (!cfg.data.sources.empty()) {  // the mixture's effective shares, as comments (the output stays YAML)
       std::cout << "# mixture: effective share of every group, category and source\n";
       const std::string table = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_table();
@@ -93,11 +136,6 @@ void run_info(const InfoArgs& a) {
     std::cout << fmt::format("# pre-flight of the {} stage(s): {}\n", pre.stages_checked,
                              pre.ok() ? "no problem" : std::to_string(pre.problems.size()) + " problem(s)");
     for (const auto& p : pre.problems) std::cout << "#   problem: " << p << "\n";
-  std::vector<std::string> pretrained;  // model.llm.from: what was read (its errors stop here, before training)
-  if (!cfg.model.llm.from.empty()) {
-    const auto dec = llm::read_hf_decoder(cfg.model.llm.from);
-    pretrained = llm::describe_hf_decoder(dec, hf::list_weights(dec.dir));
-  }
     for (const auto& m : pre.missing) std::cout << "#   not on this machine: " << m << "\n";
   }
   if (!pre.ok()) {
@@ -106,7 +144,6 @@ void run_info(const InfoArgs& a) {
   }
 }
 
-    if (!pretrained.empty()) out["pretrained_decoder"] = pretrained;
 }  // namespace
 
 void add_info(CLI::App& app) {
@@ -118,9 +155,20 @@ void add_info(CLI::App& app) {
                   "a.list=[1,2], a.map={k: v} (repeatable, later wins)");
   cmd->add_flag("--json", args->json, "print one JSON object {\"config\": ..., \"config_hash\": ...}");
   cmd->add_option("--stage", args->stage, "stage of a recipe to show (default: the first)");
+  cmd->add_flag("--plan", args->plan,
+                "print the memory plan instead: per-rank bytes of parameters, gradients, optimizer state and "
+                "activations for every dist.shard mode, and the smallest world size that fits");
+  cmd->add_option("--world", args->world, "--plan: ranks (data-parallel world size)")->capture_default_str();
+  cmd->add_option("--gpu-memory", args->gpu_memory, "--plan: memory per rank, e.g. 80GiB, 80GB, 81920MiB")
+      ->capture_default_str();
+  cmd->add_option("--tiles", args->tiles, "--plan: image tiles per sequence (-1: one image split as image: says)")
+      ->capture_default_str();
+  cmd->add_option("--plan-device", args->plan_device,
+                  "--plan: whose saved tensors to count: cuda (LibTorch 2.x, bf16 autocast) | cpu (LibTorch 1.13, "
+                  "fp32) | auto (cpu when train.device is cpu)")
+      ->capture_default_str();
   cmd->add_flag("--keys", args->keys, "print the reference of every config key (Markdown table)");
   cmd->callback([args]() { run_info(*args); });
 }
 
 }  // namespace mm::cli
-    for (const auto& line : pretrained) std::cout << "# " << line << "\n";
