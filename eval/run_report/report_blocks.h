@@ -77,4 +77,9 @@ std::vector<Block> perplexity_blocks(const Context& ctx);
 std::vector<Block> example_blocks(const Context& ctx, const StageEval& e);
 std::vector<Block> meta_blocks(const Context& ctx);
 
+// Blocks rendered (run_report.cpp): Markdown (charts as image links to their files), and one
+// self-contained HTML page titled `title` (charts inline). The sweep report renders its own with them.
+std::string blocks_markdown(const std::vector<Block>& blocks);
+std::string blocks_html(const std::string& title, const std::vector<Block>& blocks);
+
 }  // namespace mm::eval::report

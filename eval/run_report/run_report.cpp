@@ -156,9 +156,11 @@ constexpr const char* kStyle =
 
 }  // namespace
 
-std::string run_report_markdown(const RunSummary& run, const std::string& out_dir) {
+namespace report {
+
+std::string blocks_markdown(const std::vector<Block>& blocks) {
   std::string md;
-  for (const auto& b : report_blocks(run, out_dir)) {
+  for (const auto& b : blocks) {
     switch (b.kind) {
       case Block::kHeading:
         md += std::string(b.level, '#') + " " + b.text + "\n\n";
@@ -181,11 +183,10 @@ std::string run_report_markdown(const RunSummary& run, const std::string& out_di
   return md;
 }
 
-std::string run_report_html(const RunSummary& run, const std::string& out_dir) {
-  std::string h = "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-                  svg::xml_escape("Run report: " + run.run_dir) + "</title>\n<style>\n" + kStyle +
-                  "</style>\n</head>\n<body>\n";
-  for (const auto& b : report_blocks(run, out_dir)) {
+std::string blocks_html(const std::string& title, const std::vector<Block>& blocks) {
+  std::string h = "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>" + svg::xml_escape(title) +
+                  "</title>\n<style>\n" + kStyle + "</style>\n</head>\n<body>\n";
+  for (const auto& b : blocks) {
     switch (b.kind) {
       case Block::kHeading:
         h += fmt::format("<h{0}>{1}</h{0}>\n", b.level, svg::xml_escape(b.text));
@@ -207,6 +208,16 @@ std::string run_report_html(const RunSummary& run, const std::string& out_dir) {
     }
   }
   return h + "</body>\n</html>\n";
+}
+
+}  // namespace report
+
+std::string run_report_markdown(const RunSummary& run, const std::string& out_dir) {
+  return report::blocks_markdown(report_blocks(run, out_dir));
+}
+
+std::string run_report_html(const RunSummary& run, const std::string& out_dir) {
+  return report::blocks_html("Run report: " + run.run_dir, report_blocks(run, out_dir));
 }
 
 WrittenReport write_run_report(const RunSummary& run, const std::string& out_dir) {

@@ -1,11 +1,14 @@
 // mmtrain ablate: ablation sweeps (issue 26; docs/ablations.md). `ablate plan FILE` resolves every
 // run of a sweep file and prints the runs, the shared prefixes (stages trained once) and the cost,
-// before anything trains.
+// before anything trains; `ablate run`, `ablate slurm` and `ablate verify` (ablate_run.cpp) train
+// it; `ablate report` and `ablate fit` (ablate_report.cpp, when built in) read what it trained.
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "cli/ablate_commands.h"  // ablate_report_main, ablate_fit_main (ablate_report.cpp)
+#include "cli/ablate_run.h"
 #include "cli/commands.h"
 #include "core/check.h"
 #include "trainers/ablation/sweep.h"
@@ -43,6 +46,23 @@ void add_ablate(CLI::App& app) {
   plan->add_flag("--json", a->json, "print the plan as one JSON object");
   plan->add_option("--tokens-per-s", a->tokens_per_s, "training throughput, for a time estimate");
   plan->callback([a]() { run_plan(*a); });
+  add_ablate_run(*ablate);
+  add_ablate_slurm(*ablate);
+  add_ablate_verify(*ablate);
+  // Their own parsers read the rest of the command line.
+  const std::pair<const char*, const char*> readers[] = {
+      {"report", "Scores per variant and seed against the baseline, from a sweep's sweep.json"},
+      {"fit", "Fit the scores of a sweep's runs as a function of its axes (mixture weights)"}};
+  for (const auto& [name, help] : readers) {
+    auto* sub = ablate->add_subcommand(name, help);
+    sub->prefix_command();
+    sub->set_help_flag();
+    const std::string n = name;
+    sub->callback([sub, n]() {
+      const int rc = n == "report" ? ablate_report_main(sub->remaining()) : ablate_fit_main(sub->remaining());
+      if (rc != 0) throw CLI::RuntimeError(rc);
+    });
+  }
 }
 
 }  // namespace mm::cli
