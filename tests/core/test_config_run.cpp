@@ -149,6 +149,11 @@ TEST_CASE("log options follow log.* and the run directory", "[config]") {
   CHECK(mm::log_options(c, 0, false).file.empty());
   c.log.to_file = false;
   CHECK(mm::log_options(c, 0, true).file.empty());
+  // dist.all_ranks_logging, the older spelling of log.all_ranks, is not ignored.
+  mm::RunConfig d = mm::load_run_config("", {"dist.all_ranks_logging=true"});
+  CHECK_FALSE(d.log.all_ranks);
+  CHECK(mm::log_options(d, 1, false).all_ranks);
+  CHECK_FALSE(mm::log_options(mm::load_run_config("", {}), 1, false).all_ranks);
 }
 
 TEST_CASE("rules that keep a run from training to nothing: lr, image.*, seq_len vs image tokens", "[config]") {

@@ -50,7 +50,7 @@ std::vector<std::string> config_differences(const RunConfig& before, const RunCo
 log::Options log_options(const RunConfig& cfg, int rank, bool with_file) {
   log::Options opts;
   opts.level = cfg.log.level;
-  opts.all_ranks = cfg.log.all_ranks;
+  opts.all_ranks = cfg.log.all_ranks || cfg.dist.all_ranks_logging;  // the older spelling still works
   opts.rank = rank;
   if (with_file && cfg.log.to_file) opts.file = cfg.run_dir + "/train.log";
   return opts;
