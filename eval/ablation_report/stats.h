@@ -1,5 +1,5 @@
 // Statistics of the sweep report (`mmtrain ablate report`): Student's t distribution (CDF and
-// quantile from the regularised incomplete beta function, any real degrees of freedom), the 95%
+// quantile, any real degrees of freedom: Boost.Math), the 95%
 // t-interval of a mean over seeds, Welch's two-sample t-test and the Holm-Bonferroni correction.
 // Checked against mpmath (scripts/golden/gen_ablation_stats.py -> tests/data/golden/ablation_stats.json).
 #pragma once
@@ -9,14 +9,13 @@
 
 namespace mm::eval::stats {
 
-// The regularised incomplete beta function I_x(a, b) (a, b > 0, x in [0, 1]), by Lentz's continued
-// fraction; about 1e-14 relative.
+// The regularised incomplete beta function I_x(a, b) (a, b > 0, x in [0, 1]): boost::math::ibeta.
 double incomplete_beta(double a, double b, double x);
 
 // P(T <= t) for Student's t with `df` > 0 degrees of freedom.
 double t_cdf(double t, double df);
 
-// The t with P(T <= t) = p, p in (0, 1) (bisection on t_cdf to 1e-12).
+// The t with P(T <= t) = p, p in (0, 1): boost::math::quantile.
 double t_quantile(double p, double df);
 
 struct Summary {
