@@ -153,3 +153,27 @@ TEST_CASE("run_recipe refuses a run directory another trainer holds, before writ
   CHECK_THROWS_WITH(run(recipe), Catch::Contains("is in use by another training") && Catch::Contains(other.holder()));
   CHECK_FALSE(fs::exists(w.dir / "busy" / "a"));
 }
+
+TEST_CASE("the run's seed moves the sample stream, also of a stage that starts from a checkpoint",
+          "[trainers][recipe_runner]") {
+  World w;
+  const RecipeResult base = run(w.recipe("base"));
+  REQUIRE(base.completed);
+  // One stage from a's checkpoint: the weights it starts from are the same whatever the seed, so only the data
+  // order can make the first loss differ.
+  auto first_loss = [&](const std::string& name, int seed) {
+    const fs::path yaml = w.dir / (name + ".yaml");
+    std::ofstream(yaml) << w.model_yaml(name) << "seed: " << seed << "\n"
+                        << "train: {device: cpu, threads: 1, log_interval: 1, checkpoint_interval: 2}\n"
+                        << "stages:\n"
+                        << "  - stage: b\n"
+                        << "    train: {steps: 2, init_from: " << base.stages[0].final_checkpoint << "}\n";
+    const RecipeResult r = run(mm::train::load_recipe(yaml.string()));
+    REQUIRE(r.completed);
+    return r.stages[0].first_loss;
+  };
+  const double seed0 = first_loss("seed0", 0), seed1 = first_loss("seed1", 1), again = first_loss("seed1_again", 1);
+  CHECK(seed1 == again);
+  CHECK(seed0 != seed1);
+  CHECK(seed0 == base.stages[1].first_loss);  // seed 0 keeps loader.seed's stream: b of the two-stage run
+}

@@ -133,8 +133,10 @@ void open_data(StageRun& run, const nlohmann::json* loader_state, const std::str
                        ? std::make_unique<data::Quarantine>((fs::path(run.dir) / "quarantine.jsonl").string())
                        : std::make_unique<data::Quarantine>();
   data::ReshardSummary reshard;
+  LoaderConfig lc = loader_config(run);
+  lc.seed = sample_stream_seed(cfg);
   run.loader = data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, *run.tokenizer,
-                                 run.model->tokens_per_tile(), loader_config(run), run.quarantine.get(),
+                                 run.model->tokens_per_tile(), lc, run.quarantine.get(),
                                  run.group.rank(), run.group.world_size(), loader_state, &reshard);
   check_data_quality(run);  // open-time problems (malformed records) already count
   if (run.group.is_main() && reshard.old_world > 0)
@@ -148,6 +150,10 @@ void open_data(StageRun& run, const nlohmann::json* loader_state, const std::str
 }
 
 }  // namespace
+
+uint64_t sample_stream_seed(const RunConfig& cfg) {
+  return cfg.loader.seed ^ (static_cast<uint64_t>(cfg.seed) * 0x9E3779B97F4A7C15ULL);
+}
 
 LoaderConfig loader_config(const StageRun& run) {
   LoaderConfig c = run.cfg.loader;

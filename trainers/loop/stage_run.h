@@ -96,6 +96,11 @@ void evaluate_stage(StageRun& run);
 
 // The stage's loader settings: cfg.loader with pinned batches on a CUDA device.
 LoaderConfig loader_config(const StageRun& run);
+// The seed of the training sample stream: loader.seed mixed with the run's `seed`, so that seeds 0, 1, 2, ...
+// draw different data orders (an ablation's seeds differ in data order even when every run starts from the same
+// checkpoint); seed 0 leaves loader.seed as it is. Held-out evaluation keeps loader.seed: every seed is scored
+// on the same held-out stream.
+uint64_t sample_stream_seed(const RunConfig& cfg);
 
 // "src:id, src:id, ... (N documents)": the documents of a step, for warnings.
 std::string docs_summary(const std::vector<data::Batch>& batches, size_t max_docs = 12);
