@@ -5,13 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <utility>
 
 #include "core/check.h"
+#include "core/host.h"
 
 namespace mm {
 namespace fs = std::filesystem;
@@ -20,13 +20,11 @@ namespace {
 std::string lock_path(const std::string& run_dir) { return (fs::path(run_dir) / RunLock::kFileName).string(); }
 
 std::string this_holder() {
-  char host[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
   char when[32] = "?";
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   if (::gmtime_r(&now, &tm) != nullptr) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return fmt::format("pid {} on host {}, started {}", ::getpid(), host, when);
+  return fmt::format("pid {} on host {}, started {}", ::getpid(), host_name("?"), when);
 }
 
 // The holder line in an open lock file (its first line, at most 512 bytes), or a placeholder.

@@ -1,14 +1,13 @@
 // run_history.jsonl (run_history.h).
 #include "trainers/loop/run_history.h"
 
-#include <unistd.h>
-
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "core/build_info.h"
+#include "core/host.h"
 #include "core/logging.h"
 
 namespace fs = std::filesystem;
@@ -45,12 +44,10 @@ std::string utc_timestamp() {
 
 nlohmann::ordered_json run_start_record(const std::string& recipe_path, const std::vector<std::string>& stages,
                                         int ranks, const std::string& command, const std::string& resume) {
-  char host[256] = {0};
-  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
   nlohmann::ordered_json r;
   r["event"] = "start";
   r["time"] = utc_timestamp();
-  r["host"] = host;
+  r["host"] = host_name();
   r["cpus"] = std::thread::hardware_concurrency();
   r["cpu_model"] = cpu_model();
   r["commit"] = build_commit();

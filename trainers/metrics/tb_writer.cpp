@@ -1,14 +1,13 @@
 // Protobuf wire-format encoding (varints, length-delimited fields, fixed32/fixed64) of Events.
 #include "trainers/metrics/tb_writer.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 
 #include "core/check.h"
+#include "core/host.h"
 #include "trainers/metrics/crc32c.h"
 
 namespace mm::train {
@@ -83,11 +82,10 @@ std::string frame_record(const std::string& data) {
 
 TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
   std::filesystem::create_directories(dir);
-  char host[256] = {0};
-  if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "localhost");
   const double t = now_seconds();
-  path_ =
-      (std::filesystem::path(dir) / fmt::format("events.out.tfevents.{}.{}", static_cast<int64_t>(t), host)).string();
+  path_ = (std::filesystem::path(dir) /
+           fmt::format("events.out.tfevents.{}.{}", static_cast<int64_t>(t), host_name("localhost")))
+              .string();
   f_ = std::fopen(path_.c_str(), "ae");
   MM_CHECK(f_ != nullptr, "{}: cannot open: {}", path_, std::strerror(errno));
   write_record(encode_file_version_event(t));
