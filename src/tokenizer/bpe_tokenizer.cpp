@@ -3,6 +3,7 @@
 #include "tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
+#include <deque>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -33,9 +34,10 @@ constexpr size_t kMaxCachedWord = 256, kMaxCacheEntries = 1 << 16;
 
 struct BpeTokenizer::Impl {
   std::string origin;
-  std::unordered_map<std::string, int32_t> ids;  // model vocab and added tokens
-  std::vector<std::string> tokens;               // by id
-  std::vector<uint8_t> kinds;                    // Kind by id
+  std::unordered_map<std::string, int32_t> ids;      // model vocab and added tokens
+  std::unordered_map<std::string, int32_t> raw_ids;  // with ignore_merges: a model token's bytes -> its id
+  std::vector<std::string> tokens;                   // by id
+  std::vector<uint8_t> kinds;                        // Kind by id
   bpe_detail::MergeMap merges;
   int32_t byte_ids[256] = {};
   std::string byte_chars[256];
@@ -56,7 +58,7 @@ struct BpeTokenizer::Impl {
   void load_pre_tokenizer(const json& p, const std::string& key);
   std::vector<Section> split_added(std::string_view text, bool normalized_pass, bool allow_special) const;
   void encode_piece(std::string_view piece, std::vector<int32_t>& out) const;
-  std::vector<int32_t> bpe(std::string_view word) const;
+  std::vector<int32_t> bpe(const std::string& word) const;
 };
 
 namespace {
@@ -111,6 +113,7 @@ void BpeTokenizer::Impl::load_model(const json& m) {
   }
   const json& merge_list = member(m, "merges");
   if (!merge_list.is_array()) fail("model.merges", "is not a list");
+  merges.reserve(merge_list.size());
   for (size_t r = 0; r < merge_list.size(); ++r) {
     const json& e = merge_list[r];
     std::string a, b;
@@ -223,6 +226,19 @@ void BpeTokenizer::Impl::load(const json& j) {
     added_first_byte[static_cast<unsigned char>(t.content[0])] = true;
     added.push_back(std::move(t));
   }
+  for (size_t id = 0; ignore_merges && id < tokens.size(); ++id) {  // the bytes of each model token
+    if (kinds[id] != kModel) continue;
+    std::string raw;
+    bool byte_level = true;  // otherwise no piece of input can equal it
+    for (size_t pos = 0; pos < tokens[id].size() && byte_level;) {
+      uint32_t cp = 0;
+      pos += bpe_detail::next_codepoint(tokens[id], pos, cp);
+      const auto it = char_bytes.find(cp);
+      byte_level = it != char_bytes.end();
+      if (byte_level) raw += static_cast<char>(it->second);
+    }
+    if (byte_level) raw_ids.emplace(std::move(raw), static_cast<int32_t>(id));
+  }
   // Longest first: the earliest match wins at a position, and the longest among those.
   std::stable_sort(added.begin(), added.end(),
                    [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
@@ -235,12 +251,10 @@ std::vector<Section> BpeTokenizer::Impl::split_added(std::string_view text, bool
   });
 }
 
-std::vector<int32_t> BpeTokenizer::Impl::bpe(std::string_view word) const {
+std::vector<int32_t> BpeTokenizer::Impl::bpe(const std::string& word) const {
   if (ignore_merges) {
-    std::string mapped;
-    for (const char c : word) mapped += byte_chars[static_cast<unsigned char>(c)];
-    const auto it = ids.find(mapped);
-    if (it != ids.end() && kinds[it->second] == kModel) return {it->second};
+    const auto it = raw_ids.find(word);
+    if (it != raw_ids.end()) return {it->second};
   }
   std::vector<int32_t> symbols(word.size());
   for (size_t i = 0; i < word.size(); ++i) symbols[i] = byte_ids[static_cast<unsigned char>(word[i])];
@@ -248,37 +262,38 @@ std::vector<int32_t> BpeTokenizer::Impl::bpe(std::string_view word) const {
 }
 
 void BpeTokenizer::Impl::encode_piece(std::string_view text, std::vector<int32_t>& out) const {
-  std::vector<std::string> pieces{std::string(text)};
+  // Pre-tokenization into views of `text` (or of `owned`, where add_prefix_space inserted a space): no copies.
+  std::deque<std::string> owned;
+  std::vector<std::string_view> pieces{text}, next;
   for (const PreStep& step : steps) {
-    std::vector<std::string> next;
-    for (std::string& p : pieces) {
-      if (step.add_prefix_space && (p.empty() || p[0] != ' ')) p.insert(p.begin(), ' ');
-      if (!step.regex) {
-        next.push_back(std::move(p));
-        continue;
-      }
-      std::vector<std::string_view> parts;
-      step.regex->split(p, parts);
-      for (const auto v : parts) next.emplace_back(v);
+    next.clear();
+    for (std::string_view p : pieces) {
+      if (step.add_prefix_space && (p.empty() || p[0] != ' ')) p = owned.emplace_back(" ").append(p);
+      if (step.regex)
+        step.regex->split(p, next);
+      else
+        next.push_back(p);
     }
-    pieces = std::move(next);
+    pieces.swap(next);
   }
-  for (const std::string& p : pieces) {
+  thread_local std::string word;  // the cache's key, its capacity reused
+  for (const std::string_view p : pieces) {
     if (p.empty()) continue;
+    word.assign(p.data(), p.size());
     if (p.size() <= kMaxCachedWord) {
       std::lock_guard<std::mutex> lock(mu);
-      const auto it = cache.find(p);
+      const auto it = cache.find(word);
       if (it != cache.end()) {
         out.insert(out.end(), it->second.begin(), it->second.end());
         continue;
       }
     }
-    std::vector<int32_t> word = bpe(p);
-    out.insert(out.end(), word.begin(), word.end());
+    std::vector<int32_t> ids = bpe(word);
+    out.insert(out.end(), ids.begin(), ids.end());
     if (p.size() <= kMaxCachedWord) {
       std::lock_guard<std::mutex> lock(mu);
       if (cache.size() >= kMaxCacheEntries) cache.clear();
-      cache.emplace(p, std::move(word));
+      cache.emplace(word, std::move(ids));
     }
   }
 }

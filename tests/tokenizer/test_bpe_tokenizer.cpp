@@ -196,3 +196,28 @@ TEST_CASE("BPE: long inputs round-trip", "[tokenizer][bpe]") {
   CHECK(tok.decode(tok.encode(word)) == word);
   CHECK(tok.encode(word).size() < word.size());
 }
+
+TEST_CASE("BPE: ByteLevel add_prefix_space puts a space before every piece that lacks one", "[tokenizer][bpe]") {
+  const json base = read_json(kDir + "gpt2.tokenizer.json");
+  const auto with = [&](const json& pre) {
+    json j = base;
+    j["pre_tokenizer"] = pre;
+    return BpeTokenizer::from_json(j.dump());
+  };
+  const auto byte_level = [](bool prefix, bool regex) {
+    return json{{"type", "ByteLevel"}, {"add_prefix_space", prefix}, {"use_regex", regex}};
+  };
+  const BpeTokenizer plain = with(byte_level(false, true));
+  CHECK(with(byte_level(true, true)).encode("Hello world") == plain.encode(" Hello world"));
+  CHECK(with(byte_level(true, true)).encode(" Hello") == plain.encode(" Hello"));
+  // After a Split, each piece gets its own space (as Hugging Face's ByteLevel does per split).
+  const json split = {{"type", "Split"}, {"pattern", {{"String", "|"}}}, {"behavior", "Isolated"}};
+  const BpeTokenizer pieces = with({{"type", "Sequence"}, {"pretokenizers", {split, byte_level(true, false)}}});
+  const BpeTokenizer whole = with(byte_level(false, false));
+  std::vector<int32_t> want;
+  for (const char* p : {" ab", " |", " 12"}) {
+    const auto ids = whole.encode(p);
+    want.insert(want.end(), ids.begin(), ids.end());
+  }
+  CHECK(pieces.encode("ab|12") == want);
+}
