@@ -9,7 +9,7 @@ PACKAGES=(
   libopencv-dev libpng-dev libjpeg62-turbo-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libbenchmark-dev
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libarchive-dev libpcre2-dev libutf8proc-dev libboost-dev
   fonts-dejavu-core
-  python3 python3-numpy python3-torch python3-opencv python3-pil
+  python3 python3-numpy python3-torch python3-opencv python3-pil python3-jinja2
 )
 
 missing=()

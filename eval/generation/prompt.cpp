@@ -30,9 +30,11 @@ bool drop_suffix(std::vector<int32_t>& ids, const std::vector<int32_t>& suffix) 
 
 PromptBuilder::PromptBuilder(const RunConfig& cfg, tok::Tokenizer tokenizer, int64_t tokens_per_tile)
     : pipeline_(tok::SampleEncoder(std::move(tokenizer), tokens_per_tile), pipeline_options(cfg)) {
-  MM_CHECK(cfg.image.tile_size == cfg.model.vision.image_size,
-           "image.tile_size {} differs from model.vision.image_size {}: tiles must match the ViT's input",
-           cfg.image.tile_size, cfg.model.vision.image_size);
+  // A tile other than the ViT's image_size interpolates its position table (as in training): it must only cut into
+  // whole patches.
+  MM_CHECK(cfg.image.tile_size % cfg.model.vision.patch_size == 0,
+           "image.tile_size {} is not a multiple of model.vision.patch_size {}: a tile is cut into whole patches",
+           cfg.image.tile_size, cfg.model.vision.patch_size);
 }
 
 Prompt PromptBuilder::build(const std::string& question, const std::vector<std::string>& images,
@@ -70,8 +72,10 @@ Prompt PromptBuilder::encode(const data::RawSample& raw, const std::string& answ
   Prompt p;
   p.ids = item.sample.input_ids;
   // The template closes the last turn (turn_end after an assistant turn, eos at the end): drop
-  // both so the decoder continues the assistant's answer.
-  if (t.add_eos) MM_CHECK(drop_suffix(p.ids, {tok.eos_id()}), "{}: the encoded prompt does not end with eos", what);
+  // both so the decoder continues the assistant's answer. Templates without add_eos (llama3, chatml) still end
+  // a text-only sample with eos (apply_chat_template's eos_after_text).
+  const bool eos_at_end = t.add_eos || (t.eos_after_text && s.turns.back().role == data::Role::Text);
+  if (eos_at_end) MM_CHECK(drop_suffix(p.ids, {tok.eos_id()}), "{}: the encoded prompt does not end with eos", what);
   if (s.turns.back().role == data::Role::Assistant && !t.turn_end.empty()) {
     MM_CHECK(drop_suffix(p.ids, tok.encode(t.turn_end)), "{}: the encoded prompt does not end with turn_end \"{}\"",
              what, t.turn_end);

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Independent check of an `mmtrain export` folder: HF Llama / Mistral / Qwen2 / Mixtral / Qwen2-MoE and CLIP
-vision, written here in plain torch from the definitions of HF transformers' modeling_llama.py, modeling_mistral.py,
-modeling_qwen2.py, modeling_mixtral.py, modeling_qwen2_moe.py, modeling_rope_utils.py (llama3 rope_scaling) and
-modeling_clip.py (RMSNorm in float32, rotate_half RoPE with rope_theta, GQA by repeating kv heads, SwiGLU, Mixtral routing = softmax over all router
+"""Independent check of an `mmtrain export` folder: HF Llama / Mistral / Qwen2 / Mixtral / Qwen2-MoE, and CLIP or
+SigLIP vision (hf_vision_ref.py), written here in plain torch from the definitions of HF transformers'
+modeling_llama.py, modeling_mistral.py, modeling_qwen2.py, modeling_mixtral.py, modeling_qwen2_moe.py,
+modeling_rope_utils.py (llama3 rope_scaling), modeling_clip.py and modeling_siglip.py (RMSNorm in float32,
+rotate_half RoPE with rope_theta, GQA by repeating kv heads, SwiGLU, Mixtral routing = softmax over all router
 logits, top-k, renormalise; Qwen2-MoE: q/k/v biases, layer i sparse iff i not in mlp_only_layers
 and (i + 1) % decoder_sparse_step == 0, top-k weights renormalised only with norm_topk_prob, plus
 sigmoid(shared_expert_gate(x)) * shared_expert(x); CLIP pre-norm blocks, q scaled before q k^T).
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hf_vision_ref  # noqa: E402
 import safetensors_io  # noqa: E402
 
 TOL = 1e-4
@@ -247,42 +249,22 @@ def llm_logits(folder, ids):
     return x @ head.T
 
 
-# ---- HF CLIP vision ----------------------------------------------------------------------------
+# ---- HF CLIP / SigLIP vision (hf_vision_ref.py) -------------------------------------------------
 
-def clip_features(folder, pixels):
-    cfg = json.load(open(os.path.join(folder, "config.json")))
-    W = load_tensors(os.path.join(folder, "model.safetensors"))
-    assert cfg["model_type"] == "clip_vision_model", cfg["model_type"]
-    cls = cfg.get("mm_class_token", True)
-    eps = cfg["layer_norm_eps"]
-    d, heads, p = cfg["hidden_size"], cfg["num_attention_heads"], cfg["patch_size"]
-    act = {"gelu": F.gelu, "quick_gelu": lambda v: v * torch.sigmoid(1.702 * v)}[cfg["hidden_act"]]
-    e = "vision_model.embeddings."
-    x = F.conv2d(pixels, W[e + "patch_embedding.weight"], stride=p).flatten(2).transpose(1, 2)  # (N, P, D)
-    pos = W[e + "position_embedding.weight"]  # (1 + P, D)
-    assert pos.shape[0] == x.shape[1] + 1, (pos.shape, x.shape)
-    if cls:
-        c = W[e + "class_embedding"].expand(x.shape[0], 1, -1)
-        x = torch.cat([c, x], dim=1) + pos
-    else:
-        x = x + pos[1:]
-    if cfg.get("mm_pre_norm", True):
-        x = F.layer_norm(x, (d,), W["vision_model.pre_layrnorm.weight"], W["vision_model.pre_layrnorm.bias"], eps)
-    n, t, _ = x.shape
-    hd = d // heads
-    for i in range(cfg["num_hidden_layers"]):
-        q_ = f"vision_model.encoder.layers.{i}."
-        lin = lambda v, name: v @ W[q_ + name + ".weight"].T + W[q_ + name + ".bias"]  # noqa: E731
-        r = x
-        y = F.layer_norm(x, (d,), W[q_ + "layer_norm1.weight"], W[q_ + "layer_norm1.bias"], eps)
-        q = (lin(y, "self_attn.q_proj") * hd ** -0.5).view(n, t, heads, hd).transpose(1, 2)
-        k = lin(y, "self_attn.k_proj").view(n, t, heads, hd).transpose(1, 2)
-        v = lin(y, "self_attn.v_proj").view(n, t, heads, hd).transpose(1, 2)
-        a = torch.softmax(q @ k.transpose(2, 3), dim=-1) @ v
-        x = r + lin(a.transpose(1, 2).reshape(n, t, d), "self_attn.out_proj")
-        y = F.layer_norm(x, (d,), W[q_ + "layer_norm2.weight"], W[q_ + "layer_norm2.bias"], eps)
-        x = x + lin(act(lin(y, "mlp.fc1")), "mlp.fc2")
-    return x[:, 1:] if cls else x  # last_hidden_state without the class token
+def clip_features(folder, pixels, layer=-1):
+    """CLIPModel / CLIPVisionModel folder: hidden_states[layer] without the class token (N, P, D)."""
+    return hf_vision_ref.clip_features(folder, pixels, layer, load_folder_tensors)
+
+
+def siglip_features(folder, pixels, layer=-1):
+    """SiglipModel / SiglipVisionModel folder: hidden_states[layer] (N, P, D), the pooling head unused."""
+    return hf_vision_ref.siglip_features(folder, pixels, layer, load_folder_tensors)
+
+
+def vision_features(folder, pixels, layer=-1):
+    """clip_features or siglip_features, by the folder's model_type."""
+    mt = json.load(open(os.path.join(folder, "config.json")))["model_type"]
+    return (siglip_features if hf_vision_ref.FAMILY[mt] == "siglip" else clip_features)(folder, pixels, layer)
 
 
 def rel_err(a, b):
@@ -301,7 +283,7 @@ def main():
     print(f"llm logits {tuple(logits.shape)}: max abs diff {(logits - golden['logits']).abs().max().item():.3g}, "
           f"relative error {e:.3g}")
     ok &= logits.shape == golden["logits"].shape and e < TOL
-    feats = clip_features(os.path.join(out_dir, "vision"), golden["pixels"])
+    feats = vision_features(os.path.join(out_dir, "vision"), golden["pixels"])
     e = rel_err(feats, golden["features"])
     print(f"vision features {tuple(feats.shape)}: max abs diff {(feats - golden['features']).abs().max().item():.3g}, "
           f"relative error {e:.3g}")

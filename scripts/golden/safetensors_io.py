@@ -15,17 +15,22 @@ _NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
 
 
 def save(path, tensors, metadata=None):
-    """tensors: dict name -> numpy array (or torch tensor; bf16 is not supported here)."""
+    """tensors: dict name -> numpy array or torch tensor (a torch bfloat16 tensor is written as BF16, its raw
+    bits). Names sorted, data in name order, metadata (if any) last in the header."""
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
-        arr = tensors[name]
+        arr, code = tensors[name], None
         if hasattr(arr, "detach"):
-            arr = arr.detach().cpu().contiguous().numpy()
+            arr = arr.detach().cpu().contiguous()
+            if str(arr.dtype) == "torch.bfloat16":  # numpy has no bfloat16: the raw 16 bits
+                import torch  # only here: the other callers need no torch
+                arr, code = arr.view(torch.int16), "BF16"
+            arr = arr.numpy()
         arr = np.asarray(arr)
         if not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr)  # (ascontiguousarray alone would turn 0-d into shape [1])
         data = arr.tobytes()
-        header[name] = {"dtype": _NAMES[arr.dtype], "shape": list(arr.shape),
+        header[name] = {"dtype": code or _NAMES[arr.dtype], "shape": list(arr.shape),
                         "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)

@@ -3,6 +3,7 @@
 // and the reference of every config key (--keys).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -14,6 +15,9 @@
 #include "data_pipeline/mixture/mixture_plan.h"  // effective mixture shares
 #include "models/llm/hf_import.h"                // model.llm.from: what the folder holds
 #include "models/model_size.h"                   // model summary
+#include "models/vision/hf_vision_import.h"      // model.vision.from: what the folder holds
+#include "tokenizer/hub_tokens.h"                // the tokenizer block
+#include "tokenizer/tokenizer.h"
 #include "trainers/loop/preflight.h"
 #include "trainers/loop/recipe.h"
 #include "trainers/plan/memory_plan.h"  // --plan
@@ -98,6 +102,14 @@ void run_info(const InfoArgs& a) {
     const auto dec = llm::read_hf_decoder(cfg.model.llm.from);
     pretrained = llm::describe_hf_decoder(dec, hf::list_weights(dec.dir));
   }
+  std::vector<std::string> pretrained_vision;  // model.vision.from: what was read
+  if (!cfg.model.vision.from.empty()) {
+    const auto v = vision::read_hf_vision(cfg.model.vision.from);
+    pretrained_vision = vision::describe_hf_vision(v, hf::list_weights(v.dir), cfg.model.vision, cfg.image.tile_size);
+  }
+  std::vector<std::string> tokenizer;  // kind, file, vocabulary, added tokens, chat template
+  if (!cfg.tokenizer.model_path.empty() && std::filesystem::is_regular_file(cfg.tokenizer.model_path))
+    tokenizer = tok::describe_tokenizer(tok::Tokenizer::load(cfg.tokenizer));
   if (a.json) {
     cfg::Json out = cfg::Json::object();
     out["config"] = cfg::to_ordered_json(cfg);
@@ -107,6 +119,8 @@ void run_info(const InfoArgs& a) {
     out["params"] = summary["params"];
     out["model_summary"] = summary;
     if (!pretrained.empty()) out["pretrained_decoder"] = pretrained;
+    if (!pretrained_vision.empty()) out["pretrained_vision"] = pretrained_vision;
+    if (!tokenizer.empty()) out["tokenizer"] = tokenizer;
     if (!cfg.data.sources.empty())
       out["mixture"] = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_json();
     out["preflight"] = {{"problems", pre.problems}, {"not_on_this_machine", pre.missing}};
@@ -124,6 +138,8 @@ void run_info(const InfoArgs& a) {
               << ")\n"
               << dump_yaml(cfg) << model_summary_text(cfg.model);
     for (const auto& line : pretrained) std::cout << "# " << line << "\n";
+    for (const auto& line : pretrained_vision) std::cout << "# " << line << "\n";
+    for (const auto& line : tokenizer) std::cout << "# " << line << "\n";
     if (!cfg.data.sources.empty()) {  // the mixture's effective shares, as comments (the output stays YAML)
       std::cout << "# mixture: effective share of every group, category and source\n";
       const std::string table = data::compute_mixture_plan(cfg.data.mixture, cfg.data.sources).to_table();

@@ -26,12 +26,15 @@ void add_file(WeightFiles& w, const std::string& path) {
   w.files.push_back(path);
   w.data_start[path] = h.data_start;
   for (const auto& [name, info] : h.tensors) {
-    MM_CHECK(info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16",
+    // transformers before 4.31 saved CLIP's position_ids index buffers (I64); the importers read past them
+    const bool index_buffer =
+        info.dtype == "I64" && name.size() > 13 && name.rfind(".position_ids") == name.size() - 13;
+    MM_CHECK(info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16" || index_buffer,
              "{}: tensor '{}' has dtype {}, expected F32, F16 or BF16", path, name, info.dtype);
     MM_CHECK(!w.file_of.count(name), "{}: tensor '{}' is also in {}", path, name, w.file_of[name]);
     w.file_of[name] = path;
     w.info[name] = info;
-    w.dtypes.insert(info.dtype);
+    if (!index_buffer) w.dtypes.insert(info.dtype);
     w.bytes += info.end - info.begin;
   }
 }

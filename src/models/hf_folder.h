@@ -2,7 +2,8 @@
 // listed by model.safetensors.index.json. Every file's header is read and checked up front (the index
 // against the shards, every tensor's bytes inside its file); tensors are then read one at a time with
 // pread and converted to the wanted dtype, so loading never holds more than the result plus one tensor
-// in the disk's dtype (docs/pretrained.md). Used by `model.llm.from: hf:DIR` (llm/hf_import.h).
+// in the disk's dtype (docs/pretrained.md). Used by `model.llm.from: hf:DIR` (llm/hf_import.h) and `model.vision.from`
+// (vision/hf_vision_import.h).
 #pragma once
 #include <torch/types.h>
 
@@ -30,7 +31,8 @@ struct WeightFiles {
 // Lists and checks the weight files of `dir` (one error line naming the file and the tensor: no
 // weight file, an index that is not a weight_map, a tensor the index lists but its shard lacks, a
 // tensor of a shard the index does not list or lists under another file, a truncated file, a tensor
-// that is not F32/F16/BF16).
+// that is not F32/F16/BF16; I64 only for the `*.position_ids` index buffers older CLIP folders hold, which
+// `dtypes` does not list).
 WeightFiles list_weights(const std::string& dir);
 
 // One tensor read from its file and converted to `dtype` (a CPU tensor of its own).

@@ -38,9 +38,9 @@ int64_t reg_stage(int64_t depth, int64_t in, int64_t out, double se_ratio) {
 
 int64_t vision_param_count(const VisionConfig& v) {
   const int64_t d = v.width, g = v.image_size / v.patch_size;
-  int64_t n = 3 * v.patch_size * v.patch_size * d;  // patch_embedding (no bias)
-  n += (g * g + (v.class_token ? 1 : 0)) * d;       // position_embedding
-  if (v.class_token) n += d;                        // class_embedding
+  int64_t n = 3 * v.patch_size * v.patch_size * d + (v.patch_bias ? d : 0);  // patch_embedding (SigLIP: + bias)
+  n += (g * g + (v.class_token ? 1 : 0)) * d;                                // position_embedding
+  if (v.class_token) n += d;                                                 // class_embedding
   if (v.pre_norm) n += layer_norm(d);
   const int64_t idx = v.feature_layer < 0 ? v.layers + 1 + v.feature_layer : v.feature_layer;
   MM_CHECK(idx >= 0 && idx <= v.layers, "vision.feature_layer = {} is out of range for {} layers", v.feature_layer,

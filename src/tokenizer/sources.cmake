@@ -3,6 +3,7 @@ target_sources(mm_tokenizer PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/special_tokens.cpp
   ${CMAKE_CURRENT_LIST_DIR}/spm_library.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/hub_tokens.cpp
   ${CMAKE_CURRENT_LIST_DIR}/train_tokenizer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/image_layout.cpp
   ${CMAKE_CURRENT_LIST_DIR}/chat_template.cpp

@@ -7,3 +7,12 @@ mm_add_test(test_vision
     ${CMAKE_CURRENT_LIST_DIR}/test_vision_golden.cpp
     ${CMAKE_CURRENT_LIST_DIR}/test_connectors.cpp
   LIBS mm_models)
+
+# model.vision.from: hf:DIR (CLIP and SigLIP folders in tests/data/golden/hf/, written by
+# scripts/golden/gen_hf_folders.py): features against the independent python implementation, import -> export
+# -> import, bad folders, the recipe, a fresh stage through run_recipe.
+mm_add_test(test_hf_import_vision
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/test_hf_import_vision.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/test_hf_import_vision_errors.cpp
+  LIBS mm_train_loop mm_models)

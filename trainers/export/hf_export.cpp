@@ -4,6 +4,7 @@
 #include "trainers/export/hf_export.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "core/check.h"
 #include "core/config/config.h"
@@ -15,6 +16,8 @@
 #include "models/checkpoint/model_state.h"
 #include "models/llm/hf_llama_adapter.h"
 #include "models/vision/hf_clip_adapter.h"
+#include "models/vision/hf_siglip_adapter.h"
+#include "tokenizer/hub_tokens.h"
 #include "tokenizer/tokenizer.h"
 #include "trainers/export/export_json.h"
 
@@ -69,7 +72,7 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
 
   const TensorMap state = model_state(*loaded.model);
   const TensorMap llm = llm::hf_llm_state(state, mc.llm);
-  const TensorMap vision = vision::clip_vision_state(state, mc.vision);
+  const TensorMap vision = vision::hf_vision_state(state, mc.vision);  // SigLIP names with patch_bias, else CLIP
   TensorMap connector;
   for (const auto& [name, t] : state)
     if (name.rfind("connector.", 0) == 0) connector[name.substr(10)] = t;
@@ -82,9 +85,11 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
     warn(tok_path.empty() ? found.problem + ": no tokenizer.model written, token ids are null" : found.problem);
   llm::TokenIds ids;
   int64_t image_id = -1, unk_id = -1;
+  std::optional<tok::Tokenizer> tokenizer;
   if (!tok_path.empty()) {
     try {
       auto tok = tok::Tokenizer::load(cfg.tokenizer, tok_path);
+      tokenizer = tok;
       ids = {tok.bos_id(), tok.eos_id(), tok.pad_id()};
       image_id = tok.image_id();
       unk_id = tok.unk_id();
@@ -117,20 +122,30 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
   summary.llm_architecture = llm_cfg["architectures"][0].get<std::string>();
   write_json(out / "llm" / "config.json", llm_cfg);
   write_st(out / "llm" / "model.safetensors", llm);
+  // The decoder folder loads with its own tokenizer (model.llm.from: hf:OUT/llm): the tokenizer with
+  // mmtrain's added tokens, its tokenizer_config.json (bos/eos/pad, added tokens, chat template).
+  for (const char* stale : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"})
+    fs::remove(out / "llm" / stale);
+  if (tokenizer) {
+    for (const auto& [name, text] : tok::hf_tokenizer_files(*tokenizer)) {
+      io::write_file_atomic((out / "llm" / name).string(), text);
+      record(out / "llm" / name, 0);
+    }
+  }
 
   // vision/
-  if (!mc.vision.class_token)
+  if (!mc.vision.patch_bias && !mc.vision.class_token)
     warn(
         "vision: trained without a class token; vision/ has CLIP's shapes (zero class token), but "
         "stock "
         "CLIPVisionModel prepends a class token, so its features differ from ours (mm_class_token "
         "in config.json)");
-  if (!mc.vision.pre_norm)
+  if (!mc.vision.patch_bias && !mc.vision.pre_norm)
     warn(
         "vision: trained without pre_layrnorm; vision/ writes weight 1 / bias 0, which CLIP still "
         "applies "
         "(mm_pre_norm in config.json)");
-  write_json(out / "vision" / "config.json", vision::clip_vision_config(mc.vision, tdt));
+  write_json(out / "vision" / "config.json", vision::hf_vision_config(mc.vision, tdt));
   write_st(out / "vision" / "model.safetensors", vision);
 
   // connector/
@@ -143,8 +158,9 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
   write_json(out / "connector" / "config.json", file_json(conn_cfg));
   write_st(out / "connector" / "model.safetensors", connector);
 
-  // tokenizer.model
-  if (!tok_path.empty()) {
+  // tokenizer.model (SentencePiece; a BPE tokenizer is llm/tokenizer.json)
+  const bool bpe = tokenizer && tokenizer->is_bpe();
+  if (!tok_path.empty() && !bpe) {
     io::write_file_atomic((out / "tokenizer.model").string(), io::read_file(tok_path));
     record(out / "tokenizer.model", 0);
   } else {
@@ -158,7 +174,8 @@ ExportSummary export_checkpoint(const std::string& checkpoint, const std::string
   top.source = {loaded.path, loaded.step, config_hash(cfg)};
   top.torch_dtype = tdt;
   top.parts.llm_architecture = summary.llm_architecture;
-  top.parts.tokenizer = tok_path.empty() ? cfg::Json(nullptr) : cfg::Json("tokenizer.model");
+  top.parts.tokenizer =
+      tok_path.empty() ? cfg::Json(nullptr) : cfg::Json(bpe ? "llm/tokenizer.json" : "tokenizer.model");
   top.tokens_per_tile = mc.connector.num_tokens;
   top.image_token = cfg.tokenizer.image_token;
   top.image_token_id = id(image_id);

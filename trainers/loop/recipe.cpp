@@ -11,6 +11,8 @@
 #include "core/config/config_tree.h"
 #include "models/llm/hf_import.h"
 #include "models/presets.h"
+#include "models/vision/hf_vision_import.h"
+#include "trainers/loop/recipe_tokenizer.h"
 
 namespace fs = std::filesystem;
 
@@ -71,6 +73,7 @@ bool same_value(const std::string& a, const std::string& b) {
 
 // model.llm.from: hf:DIR, applied to the stage's tree before it is read: every key config.json
 // determines takes the folder's value; a key the user wrote that disagrees is one error naming both.
+// Then the folder's tokenizer (recipe_tokenizer.h).
 void apply_pretrained_decoder(cfg::ConfigTree& tree) {
   const cfg::Json& root = tree.root;
   if (!root.contains("model") || !root["model"].is_object() || !root["model"].contains("llm") ||
@@ -101,6 +104,7 @@ void apply_pretrained_decoder(cfg::ConfigTree& tree) {
                                              theirs, k.source, dec.config_file));
         continue;  // a shorter RoPE cache
       }
+      if (k.key == "vocab_size" && std::stod(ours) >= std::stod(theirs)) continue;  // grown rows (added tokens)
       const bool same =
           same_value(ours, theirs) ||
           (k.key == "head_dim" && (same_value(ours, std::to_string(default_hd)) || same_value(ours, "0")) &&
@@ -113,6 +117,51 @@ void apply_pretrained_decoder(cfg::ConfigTree& tree) {
     *node = theirs;
     tree.origins[path] = dec.config_file;
   }
+  apply_pretrained_tokenizer(tree, dec.dir, dec.llm.vocab_size,
+                             !explicit_origin(tree, "tokenizer.chat_template").empty());
+}
+
+// model.vision.from: hf:DIR, as the decoder's: every key config.json determines takes the folder's value, a
+// key the user wrote that disagrees is one error naming both; the stage's tiles must cut into whole patches
+// (a tile other than the folder's image_size interpolates the position table, vision/pos_embed.h).
+void apply_pretrained_vision(cfg::ConfigTree& tree) {
+  const cfg::Json& root = tree.root;
+  if (!root.contains("model") || !root["model"].is_object() || !root["model"].contains("vision") ||
+      !root["model"]["vision"].is_object())
+    return;
+  const cfg::Json& node = root["model"]["vision"];
+  if (!node.contains("from") || !node["from"].is_string() || node["from"].get<std::string>().empty()) return;
+  const std::string from = cfg::detail::resolve_input_path(node["from"].get<std::string>(),
+                                                           tree.origin_of("model.vision.from"), cfg::input_path());
+  const vision::HfVision v = vision::read_hf_vision(from);
+  for (const auto& k : vision::hf_vision_keys(v)) {
+    const std::string path = "model.vision." + k.key;
+    cfg::Json& slot = tree.root["model"]["vision"][k.key];
+    const std::string theirs = scalar_text(k.value), where = explicit_origin(tree, path);
+    if (!where.empty() && !slot.is_null() && !slot.is_object()) {
+      if (!same_value(scalar_text(slot), theirs))
+        throw cfg::ConfigError(fmt::format("model.vision.{}: {} in {} disagrees with {} {} in {}", k.key,
+                                           scalar_text(slot), where, k.source, theirs, v.config_file));
+      continue;
+    }
+    slot = theirs;
+    tree.origins[path] = v.config_file;
+  }
+  int64_t tile = ImageConfig{}.tile_size;
+  if (root.contains("image") && root["image"].is_object() && root["image"].contains("tile_size")) {
+    try {
+      tile = std::stoll(scalar_text(root["image"]["tile_size"]));
+    } catch (const std::exception&) {
+      return;  // not a number: the image config's own check names it
+    }
+  }
+  if (tile % v.vision.patch_size != 0)
+    throw cfg::ConfigError(fmt::format(
+        "image.tile_size: {} in {} is not a multiple of patch_size {} of {} (model.vision.from): a tile is cut "
+        "into whole patches (e.g. {} or {})",
+        tile, tree.origin_of("image.tile_size"), v.vision.patch_size, v.config_file,
+        std::max<int64_t>(1, tile / v.vision.patch_size) * v.vision.patch_size,
+        (tile / v.vision.patch_size + 1) * v.vision.patch_size));
 }
 
 }  // namespace
@@ -193,6 +242,7 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& sets
       if (st == name) cfg::apply_set(tree, s), used_stage_sets.insert(st);
     cfg::apply_set(tree, "train.stage=" + name);
     apply_pretrained_decoder(tree);
+    apply_pretrained_vision(tree);
     RunConfig rc = cfg::from_tree<RunConfig>(tree);
     if (i == 0 && rc.train.init_from == "previous")
       throw cfg::ConfigError(

@@ -21,6 +21,7 @@
 #include "models/checkpoint/model_state.h"
 #include "models/llm/hf_import.h"
 #include "models/param_rules.h"
+#include "models/vision/hf_vision_import.h"
 #include "trainers/loop/recipe.h"
 #include "trainers/loop/zero_optimizer.h"
 #include "trainers/optim/param_groups.h"
@@ -54,7 +55,7 @@ void build_model(StageRun& run, const std::optional<Checkpoint>& resume_from) {
     MM_CHECK(!from.empty(), "train.init_from: 'previous' but stage '{}' has no previous stage checkpoint", tc.stage);
     if (!resume_from) {
       init_ckpt = CheckpointManager::load(from, CheckpointManager::Part::kWeights);  // a new optimizer
-      check_carried_tokenizer(from, cfg.tokenizer.model_path, "train.init_from");
+      check_carried_tokenizer(from, tok::Tokenizer::load(cfg.tokenizer), "train.init_from");
     }
   }
   if (tc.threads > 0) torch::set_num_threads(static_cast<int>(tc.threads));
@@ -64,8 +65,11 @@ void build_model(StageRun& run, const std::optional<Checkpoint>& resume_from) {
   if (init_ckpt) {
     load_model_state(*run.model, init_ckpt->model, (fs::path(init_ckpt->path) / "model.safetensors").string());
     log->info("stage '{}': initialised from {}", tc.stage, init_ckpt->path);
-  } else if (!resume_from && !cfg.model.llm.from.empty()) {  // a fresh stage from a pretrained decoder
-    log->info("stage '{}': decoder from {}", tc.stage, llm::load_hf_decoder(*run.model->llm));
+  } else if (!resume_from) {  // a fresh stage from a pretrained decoder and/or image encoder
+    if (!cfg.model.llm.from.empty())
+      log->info("stage '{}': decoder from {}", tc.stage, llm::load_hf_decoder(*run.model->llm));
+    if (!cfg.model.vision.from.empty())
+      log->info("stage '{}': vision encoder from {}", tc.stage, vision::load_hf_vision(*run.model->vision));
   }
   std::vector<ParamRule> rules;
   for (const auto& r : tc.params) rules.push_back(ParamRule{r.select, r.trainable, r.lr_mult});
@@ -127,17 +131,18 @@ void open_data(StageRun& run, const nlohmann::json* loader_state, const std::str
   MM_CHECK(!cfg.data.sources.empty(), "data.sources: stage '{}' lists no data sources", tc.stage);
   run.tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(cfg.tokenizer));
   // Carried into every checkpoint as tokenizer.model: eval/generate/export and later stages use the
-  // vocabulary this stage trained with even when tokenizer.model_path is regenerated.
-  run.tokenizer_bytes = io::read_file(cfg.tokenizer.model_path);
+  // vocabulary this stage trained with (mmtrain's added tokens included) even when tokenizer.model_path
+  // is regenerated.
+  run.tokenizer_bytes = run.tokenizer->model_bytes();
   run.quarantine = run.group.is_main()
                        ? std::make_unique<data::Quarantine>((fs::path(run.dir) / "quarantine.jsonl").string())
                        : std::make_unique<data::Quarantine>();
   data::ReshardSummary reshard;
   LoaderConfig lc = loader_config(run);
   lc.seed = sample_stream_seed(cfg);
-  run.loader = data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, *run.tokenizer,
-                                 run.model->tokens_per_tile(), lc, run.quarantine.get(),
-                                 run.group.rank(), run.group.world_size(), loader_state, &reshard);
+  run.loader =
+      data::make_loader(cfg.data.sources, cfg.data.mixture, cfg.image, *run.tokenizer, run.model->tokens_per_tile(), lc,
+                        run.quarantine.get(), run.group.rank(), run.group.world_size(), loader_state, &reshard);
   check_data_quality(run);  // open-time problems (malformed records) already count
   if (run.group.is_main() && reshard.old_world > 0)
     mm::log::get("trainer")->warn(
@@ -205,7 +210,7 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
       return run;
     }
     // The vocabulary must be the one the checkpoint was trained with (it carries its tokenizer.model).
-    check_carried_tokenizer(resume_from->path, cfg.tokenizer.model_path, "--resume");
+    check_carried_tokenizer(resume_from->path, tok::Tokenizer::load(cfg.tokenizer), "--resume");
   }
 
   // ---- Model, optimizer, data parallelism ----

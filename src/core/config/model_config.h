@@ -22,6 +22,8 @@ struct VisionConfig {
   int64_t feature_layer = -1;  // which block's output feeds the connector; -1 = last
   bool pre_norm = true;        // CLIP's ln_pre before the blocks
   double norm_eps = 1e-5;
+  bool patch_bias = false;  // bias on the patch embedding (SigLIP has one, CLIP does not)
+  std::string from;         // "" = random initialisation; "hf:DIR" = a pretrained CLIP or SigLIP folder
 
   template <class V>
   void visit(V& v) {
@@ -32,10 +34,15 @@ struct VisionConfig {
     v("heads", heads, "attention heads", cfg::positive());
     v("mlp_dim", mlp_dim, "MLP hidden width", cfg::positive());
     v("class_token", class_token, "prepend a class token (dropped before the connector)");
-    v("act", act, "MLP activation: gelu | quick_gelu", cfg::one_of({"gelu", "quick_gelu"}));
+    v("act", act, "MLP activation: gelu | quick_gelu (CLIP) | gelu_tanh (SigLIP)",
+      cfg::one_of({"gelu", "quick_gelu", "gelu_tanh"}));
     v("feature_layer", feature_layer, "block whose output feeds the connector (-1 = last)");
     v("pre_norm", pre_norm, "LayerNorm before the first block (CLIP's ln_pre)");
     v("norm_eps", norm_eps, "LayerNorm epsilon", cfg::positive());
+    v("patch_bias", patch_bias, "bias on the patch embedding (SigLIP)");
+    v("from", from,
+      "start from a pretrained image encoder: hf:DIR (a CLIP or SigLIP folder; sizes come from its config.json)",
+      cfg::input_path());
   }
 
   void validate(cfg::Problems& p) const {

@@ -12,8 +12,8 @@ namespace mm {
 //   <s><|system|>S<|end|><|user|>Q<|end|><|assistant|>A<|end|>...</s>
 // Loss on A<|end|> (assistant turns) and on Text-role turns; see docs/tokenizer.md.
 struct TokenizerConfig {
-  std::string model_path;              // SentencePiece .model file
-  std::string chat_template = "chat";  // chat | plain (no role markers)
+  std::string model_path;              // SentencePiece .model or Hugging Face tokenizer.json
+  std::string chat_template = "chat";  // chat | plain (no role markers) | llama3 | chatml | mistral | auto
   std::string system_prefix = "<|system|>";
   std::string user_prefix = "<|user|>";
   std::string assistant_prefix = "<|assistant|>";
@@ -43,8 +43,12 @@ struct TokenizerConfig {
 
   template <class V>
   void visit(V& v) {
-    v("model_path", model_path, "SentencePiece .model file", cfg::input_path());
-    v("chat_template", chat_template, "chat template: chat | plain");
+    v("model_path", model_path,
+      "SentencePiece .model or Hugging Face tokenizer.json (with model.llm.from: that folder's, when not given)",
+      cfg::input_path());
+    v("chat_template", chat_template,
+      "chat template: chat | plain | llama3 | chatml | mistral | auto (the decoder folder's tokenizer_config.json)",
+      cfg::one_of({"chat", "plain", "llama3", "chatml", "mistral", "auto"}));
     v("system_prefix", system_prefix, "opens a system turn (chat template)");
     v("user_prefix", user_prefix, "opens a user turn (chat template)");
     v("assistant_prefix", assistant_prefix, "opens an assistant turn (chat template)");

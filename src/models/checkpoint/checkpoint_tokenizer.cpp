@@ -73,4 +73,15 @@ bool check_carried_tokenizer(const std::string& checkpoint_dir, const std::strin
   return true;
 }
 
+bool check_carried_tokenizer(const std::string& checkpoint_dir, const tok::Tokenizer& tok, const std::string& what) {
+  const std::string carried = carried_tokenizer(checkpoint_dir);
+  if (carried.empty()) return check_carried_tokenizer(checkpoint_dir, tok.origin(), what);
+  MM_CHECK(io::read_file(carried) == tok.model_bytes(),
+           "{} {}: its {} differs from tokenizer.model_path {} (as loaded, with mmtrain's added tokens: the "
+           "vocabulary changed since that checkpoint was written, e.g. by re-running `mmtrain data synth`); restore "
+           "the original tokenizer file, or point tokenizer.model_path at {}",
+           what, checkpoint_dir, kCheckpointTokenizer, tok.origin(), carried);
+  return true;
+}
+
 }  // namespace mm

@@ -1,7 +1,8 @@
-// Which tokenizer goes with a checkpoint. Checkpoints carry the SentencePiece model the run trained
-// with (tokenizer.model); older ones do not, and then the config's tokenizer.model_path is the only
-// lead, which cannot be checked against the vocabulary the weights were trained with. Evaluation,
-// generation, the probe, export and resume all decide it here.
+// Which tokenizer goes with a checkpoint. Checkpoints carry the tokenizer the run trained with
+// (tokenizer.model: the SentencePiece model, or for byte-level BPE the tokenizer.json text with an
+// "mmtrain" entry, mmtrain's added tokens included in both); older ones do not, and then the config's
+// tokenizer.model_path is the only lead, which cannot be checked against the vocabulary the weights were trained with.
+// Evaluation, generation, the probe, export and resume all decide it here.
 #pragma once
 #include <string>
 
@@ -36,5 +37,8 @@ tok::Tokenizer load_checkpoint_tokenizer(const RunConfig& cfg, const std::string
 // checkpoints carried it) is accepted with a warning that the vocabulary cannot be checked: false.
 bool check_carried_tokenizer(const std::string& checkpoint_dir, const std::string& tokenizer_model_path,
                              const std::string& what);
+// The same against the tokenizer the run loads (`tok`, mmtrain's added tokens included): the carried
+// bytes must equal tok.model_bytes() (a tokenizer that adds nothing: the file's bytes).
+bool check_carried_tokenizer(const std::string& checkpoint_dir, const tok::Tokenizer& tok, const std::string& what);
 
 }  // namespace mm

@@ -277,6 +277,25 @@ TensorMap read_hf_decoder_weights(const HfDecoder& dec, const hf::WeightFiles& f
   }
 }
 
+std::string grow_vocab_rows(TensorMap& state, const std::map<std::string, std::vector<int64_t>>& shapes,
+                            int64_t folder_vocab) {
+  int64_t rows = folder_vocab;
+  int64_t grown = 0;
+  for (auto& [name, t] : state) {
+    auto it = shapes.find(name);
+    if (it == shapes.end() || t.dim() != 2 || t.size(0) != folder_vocab || it->second.size() != 2 ||
+        it->second[0] <= folder_vocab || it->second[1] != t.size(1))
+      continue;
+    rows = it->second[0];
+    torch::NoGradGuard no_grad;
+    const torch::Tensor mean = t.to(torch::kFloat64).mean(0, /*keepdim=*/true).to(t.scalar_type());
+    t = torch::cat({t, mean.expand({rows - folder_vocab, t.size(1)})}, 0).contiguous();
+    ++grown;
+  }
+  if (grown == 0) return "";
+  return fmt::format(", vocabulary {} -> {} rows ({} tensor(s), new rows at the mean)", folder_vocab, rows, grown);
+}
+
 std::string load_hf_decoder(DecoderImpl& decoder) {
   const HfDecoder dec = read_hf_decoder(decoder.cfg.from);
   const hf::WeightFiles files = hf::list_weights(dec.dir);
@@ -290,6 +309,7 @@ std::string load_hf_decoder(DecoderImpl& decoder) {
     for (auto& p : params) p.value().set_data(torch::empty({0}, p.value().options()));
   }
   TensorMap state = read_hf_decoder_weights(dec, files, dtype);
+  const std::string grown = grow_vocab_rows(state, shapes, dec.llm.vocab_size);
   for (const auto& [name, shape] : shapes) {
     auto it = state.find(name);
     MM_CHECK(it != state.end() && it->second.sizes().vec() == shape,
@@ -299,8 +319,8 @@ std::string load_hf_decoder(DecoderImpl& decoder) {
            shapes.size());
   torch::NoGradGuard no_grad;
   for (auto& p : params) p.value().set_data(state.at("llm." + p.key()));
-  return fmt::format("{} ({}, {} tensors, {} on disk -> {})", dec.dir, dec.architecture, state.size(),
-                     fmt::join(files.dtypes, "+"), c10::toString(dtype));
+  return fmt::format("{} ({}, {} tensors, {} on disk -> {}){}", dec.dir, dec.architecture, state.size(),
+                     fmt::join(files.dtypes, "+"), c10::toString(dtype), grown);
 }
 
 std::vector<std::string> describe_hf_decoder(const HfDecoder& dec, const hf::WeightFiles& files) {

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -51,10 +52,16 @@ std::vector<HfKey> hf_decoder_keys(const HfDecoder& dec);
 // one line naming the folder and the tensor) after every file's header was checked (hf_folder.h).
 TensorMap read_hf_decoder_weights(const HfDecoder& dec, const hf::WeightFiles& files, torch::ScalarType dtype);
 
+// The embedding and the output head of `state` (rows = `folder_vocab`) grown to the rows `shapes`
+// expects (the tokenizer's added tokens): the new rows start at the mean of the existing ones (as
+// LLaVA does), computed in fp64. Returns "" when nothing grew, else a note for the log.
+std::string grow_vocab_rows(TensorMap& state, const std::map<std::string, std::vector<int64_t>>& shapes,
+                            int64_t folder_vocab);
+
 // Loads the weights of decoder.cfg.from (a decoder built from the config hf_decoder_keys gave) in the
-// decoder's dtype: the random initialisation is released first, every tensor is read and checked
-// into a map, and only then are the parameters pointed at it (no copy). Peak memory: the loaded
-// weights plus one tensor in the disk's dtype. Returns a one-line summary for the log.
+// decoder's dtype (the vocabulary rows grown to the decoder's vocab_size, grow_vocab_rows): the random initialisation
+// is released first, every tensor is read and checked into a map, and only then are the parameters pointed at it (no
+// copy). Peak memory: the loaded weights plus one tensor in the disk's dtype. Returns a one-line summary for the log.
 class DecoderImpl;
 std::string load_hf_decoder(DecoderImpl& decoder);
 

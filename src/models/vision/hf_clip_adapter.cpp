@@ -2,14 +2,12 @@
 // docs/export.md).
 #include "models/vision/hf_clip_adapter.h"
 
+#include "core/check.h"
 #include "models/vision/vit.h"
 
 namespace mm::vision {
-namespace {
-
 using hf::NamePair;
 
-// The tensors whose names map one to one (everything but class token, position rows and norms).
 std::vector<NamePair> vision_pairs(const VisionConfig& c) {
   const int64_t w = c.width, m = c.mlp_dim, p = c.patch_size;
   std::vector<NamePair> out;
@@ -17,6 +15,7 @@ std::vector<NamePair> vision_pairs(const VisionConfig& c) {
     out.push_back({"vision." + n, "vision_model." + n, std::move(shape)});
   };
   add("embeddings.patch_embedding.weight", {w, 3, p, p});
+  if (c.patch_bias) add("embeddings.patch_embedding.bias", {w});
   if (c.pre_norm) {
     add("pre_layrnorm.weight", {w});
     add("pre_layrnorm.bias", {w});
@@ -40,10 +39,12 @@ std::vector<NamePair> vision_pairs(const VisionConfig& c) {
   return out;
 }
 
-}  // namespace
-
 TensorMap clip_vision_state(const TensorMap& ours, const VisionConfig& c) {
   const std::string what = "export vision";
+  MM_CHECK(!c.patch_bias,
+           "{}: vision.patch_bias is true, but CLIP's patch embedding has no bias (SigLIP names: "
+           "hf_siglip_adapter.h)",
+           what);
   const int64_t w = c.width, g = c.image_size / c.patch_size;
   std::vector<NamePair> pairs = vision_pairs(c);
   const auto& pos =
@@ -109,7 +110,7 @@ nlohmann::json clip_vision_config(const VisionConfig& c, const std::string& torc
   j["num_channels"] = 3;
   j["image_size"] = c.image_size;
   j["patch_size"] = c.patch_size;
-  j["hidden_act"] = c.act;  // HF ACT2FN: "gelu" (erf) and "quick_gelu" are ours exactly
+  j["hidden_act"] = hf_act_name(c.act);  // HF ACT2FN: "gelu" (erf), "quick_gelu", "gelu_pytorch_tanh" are ours
   j["layer_norm_eps"] = c.norm_eps;
   j["attention_dropout"] = 0.0;
   j["initializer_range"] = 0.02;
@@ -130,5 +131,7 @@ nlohmann::json clip_vision_config(const VisionConfig& c, const std::string& torc
         "stock HF CLIPVisionModel prepends a class token, so its patch features differ from ours";
   return j;
 }
+
+std::string hf_act_name(const std::string& act) { return act == "gelu_tanh" ? "gelu_pytorch_tanh" : act; }
 
 }  // namespace mm::vision

@@ -1,9 +1,11 @@
 // The vision tower's HF adapter: our "vision.*" names and shapes <-> Hugging Face
 // CLIPVisionModel's (vision_model.*), both directions, and its config.json. Used by the export
-// (trainers/export) and its tests; docs/export.md explains the deviations.
+// (trainers/export), the import (hf_vision_import.h) and their tests; docs/export.md explains the
+// deviations. SigLIP's names: hf_siglip_adapter.h.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/config/model_config.h"
 #include "models/hf_names.h"
@@ -24,5 +26,12 @@ TensorMap vision_state_from_clip(const TensorMap& clip, const VisionConfig& cfg)
 
 // CLIPVisionConfig JSON (the vision/config.json of an export); keys HF ignores start with mm_.
 nlohmann::json clip_vision_config(const VisionConfig& cfg, const std::string& torch_dtype);
+
+// The tensors whose names map one to one in CLIP and SigLIP alike: the patch embedding (with its bias
+// under patch_bias), pre_layrnorm (pre_norm), the blocks up to feature_layer.
+std::vector<hf::NamePair> vision_pairs(const VisionConfig& cfg);
+
+// Our vision.act as HF's hidden_act: gelu_tanh -> gelu_pytorch_tanh, gelu and quick_gelu as they are.
+std::string hf_act_name(const std::string& act);
 
 }  // namespace mm::vision

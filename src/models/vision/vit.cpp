@@ -22,7 +22,8 @@ VitEmbeddingsImpl::VitEmbeddingsImpl(const VisionConfig& cfg)
   MM_CHECK(cfg.width > 0, "vision.width must be positive, got {}", cfg.width);
   patch_embedding = register_module(
       "patch_embedding",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(3, cfg.width, cfg.patch_size).stride(cfg.patch_size).bias(false)));
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(3, cfg.width, cfg.patch_size).stride(cfg.patch_size).bias(cfg.patch_bias)));
   if (class_token_) class_embedding = register_parameter("class_embedding", torch::randn({cfg.width}) * 0.02);
   position_embedding =
       register_module("position_embedding", torch::nn::Embedding(grid_ * grid_ + (class_token_ ? 1 : 0), cfg.width));

@@ -1,6 +1,7 @@
-// The CLIP-style ViT image encoder: patch embedding, optional class token, learned position
-// embeddings (bicubic-resized for other tile resolutions), ln_pre, pre-norm blocks.
-// Parameter names follow HF CLIPVisionModel's `vision_model.*` (post_layernorm is not built).
+// The CLIP-style ViT image encoder: patch embedding (optionally with a bias, as SigLIP's), optional
+// class token, learned position embeddings (bicubic-resized for other tile resolutions), ln_pre,
+// pre-norm blocks. Parameter names follow HF CLIPVisionModel's (and SiglipVisionModel's)
+// `vision_model.*` (post_layernorm is not built).
 #pragma once
 #include <torch/torch.h>
 
@@ -16,7 +17,7 @@ class VitEmbeddingsImpl : public torch::nn::Module {
   // pixels (N, 3, H, W), H and W multiples of patch_size -> (N, [1 +] (H/p)*(W/p), D)
   torch::Tensor forward(const torch::Tensor& pixels);
 
-  torch::nn::Conv2d patch_embedding{nullptr};        // weight (D, 3, p, p), no bias
+  torch::nn::Conv2d patch_embedding{nullptr};        // weight (D, 3, p, p), bias (D) with patch_bias
   torch::Tensor class_embedding;                     // (D); undefined without class token
   torch::nn::Embedding position_embedding{nullptr};  // weight ([1 +] g*g, D), g = image_size / p
 
@@ -41,6 +42,7 @@ class VisionTransformerImpl : public torch::nn::Module {
   int64_t width() const { return cfg_.width; }
   int64_t grid() const { return cfg_.image_size / cfg_.patch_size; }           // patches per side at image_size
   int64_t num_blocks() const { return static_cast<int64_t>(layers->size()); }  // blocks built and run
+  const VisionConfig& config() const { return cfg_; }
 
   VitEmbeddings embeddings{nullptr};
   torch::nn::LayerNorm pre_layrnorm{nullptr};  // HF's spelling; absent when pre_norm is false

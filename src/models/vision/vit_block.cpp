@@ -35,15 +35,19 @@ torch::Tensor VitAttentionImpl::forward(const torch::Tensor& x) {
 }
 
 VitMlpImpl::VitMlpImpl(int64_t width, int64_t hidden, const std::string& act) {
-  MM_CHECK(act == "gelu" || act == "quick_gelu", "vision.act = '{}': expected gelu | quick_gelu", act);
-  quick_gelu_ = act == "quick_gelu";
+  MM_CHECK(act == "gelu" || act == "quick_gelu" || act == "gelu_tanh",
+           "vision.act = '{}': expected gelu | quick_gelu | gelu_tanh", act);
+  act_ = act;
   fc1 = register_module("fc1", torch::nn::Linear(width, hidden));
   fc2 = register_module("fc2", torch::nn::Linear(hidden, width));
 }
 
 torch::Tensor VitMlpImpl::forward(const torch::Tensor& x) {
   auto h = fc1(x);  // (..., hidden)
-  h = quick_gelu_ ? quick_gelu(h) : torch::gelu(h);
+  if (act_ == "quick_gelu")
+    h = quick_gelu(h);
+  else
+    h = torch::gelu(h, act_ == "gelu_tanh" ? "tanh" : "none");  // tanh: HF's gelu_pytorch_tanh
   return fc2(h);
 }
 

@@ -1,5 +1,6 @@
 // One pre-norm CLIP transformer block: LayerNorm -> multi-head self-attention -> residual,
-// LayerNorm -> MLP (fc1, GELU or quick-GELU, fc2) -> residual. Names follow HF CLIPEncoderLayer.
+// LayerNorm -> MLP (fc1, GELU, quick-GELU or tanh-GELU, fc2) -> residual. Names follow HF CLIPEncoderLayer
+// (and SiglipEncoderLayer, which has the same ones).
 #pragma once
 #include <torch/torch.h>
 
@@ -12,7 +13,7 @@ struct VitBlockOptions {
   TORCH_ARG(int64_t, width);             // D
   TORCH_ARG(int64_t, heads);             // H; D % H == 0
   TORCH_ARG(int64_t, mlp_dim);           // MLP hidden width
-  TORCH_ARG(std::string, act) = "gelu";  // gelu | quick_gelu
+  TORCH_ARG(std::string, act) = "gelu";  // gelu | quick_gelu | gelu_tanh
   TORCH_ARG(double, norm_eps) = 1e-5;
 };
 
@@ -38,7 +39,7 @@ class VitMlpImpl : public torch::nn::Module {
   torch::nn::Linear fc2{nullptr};  // (D, hidden)
 
  private:
-  bool quick_gelu_;
+  std::string act_;  // gelu (erf) | quick_gelu | gelu_tanh (SigLIP's gelu_pytorch_tanh)
 };
 TORCH_MODULE(VitMlp);
 
