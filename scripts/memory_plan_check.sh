@@ -73,7 +73,7 @@ echo
 echo "| dist.shard (2 Gloo ranks, small model, debug pretrain, 3 steps) | rank 0 RSS (MiB) | rank 1 RSS (MiB) |"
 echo "|---|---:|---:|"
 declare -A RSS
-for shard in none optimizer; do
+for shard in none optimizer gradients; do
   read -r a b < <(two_ranks $shard)
   RSS[$shard]=$(((a + b) / 2))
   echo "| $shard | $((a / 1024)) | $((b / 1024)) |"
@@ -84,3 +84,9 @@ read -r opt_full opt_half <<<"$planned"
 echo
 echo "measured: optimizer sharding lowers the mean rank peak by $(((RSS[none] - RSS[optimizer]) / 1024)) MiB;" \
   "planned: $(mib $((opt_full - opt_half))) MiB (optimizer state $(mib "$opt_full") -> $(mib "$opt_half") MiB per rank)"
+# The plan's peaks (recomputation off): none is the first "peak", gradients the fifth (none, optimizer, gradients).
+read -r peak_none peak_grad < <("$M" info --config configs/recipes/debug.yaml --stage pretrain --plan --json \
+  --plan-device cpu --world 2 "${SMALL[@]}" | grep -o '"peak": [0-9]*' | sed -n '1p;5p' | grep -o '[0-9]*$' |
+  paste -sd' ')
+echo "measured: gradient sharding lowers the mean rank peak by $(((RSS[none] - RSS[gradients]) / 1024)) MiB;" \
+  "planned: $(mib $((peak_none - peak_grad))) MiB (peak $(mib "$peak_none") -> $(mib "$peak_grad") MiB per rank)"

@@ -9,15 +9,23 @@
 
 namespace mm::train {
 
-double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm,
+                      const std::function<std::vector<double>(std::vector<double>)>& sum_over_ranks) {
   torch::NoGradGuard no_grad;
-  double sq = 0.0;
-  for (const auto& p : params) {
-    const auto& g = p.grad();
+  std::vector<double> terms(params.size(), 0.0);  // each tensor's squared norm (0 without a gradient)
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& g = params[i].grad();
     if (!g.defined()) continue;
     const double n = g.to(torch::kDouble).norm(2).item<double>();
-    sq += n * n;
+    terms[i] = n * n;
   }
+  if (sum_over_ranks) {
+    terms = sum_over_ranks(std::move(terms));
+    MM_CHECK(terms.size() == params.size(), "clip_grad_norm: {} squared norms summed over ranks, expected {}",
+             terms.size(), params.size());
+  }
+  double sq = 0.0;
+  for (double t : terms) sq += t;
   const double norm = std::sqrt(sq);
   if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) {
     const double scale = max_norm / (norm + 1e-6);
@@ -25,6 +33,10 @@ double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm)
       if (p.grad().defined()) p.grad().mul_(scale);
   }
   return norm;
+}
+
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  return clip_grad_norm(params, max_norm, nullptr);
 }
 
 bool all_finite(double loss, const std::vector<torch::Tensor>& params) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
 namespace mm::train {
@@ -13,6 +14,12 @@ namespace mm::train {
 // exceeds max_norm > 0, every gradient is scaled by max_norm / (norm + 1e-6) (torch's
 // clip_grad_norm_). max_norm <= 0 only measures. A non-finite norm leaves the gradients alone.
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
+
+// The same over gradients sharded by tensor (dist.shard gradients: a rank holds only its own tensors' gradients):
+// `sum_over_ranks` sums each tensor's squared norm over the ranks (an all-reduce; 0 where a rank holds none), then
+// the terms are added in the tensors' order, so the norm equals the one over the whole gradients bit for bit.
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm,
+                      const std::function<std::vector<double>(std::vector<double>)>& sum_over_ranks);
 
 // True when the loss and every defined gradient are finite (no NaN/Inf).
 bool all_finite(double loss, const std::vector<torch::Tensor>& params);

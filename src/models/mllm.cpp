@@ -2,6 +2,7 @@
 #include "models/mllm.h"
 
 #include "core/check.h"
+#include "models/layer_hooks.h"
 #include "models/llm/lm_loss.h"
 
 namespace mm {
@@ -27,7 +28,9 @@ void MultimodalModelImpl::set_activation_checkpointing(bool on) {
 
 torch::Tensor MultimodalModelImpl::encode_images(const torch::Tensor& tiles) {
   auto features = vision->forward(tiles);  // (N, P, D)
-  return connector->forward(features);     // (N, M, d_llm)
+  return run_unit(
+      "connector", [&] { return connector->parameters(); },
+      [&] { return std::vector<torch::Tensor>{connector->forward(features)}; })[0];  // (N, M, d_llm)
 }
 
 torch::Tensor MultimodalModelImpl::embed_with_images(const torch::Tensor& ids, const torch::Tensor& image_tokens,
@@ -108,21 +111,40 @@ torch::Tensor MultimodalModelImpl::embed_with_images(const torch::Tensor& ids, c
 MultimodalOutput MultimodalModelImpl::forward(const MultimodalBatch& batch) {
   MM_CHECK(batch.input_ids.defined() && batch.positions.defined() && batch.doc_ids.defined(),
            "mllm: a batch needs input_ids, positions and doc_ids");
-  torch::Tensor image_tokens;
+  torch::Tensor image_tokens, dummy_tokens;
   if (batch.tiles.defined() && batch.tiles.size(0) > 0) {
     auto tok = encode_images(batch.tiles);          // (N, M, d)
     image_tokens = tok.reshape({-1, tok.size(2)});  // (N*M, d)
+  } else if (LayerHooks* h = layer_hooks(); h && h->needs_every_unit() && is_training()) {
+    // Sharded parameters (layer_hooks.h): every rank runs every unit's collectives in the same order, so a
+    // batch without images runs the image encoder on one blank tile, joined to the embeddings with weight 0
+    // (its gradients are zero and the hooks count them as unused).
+    const int64_t r = cfg_.vision.image_size;
+    h->dummy_units(true);
+    auto tok = encode_images(torch::zeros({1, 3, r, r}, torch::TensorOptions().device(batch.input_ids.device())));
+    h->dummy_units(false);
+    dummy_tokens = tok.reshape({-1, tok.size(2)});
   }
-  auto embeds = embed_with_images(batch.input_ids, image_tokens, batch.image_slots, batch.tiles_per_sample);
-  auto dec = llm->forward_embeds(embeds, batch.positions.to(torch::kLong), batch.doc_ids.to(torch::kLong));
+  // The tied token embedding serves the first and the last unit of the decoder: one unit around the whole
+  // decoder holds it (layer_hooks.h; the inner units leave it to this one), so it is gathered and reduced once.
+  auto tied = [&] {
+    return cfg_.llm.tie_embeddings ? std::vector<torch::Tensor>{llm->embed_tokens->weight}
+                                   : std::vector<torch::Tensor>{};
+  };
+  const auto dec = run_unit("llm.tied_embeddings", tied, [&] {
+    auto embeds = embed_with_images(batch.input_ids, image_tokens, batch.image_slots, batch.tiles_per_sample);
+    if (dummy_tokens.defined()) embeds = embeds + dummy_tokens.sum().to(embeds.scalar_type()) * 0;
+    auto d = llm->forward_embeds(embeds, batch.positions.to(torch::kLong), batch.doc_ids.to(torch::kLong));
+    return std::vector<torch::Tensor>{d.logits, d.aux_loss, d.z_loss};
+  });
   MultimodalOutput out;
-  out.logits = dec.logits;  // (B, T, V)
-  out.aux_loss = dec.aux_loss;
-  out.z_loss = dec.z_loss;
+  out.logits = dec[0];  // (B, T, V)
+  out.aux_loss = dec[1];
+  out.z_loss = dec[2];
   if (batch.labels.defined()) {
-    std::tie(out.loss_sum, out.loss_count) = causal_lm_loss_sum(dec.logits, batch.labels, batch.doc_ids);
+    std::tie(out.loss_sum, out.loss_count) = causal_lm_loss_sum(out.logits, batch.labels, batch.doc_ids);
   } else {
-    out.loss_sum = torch::zeros({}, dec.logits.options().dtype(torch::kFloat));
+    out.loss_sum = torch::zeros({}, out.logits.options().dtype(torch::kFloat));
     out.loss_count = torch::zeros({}, torch::kLong);
   }
   return out;

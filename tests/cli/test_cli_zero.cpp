@@ -20,140 +20,12 @@
 #include <sstream>
 #include <string>
 
+#include "cli_zero_support.h"
 #include "core/safetensors.h"
-#include "support/tiny_world.h"
 
 namespace fs = std::filesystem;
 
-namespace {
-
-const std::string kMmtrain = std::string(MM_BINARY_DIR) + "/src/cli/mmtrain";
-
-// The world and every run of this process, removed at exit (a failing check prints the run's log first).
-struct RemoveAtExit {
-  fs::path dir;
-  ~RemoveAtExit() {
-    std::error_code ec;
-    if (!dir.empty()) fs::remove_all(dir, ec);
-  }
-} g_world;
-
-fs::path world_dir() {
-  if (g_world.dir.empty()) {
-    const fs::path p = fs::temp_directory_path() / ("mm_cli_zero_" + std::to_string(getpid()));
-    g_world.dir = p;
-    REQUIRE(mm::test::write_tiny_world(kMmtrain, p) == 0);
-  }
-  return g_world.dir;
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs `mmtrain launch --nproc N -- train ...` once per tag (later test cases reuse earlier runs); the run
-// directory is world/<tag>, its log world/<tag>.log.
-fs::path launch(const std::string& tag, int nproc, const std::string& args, const std::string& prepare_from = "") {
-  static std::map<std::string, bool> done;
-  const fs::path w = world_dir(), dir = w / tag, log = w / (tag + ".log");
-  if (done[tag]) return dir;
-  fs::remove_all(dir);
-  if (!prepare_from.empty()) {  // resume from step 6 of another run's pretrain stage
-    fs::copy(w / prepare_from, dir, fs::copy_options::recursive);
-    const fs::path ck = dir / "pretrain/checkpoints";
-    for (const char* s : {"step_000009", "step_000012"}) REQUIRE(fs::remove_all(ck / s) > 0);
-    std::ofstream(ck / "LATEST") << "step_000006\n";
-  }
-  const std::string cmd = kMmtrain + " launch --nproc " + std::to_string(nproc) + " -- train --config " +
-                          (w / "recipe.yaml").string() +
-                          " --no-eval --set train.keep_last=4 --set log.all_ranks=true " + args + " --run-dir " +
-                          dir.string() + " > " + log.string() + " 2>&1";
-  const int st = std::system(cmd.c_str());
-  INFO(read(log));
-  REQUIRE((WIFEXITED(st) && WEXITSTATUS(st) == 0));
-  done[tag] = true;
-  return dir;
-}
-
-const std::string kZero = " --set dist.shard=optimizer";
-const std::string kMoe =
-    " --set model.llm.moe.num_experts=4 --set model.llm.moe.top_k=1 --set model.llm.moe.every=1"
-    " --set model.llm.moe.expert_hidden=64 --set model.llm.moe.aux_loss_coef=0";
-
-// Every tensor of a's file(s) equals b's bit for bit (same names, shapes, dtypes); the tensors are merged over
-// the files of each side (the optimizer shards of a checkpoint).
-void check_bitwise(const std::vector<fs::path>& a, const std::vector<fs::path>& b) {
-  auto merge = [](const std::vector<fs::path>& files) {
-    mm::TensorMap all;
-    for (const auto& f : files)
-      for (auto& [k, v] : mm::safetensors::load(f.string()).tensors) REQUIRE(all.emplace(k, v).second);
-    return all;
-  };
-  const mm::TensorMap ta = merge(a), tb = merge(b);
-  REQUIRE(ta.size() == tb.size());
-  REQUIRE(!ta.empty());
-  for (const auto& [name, t] : ta) {
-    INFO(name);
-    REQUIRE(tb.count(name));
-    CHECK(t.sizes() == tb.at(name).sizes());
-    CHECK(torch::equal(t, tb.at(name)));
-  }
-}
-
-fs::path model_at(const fs::path& run, const std::string& stage, int step = 12) {
-  return run / stage / "checkpoints" / fmt::format("step_{:06d}", step) / "model.safetensors";
-}
-
-std::vector<fs::path> shards(const fs::path& ck, int n) {
-  std::vector<fs::path> out;
-  for (int r = 0; r < n; ++r) out.push_back(ck / fmt::format("optimizer.rank{}.safetensors", r));
-  return out;
-}
-
-int64_t tensor_bytes(const fs::path& file) {
-  int64_t n = 0;
-  for (const auto& [k, t] : mm::safetensors::load(file.string()).tensors) n += t.numel() * t.element_size();
-  return n;
-}
-
-// Each rank's share of the optimizer state (tensor bytes of its shard over the whole state of data parallel's
-// checkpoint) is 1/N within the largest parameter's share of the state: whole tensors, largest first, to the
-// least loaded rank (what partition_by_bytes guarantees).
-void check_shares(const fs::path& zero_ck, const fs::path& dp_ck, int n) {
-  std::map<std::string, int64_t> per_param;
-  int64_t whole = 0;
-  for (const auto& [k, t] : mm::safetensors::load((dp_ck / "optimizer.safetensors").string()).tensors) {
-    per_param[k.substr(0, k.rfind('.'))] += t.numel() * t.element_size();
-    whole += t.numel() * t.element_size();
-  }
-  int64_t largest = 0, sum = 0;
-  for (const auto& [k, b] : per_param) largest = std::max(largest, b);
-  const double slack = static_cast<double>(largest) / static_cast<double>(whole);
-  for (const auto& f : shards(zero_ck, n)) {
-    const int64_t b = tensor_bytes(f);
-    sum += b;
-    const double share = static_cast<double>(b) / static_cast<double>(whole);
-    INFO(f.string() << ": " << share << " of the state (1/N = " << 1.0 / n << ", largest parameter " << slack << ")");
-    CHECK(share > 0);
-    CHECK(std::abs(share - 1.0 / n) <= slack);
-  }
-  CHECK(sum == whole);
-}
-
-// The optimizer state and parameter shares each rank logged at its last checkpoint.
-std::vector<int64_t> logged_state_bytes(const fs::path& log, int n) {
-  const std::string text = read(log);
-  std::vector<int64_t> out(static_cast<size_t>(n), -1);
-  const std::regex re(R"(rank (\d+) holds (\d+) bytes of optimizer state)");
-  for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it)
-    out.at(std::stoul((*it)[1])) = std::stoll((*it)[2]);
-  return out;
-}
-
-}  // namespace
+using namespace mm::test::zero;
 
 TEST_CASE("dist.shard optimizer equals data parallel bitwise on 2 ranks (AdamW then Adafactor)", "[zero][e2e]") {
   const fs::path dp = launch("dp2", 2, ""), zero = launch("zero2", 2, kZero);
@@ -226,33 +98,6 @@ TEST_CASE("dist.shard optimizer resumes 3 -> 2 ranks as data parallel does and a
 
 TEST_CASE("export of a dist.shard optimizer checkpoint gives data parallel's folder", "[zero][e2e]") {
   const fs::path dp = launch("dp2", 2, ""), zero = launch("zero2", 2, kZero);
-  const fs::path w = world_dir();
-  for (const auto& [run, out] : {std::pair{dp, w / "export_dp"}, std::pair{zero, w / "export_zero"}}) {
-    const std::string cmd = kMmtrain + " export --checkpoint " + (run / "sft/checkpoints/step_000012").string() +
-                            " --out " + out.string() + " > " + out.string() + ".log 2>&1";
-    const int st = std::system(cmd.c_str());
-    INFO(read(out.string() + ".log"));
-    REQUIRE((WIFEXITED(st) && WEXITSTATUS(st) == 0));
-  }
-  size_t files = 0;
-  for (const auto& e : fs::recursive_directory_iterator(w / "export_dp")) {
-    if (!e.is_regular_file()) continue;
-    const fs::path rel = fs::relative(e.path(), w / "export_dp");
-    INFO(rel.string());
-    if (rel == "config.json") {
-      // Names the checkpoint it was exported from and the hash of its config (which holds dist.shard); everything
-      // else must match.
-      auto a = nlohmann::json::parse(read(e.path())), b = nlohmann::json::parse(read(w / "export_zero" / rel));
-      CHECK(a["source"]["step"] == b["source"]["step"]);
-      for (const char* k : {"checkpoint", "config_hash"}) {
-        CHECK(a["source"][k] != b["source"][k]);
-        a["source"].erase(k), b["source"].erase(k);
-      }
-      CHECK(a == b);
-    } else {
-      CHECK(read(e.path()) == read(w / "export_zero" / rel));
-    }
-    ++files;
-  }
-  CHECK(files >= 4);
+  check_same_export(dp / "sft/checkpoints/step_000012", zero / "sft/checkpoints/step_000012",
+                    world_dir() / "export_zero2");
 }

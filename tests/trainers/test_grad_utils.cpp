@@ -54,3 +54,36 @@ TEST_CASE("spike detector: z-score over a window", "[trainers][grad]") {
   for (int i = 0; i < 9; ++i) fresh.update(1.0 + 0.01 * i);
   CHECK_FALSE(fresh.update(100.0));  // not enough history for a verdict
 }
+
+// dist.shard gradients: each rank holds its own tensors' gradients; the squared norms summed over the ranks and
+// added in the tensors' order give the unsharded norm and scale bit for bit.
+TEST_CASE("clip_grad_norm over sharded gradients equals the unsharded one bit for bit", "[trainers][grad]") {
+  torch::manual_seed(3);
+  std::vector<torch::Tensor> whole, rank0, rank1;
+  for (int i = 0; i < 5; ++i) {
+    whole.push_back(torch::zeros({7 + i}).requires_grad_(true));
+    rank0.push_back(torch::zeros({7 + i}).requires_grad_(true));
+    rank1.push_back(torch::zeros({7 + i}).requires_grad_(true));
+    const torch::Tensor g = torch::randn({7 + i}) * (i + 1);
+    whole[i].mutable_grad() = g.clone();
+    (i % 2 ? rank1 : rank0)[i].mutable_grad() = g.clone();  // tensor i owned by rank i % 2
+  }
+  // The "all-reduce" of rank 0's terms: rank 1's terms, computed first, are added in.
+  std::vector<double> other;
+  auto capture = [&](std::vector<double> t) {
+    other = t;
+    return t;
+  };
+  clip_grad_norm(rank1, 0.0, capture);
+  auto sum = [&](std::vector<double> t) {
+    for (size_t i = 0; i < t.size(); ++i) t[i] += other[i];
+    return t;
+  };
+  const double expected = clip_grad_norm(whole, 1.0);
+  CHECK(expected > 1.0);
+  CHECK(clip_grad_norm(rank0, 1.0, sum) == expected);  // bitwise
+  for (int i = 0; i < 5; i += 2) CHECK(torch::equal(rank0[i].grad(), whole[i].grad()));
+  CHECK_FALSE(rank0[1].grad().defined());
+  CHECK_THROWS_WITH(clip_grad_norm(rank0, 1.0, [](std::vector<double>) { return std::vector<double>{1.0}; }),
+                    Catch::Contains("1 squared norms summed over ranks, expected 5"));
+}

@@ -88,16 +88,12 @@ TEST_CASE("preflight: a tokenizer larger than the embedding", "[trainers][prefli
   CHECK(has(r.problems, "more than model.llm.vocab_size = 100 embedding rows"));
 }
 
-// dist.shard: optimizer is implemented (ZeRO-1); gradients and parameters are refused in one line each rather
-// than trained as plain data parallel.
-TEST_CASE("preflight: dist.shard gradients and parameters are refused until implemented", "[trainers][preflight]") {
+// dist.shard: every mode is implemented (ZeRO-1/2/3): none is refused.
+TEST_CASE("preflight: every dist.shard mode passes", "[trainers][preflight]") {
   World w;
   CHECK(mm::train::preflight(w.recipe("shard_opt", "", {"dist.shard=optimizer"})).ok());
-  for (const std::string mode : {"gradients", "parameters"}) {
-    const auto r = mm::train::preflight(w.recipe("shard_" + mode, "", {"dist.shard=" + mode}));
-    INFO(r.to_text("recipe"));
-    REQUIRE(r.problems.size() == 2);  // both stages
-    CHECK(r.problems[0] ==
-          "stage 'a': dist.shard: " + mode + " is not implemented yet (issue 27); use none or optimizer");
-  }
+  CHECK(mm::train::preflight(w.recipe("shard_gradients", "", {"dist.shard=gradients"})).ok());
+  const auto r = mm::train::preflight(w.recipe("shard_parameters", "", {"dist.shard=parameters"}));
+  INFO(r.to_text("recipe"));
+  CHECK(r.ok());
 }

@@ -133,3 +133,49 @@ TEST_CASE("the same optimizer entry in two shards is refused", "[zero][checkpoin
   const std::string dir = save_sharded(m, shard("a", 1), shard("a", 2));
   CHECK_THROWS_WITH(CheckpointManager::load(dir), Catch::Contains("optimizer entry 'a.exp_avg' is also in another"));
 }
+
+// The bytes a rank sends in Gloo's binomial-tree broadcast (counted by ZeroOptimizer's traffic): the root and the
+// forwarding ranks send the buffer once per child, world - 1 sends in all, whatever the root.
+TEST_CASE("gloo_broadcast_sends follows Gloo's binomial tree", "[zero]") {
+  CHECK(gloo_broadcast_sends(0, 0, 1) == 0);
+  CHECK(gloo_broadcast_sends(0, 0, 2) == 1);
+  CHECK(gloo_broadcast_sends(1, 0, 2) == 0);
+  // 3 ranks, root 0: 0 -> 1, then 0 -> 2 (1 would send to 3, which does not exist).
+  CHECK(gloo_broadcast_sends(0, 0, 3) == 2);
+  CHECK(gloo_broadcast_sends(1, 0, 3) == 0);
+  // 4 ranks, root 1 (virtual ranks shifted by the root): 1 -> 2, then 1 -> 3 and 2 -> 0.
+  CHECK(gloo_broadcast_sends(1, 1, 4) == 2);
+  CHECK(gloo_broadcast_sends(2, 1, 4) == 1);
+  CHECK(gloo_broadcast_sends(3, 1, 4) == 0);
+  CHECK(gloo_broadcast_sends(0, 1, 4) == 0);
+  for (int world : {2, 3, 5, 8, 13})
+    for (int root = 0; root < world; ++root) {
+      int sum = 0;
+      for (int r = 0; r < world; ++r) sum += gloo_broadcast_sends(r, root, world);
+      CHECK(sum == world - 1);
+    }
+  CHECK_THROWS_WITH(gloo_broadcast_sends(3, 0, 3), Catch::Contains("must lie in [0, 3)"));
+}
+
+TEST_CASE("ZeroOptimizer with sharded gradients on one process: nothing to reduce, a plain step", "[zero]") {
+  torch::manual_seed(0);
+  ParamGroup g;
+  g.names = {"a.weight", "a.bias"};
+  g.params = {torch::randn({4, 3}).requires_grad_(), torch::randn({3}).requires_grad_()};
+  const torch::Tensor before = g.params[0].detach().clone();
+  Adafactor opt({g}, AdafactorOptions{});
+  const dist::Group single;
+  ZeroOptimizer zero(opt, single, 25, /*shard_gradients=*/true);
+  CHECK(zero.shards_gradients());
+  CHECK(zero.owned_param_bytes() == zero.total_param_bytes());
+  g.params[0].mutable_grad() = torch::ones({4, 3});
+  g.params[1].mutable_grad() = torch::ones({3});
+  opt.set_lr(0.1);
+  zero.reduce_gradients(1.0);
+  CHECK(torch::equal(g.params[0].grad(), torch::ones({4, 3})));  // untouched: one rank owns everything
+  CHECK(zero.last_traffic().sent() == 0);
+  zero.step();
+  CHECK_FALSE(torch::equal(g.params[0].detach(), before));
+  ZeroOptimizer plain(opt, single, 25);
+  CHECK_THROWS_WITH(plain.reduce_gradients(1.0), Catch::Contains("only under dist.shard gradients"));
+}

@@ -46,10 +46,7 @@ PreflightReport preflight(const Recipe& recipe, const PreflightOptions& opts) {
                           cfg.schedule.warmup_steps, total,
                           cfg.schedule.total_steps > 0 ? ", schedule.total_steps" : " of train.steps"));
     if (cfg.data.sources.empty()) file_problem(where + ": data.sources: the stage lists no data sources");
-    // ZeRO-1 (optimizer) is implemented (trainers/loop/zero_optimizer.h); ZeRO-2/3 are not yet: refused, never
-    // trained silently as plain data parallel.
-    if (cfg.dist.shard == "gradients" || cfg.dist.shard == "parameters")
-      problem(fmt::format("dist.shard: {} is not implemented yet (issue 27); use none or optimizer", cfg.dist.shard));
+    // dist.shard: every mode is implemented (ZeRO-1/2: trainers/loop/zero_optimizer.h, ZeRO-3: zero_params.h).
     const std::string& init = cfg.train.init_from;
     if (!init.empty() && init != "previous" && !fs::exists(init))
       problem(fmt::format("train.init_from {}: no such checkpoint, checkpoints folder or run directory", init));

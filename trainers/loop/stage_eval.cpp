@@ -50,6 +50,7 @@ nlohmann::json heldout_losses(StageRun& run) {
 void evaluate_stage(StageRun& run) {
   const bool main = run.group.is_main();
   const int64_t step = run.state.step;
+  const WholeParameters whole(run);  // dist.shard parameters: rank 0 evaluates the whole model alone
   if (main && !run.cfg.data.heldout.empty()) run.metrics->log_heldout(step, heldout_losses(run));
   if (main && run.opts.evaluate && !run.cfg.eval.sets.empty()) {
     run.model->eval();

@@ -24,6 +24,7 @@
 #include "models/vision/hf_vision_import.h"
 #include "trainers/loop/recipe.h"
 #include "trainers/loop/zero_optimizer.h"
+#include "trainers/loop/zero_params.h"
 #include "trainers/optim/param_groups.h"
 
 namespace fs = std::filesystem;
@@ -113,7 +114,9 @@ nlohmann::json restore(StageRun& run, const Checkpoint& ck) {
   const std::string origin = ck.path + "/state.json";
   load_model_state(*run.model, ck.model, ck.path + "/model.safetensors");
   // Sharded: this rank's entries, from whichever shard files (or whole state) hold them: exact on any rank count.
-  run.optimizer->load_state_dict(run.zero ? run.zero->owned_entries(ck.optimizer) : ck.optimizer);
+  run.optimizer->load_state_dict(run.zero    ? run.zero->owned_entries(ck.optimizer)
+                                 : run.zero3 ? run.zero3->owned_entries(ck.optimizer)
+                                             : ck.optimizer);
   if (!run.state.rng_cpu.empty()) restore_cpu_rng(run.state.rng_cpu, origin);
   const auto& loaders = run.state.loaders;
   MM_CHECK(!loaders.empty(), "{}: state.json key 'loaders': expected one state per rank", ck.path);
@@ -217,15 +220,26 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
   build_model(*run, resume_from);
   run->schedule = cfg.schedule;
   if (run->schedule.total_steps == 0) run->schedule.total_steps = tc.steps;
-  if (group.distributed()) {
-    dist::DataParallelOptions o;
-    o.bucket_cap_mb = cfg.dist.bucket_cap_mb;
-    o.find_unused_parameters = true;  // text-only batches leave the vision tower without gradients
-    run->dp = std::make_unique<dist::DataParallel>(*run->model, group, o);
-    if (cfg.dist.shard == "optimizer") {
-      run->zero = std::make_unique<ZeroOptimizer>(*run->optimizer, group, cfg.dist.bucket_cap_mb);
-      log->info("stage '{}': dist.shard optimizer: rank {} owns {} of {} parameter tensors ({:.2f} of {:.2f} MiB)",
-                tc.stage, group.rank(), run->zero->owned_tensors(), run->zero->total_tensors(),
+  if (group.distributed() && cfg.dist.shard == "parameters") {
+    open_zero3(*run);  // no Reducer: the layer hooks gather, reduce and release (stage_zero3.cpp)
+  } else if (group.distributed()) {
+    const bool shard_grads = cfg.dist.shard == "gradients";
+    if (shard_grads) {
+      // No Reducer (it all-reduces): the train step reduces the gradients to their owners. The same start as
+      // DataParallel's: rank 0's trainable parameters and buffers everywhere.
+      std::vector<torch::Tensor> start = run->step.trainable;
+      for (const auto& b : run->model->buffers(/*recurse=*/true)) start.push_back(b);
+      dist::broadcast_tensors(group, start, 0);
+    } else {
+      dist::DataParallelOptions o;
+      o.bucket_cap_mb = cfg.dist.bucket_cap_mb;
+      o.find_unused_parameters = true;  // text-only batches leave the vision tower without gradients
+      run->dp = std::make_unique<dist::DataParallel>(*run->model, group, o);
+    }
+    if (cfg.dist.shard == "optimizer" || shard_grads) {
+      run->zero = std::make_unique<ZeroOptimizer>(*run->optimizer, group, cfg.dist.bucket_cap_mb, shard_grads);
+      log->info("stage '{}': dist.shard {}: rank {} owns {} of {} parameter tensors ({:.2f} of {:.2f} MiB)", tc.stage,
+                cfg.dist.shard, group.rank(), run->zero->owned_tensors(), run->zero->total_tensors(),
                 run->zero->owned_param_bytes() / 1048576.0, run->zero->total_param_bytes() / 1048576.0);
     }
   }
@@ -235,11 +249,13 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
   step.group = &group;
   step.dp = run->dp.get();
   step.zero = run->zero.get();
+  step.zero3 = run->zero3.get();
   step.bf16 = tc.precision == "bf16";
   step.clip_grad_norm = tc.clip_grad_norm;
 
   nlohmann::json loader_state;
   if (resume_from) loader_state = restore(*run, *resume_from);
+  if (run->zero3) run->zero3->shard();  // the weights are loaded: release the other ranks' tensors
   run->health = std::make_unique<StepHealth>(tc, run->state);
 
   // ---- Data and sinks ----
@@ -284,6 +300,8 @@ std::string save_checkpoint(StageRun& run, bool complete) {
   // Sharded optimizer: every rank writes its own shard (in parallel) before the gather below, which every
   // rank enters only after writing; rank 0 moves the shards into the checkpoint folder.
   std::vector<std::string> shards;
+  if (run.zero3) shards = write_zero3_shard(run);
+  const WholeParameters whole(run);  // dist.shard parameters: the model file holds every tensor whole
   if (run.zero) {
     const fs::path staging = run.checkpoints.shard_staging_dir(run.state.step);
     fs::create_directories(staging);
@@ -292,10 +310,18 @@ std::string save_checkpoint(StageRun& run, bool complete) {
     for (int r = 0; r < run.group.world_size(); ++r)
       shards.push_back((staging / CheckpointManager::shard_file_name(r)).string());
     const ZeroTraffic& t = run.zero->last_traffic();
-    mm::log::get("trainer")->info(
-        "dist.shard optimizer: rank {} holds {} bytes of optimizer state; its last step broadcast {} buckets, {} "
-        "bytes as root, {} bytes received",
-        run.group.rank(), run.zero->state_bytes(), t.broadcasts, t.bytes_as_root, t.bytes_received);
+    auto log = mm::log::get("trainer");
+    log->info(
+        "dist.shard {}: rank {} holds {} bytes of optimizer state; its last step broadcast {} buckets, {} bytes as "
+        "root, {} bytes received",
+        run.cfg.dist.shard, run.group.rank(), run.zero->state_bytes(), t.broadcasts, t.bytes_as_root, t.bytes_received);
+    if (run.zero->shards_gradients())
+      log->info(
+          "dist.shard gradients: rank {} held {} bytes of gradients after its last step's reduction (of {}); it sent "
+          "{} bytes in {} gradient all-to-alls and {} in the broadcasts, {} in all ({} bytes of used-tensor flags "
+          "aside)",
+          run.group.rank(), t.grad_bytes_held, run.zero->total_param_bytes(), t.reduce_sent, t.reductions,
+          t.broadcast_sent, t.sent(), t.used_map_bytes);
   }
   // Every rank's loader state is needed for exact resume; rank 0 writes.
   const std::vector<std::string> states = dist::all_gather_strings(run.group, run.loader->state().dump());
@@ -315,7 +341,7 @@ std::string save_checkpoint(StageRun& run, bool complete) {
   TensorMap weights = model_state(*run.model);
   for (auto& [k, v] : weights) v = v.to(torch::kCPU);
   TensorMap opt;
-  if (!run.zero) opt = run.optimizer->state_dict();
+  if (!run.zero && !run.zero3) opt = run.optimizer->state_dict();
   for (auto& [k, v] : opt) v = v.to(torch::kCPU);
   const std::string path = run.checkpoints.save(st.step, weights, opt, nlohmann::json(to_json(st)), dump_yaml(run.cfg),
                                                 run.tokenizer_bytes, shards);

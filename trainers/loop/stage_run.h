@@ -34,6 +34,7 @@ namespace mm::train {
 
 class Optimizer;
 class ZeroOptimizer;
+class ZeroParams;
 
 // The micro-batches of one optimizer step: as the loader made them (for per-source losses and
 // sample names) and as the model reads them, with this rank's counts and the time spent waiting.
@@ -56,6 +57,7 @@ struct StageRun {
   MultimodalModel model{nullptr};
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<dist::DataParallel> dp;
+  std::unique_ptr<ZeroParams> zero3;    // dist.shard: parameters on several ranks (ZeRO-3), else null
   std::unique_ptr<ZeroOptimizer> zero;  // dist.shard: optimizer on several ranks (ZeRO-1), else null
   StepSetup step;
   ScheduleConfig schedule;
@@ -86,6 +88,17 @@ MicroBatches next_micro_batches(StageRun& run);
 // dist.shard: optimizer every rank writes its own optimizer shard) and returns its folder. `complete`: the stage's last
 // step is done.
 std::string save_checkpoint(StageRun& run, bool complete);
+
+// dist.shard parameters (stage_zero3.cpp). open_zero3 makes run.zero3 over the model; write_zero3_shard logs the
+// rank's parameter memory and traffic and writes its optimizer shard (returns every rank's shard file);
+// WholeParameters holds every parameter whole on every rank while it lives (a collective; nothing without zero3).
+void open_zero3(StageRun& run);
+std::vector<std::string> write_zero3_shard(StageRun& run);
+struct WholeParameters {
+  explicit WholeParameters(StageRun& r);
+  ~WholeParameters();
+  StageRun& run;
+};
 
 // data.max_bad_fraction over the records quarantined so far (data::check_bad_fraction), agreed by
 // every rank: throws mm::Error (one line naming the source) on all of them when one exceeds it.

@@ -13,6 +13,7 @@
 #include "trainers/autocast_scope.h"
 #include "trainers/grad_utils.h"
 #include "trainers/loop/zero_optimizer.h"
+#include "trainers/loop/zero_params.h"
 #include "trainers/optim/optimizer.h"
 
 namespace mm::train {
@@ -53,10 +54,13 @@ StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& mi
   const double n_micro = static_cast<double>(micro.size());
   s.optimizer->set_lr(lr);
 
+  const bool sharded_grads = s.zero && s.zero->shards_gradients();
   PhaseClock clock(phases, s.device);
+  if (s.zero3) s.zero3->begin_step();
   double loss_sum = 0;
   for (size_t m = 0; m < micro.size(); ++m) {
     if (s.dp) s.dp->prepare_forward(/*sync=*/m + 1 == micro.size());
+    if (s.zero3) s.zero3->begin_micro_batch();
     MultimodalOutput out;
     {
       AutocastScope autocast(s.bf16, s.device);
@@ -67,21 +71,34 @@ StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& mi
     torch::Tensor extra = (out.aux_loss + out.z_loss) / n_micro;
     torch::Tensor loss = out.loss_sum * (world / global_targets) + extra;
     if (phases) clock.mark(&phases->forward);
+    // dist.shard gradients: the last micro-batch's backward sends each gradient bucket to the owners as it fills.
+    if (sharded_grads && m + 1 == micro.size()) s.zero->begin_reduction(1.0 / world, loss);
     if (s.dp)
       s.dp->backward(loss);
     else
       loss.backward();
+    if (s.zero3) s.zero3->end_backward();  // every unit's gradients went to their owners in backward
     loss_sum += out.loss_sum.item<double>();
     r.aux += extra.item<double>();
     if (phases) clock.mark(&phases->backward);
     if (on_micro) on_micro(out.logits.detach(), m);
   }
   r.loss = dist::all_reduce(group, loss_sum) / global_targets + r.aux;
+  // dist.shard gradients: no Reducer; the accumulated gradients went to their owners (the mean over ranks, as the
+  // Reducer's) during the last backward, and each rank keeps only its own tensors' gradients.
+  if (sharded_grads) s.zero->finish_reduction();
 
-  // Every rank agrees: one rank's non-finite loss or gradient skips the update everywhere.
+  // Every rank agrees: one rank's non-finite loss or gradient skips the update everywhere (under sharded
+  // gradients each rank checks its own tensors' reduced gradients: together, all of them).
   r.skipped = dist::any_rank(group, !all_finite(r.loss, s.trainable));
   if (!r.skipped) {
-    r.grad_norm = clip_grad_norm(s.trainable, s.clip_grad_norm);
+    if (s.zero3)  // the global norm over the owners' gradients
+      r.grad_norm = s.zero3->clip_grad_norm(s.clip_grad_norm);
+    else if (sharded_grads)  // the global norm: each tensor's squared norm from its owner, summed in order
+      r.grad_norm = clip_grad_norm(s.trainable, s.clip_grad_norm,
+                                   [&group](std::vector<double> sq) { return dist::all_reduce(group, std::move(sq)); });
+    else
+      r.grad_norm = clip_grad_norm(s.trainable, s.clip_grad_norm);
     if (s.zero)
       s.zero->step();  // owners update their tensors, then broadcast them
     else

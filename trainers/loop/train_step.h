@@ -20,6 +20,7 @@ namespace mm::train {
 
 class Optimizer;
 class ZeroOptimizer;
+class ZeroParams;
 
 // What one step works on. `forward` runs the model on one micro-batch (the train loop: the
 // multimodal model; bench's decoder-only mode: the decoder alone).
@@ -29,7 +30,8 @@ struct StepSetup {
   std::vector<torch::Tensor> trainable;  // the parameters the optimizer updates
   const dist::Group* group = nullptr;    // data-parallel group (a one-process group when alone)
   dist::DataParallel* dp = nullptr;      // null when not distributed
-  ZeroOptimizer* zero = nullptr;         // dist.shard: optimizer (ZeRO-1) wraps `optimizer`; null otherwise
+  ZeroOptimizer* zero = nullptr;  // dist.shard: optimizer / gradients (ZeRO-1/2) wraps `optimizer`; null otherwise
+  ZeroParams* zero3 = nullptr;    // dist.shard: parameters (ZeRO-3): the model's sharded parameters; else null
   torch::Device device = torch::kCPU;
   bool bf16 = false;          // autocast around the forward (train.precision: bf16)
   double clip_grad_norm = 0;  // <= 0: measure only

@@ -28,10 +28,32 @@ std::vector<int> partition_by_bytes(const std::vector<int64_t>& bytes, int world
   return owner;
 }
 
-ZeroOptimizer::ZeroOptimizer(Optimizer& opt, const dist::Group& group, double bucket_cap_mb)
-    : opt_(opt), group_(group), bucket_bytes_(static_cast<int64_t>(bucket_cap_mb * 1024 * 1024)) {
-  // Balanced by the bytes of optimizer state each tensor will carry (what sharding saves): AdamW's is twice the
-  // parameter, Adafactor's a matrix's row and column statistics only.
+int gloo_broadcast_sends(int rank, int root, int world) {
+  MM_CHECK(world >= 1 && rank >= 0 && rank < world && root >= 0 && root < world,
+           "gloo_broadcast_sends: rank {} and root {} must lie in [0, {})", rank, root, world);
+  // gloo::broadcast: virtual rank v = (rank - root) mod world; in round i (i = 0 .. ceil(log2 world) - 1) the
+  // virtual ranks whose bits above i are zero take part, and one whose bit i is zero sends to v ^ (1 << i) when
+  // that rank exists.
+  const int v = (rank - root + world) % world;
+  int dim = 0;
+  while ((1 << dim) < world) ++dim;
+  int sends = 0, mask = (1 << dim) - 1;
+  for (int i = 0; i < dim; ++i) {
+    mask ^= 1 << i;
+    if ((v & mask) != 0) continue;
+    if ((v & (1 << i)) == 0 && (v ^ (1 << i)) < world) ++sends;
+  }
+  return sends;
+}
+
+ZeroOptimizer::ZeroOptimizer(Optimizer& opt, const dist::Group& group, double bucket_cap_mb, bool shard_gradients)
+    : opt_(opt),
+      group_(group),
+      bucket_bytes_(static_cast<int64_t>(bucket_cap_mb * 1024 * 1024)),
+      shard_gradients_(shard_gradients) {
+  // Balanced by the bytes each tensor's owner alone keeps (what sharding saves): its optimizer state (AdamW's is
+  // twice the parameter, Adafactor's a matrix's row and column statistics only) and, with sharded gradients, its
+  // reduced gradient (the parameter's bytes).
   std::vector<int64_t> bytes, state;
   const auto& groups = opt_.groups();
   for (size_t g = 0; g < groups.size(); ++g)
@@ -39,7 +61,8 @@ ZeroOptimizer::ZeroOptimizer(Optimizer& opt, const dist::Group& group, double bu
       const torch::Tensor& p = groups[g].params[i];
       slots_.push_back(Slot{groups[g].names[i], g, i, 0});
       bytes.push_back(p.numel() * static_cast<int64_t>(p.element_size()));
-      state.push_back(opt_.state_numel(p.sizes()) * static_cast<int64_t>(p.element_size()));
+      state.push_back((opt_.state_numel(p.sizes()) + (shard_gradients_ ? p.numel() : 0)) *
+                      static_cast<int64_t>(p.element_size()));
     }
   const std::vector<int> owner = partition_by_bytes(state, group_.world_size());
   for (size_t k = 0; k < slots_.size(); ++k) {
@@ -48,6 +71,8 @@ ZeroOptimizer::ZeroOptimizer(Optimizer& opt, const dist::Group& group, double bu
     owner_[slots_[k].name] = owner[k];
     if (owner[k] == group_.rank()) owned_bytes_ += bytes[k], ++owned_count_;
   }
+  build_buckets();
+  if (shard_gradients_ && group_.distributed()) install_hooks();
 }
 
 int ZeroOptimizer::owner_of(const std::string& name) const {
@@ -59,7 +84,8 @@ int ZeroOptimizer::owner_of(const std::string& name) const {
 bool ZeroOptimizer::owns(const std::string& name) const { return owner_of(name) == group_.rank(); }
 
 void ZeroOptimizer::step() {
-  traffic_ = {};
+  if (!reduced_) traffic_ = {};  // else the reduction's counts stay: one step's traffic
+  reduced_ = false;
   if (!group_.distributed()) {
     opt_.step();
     return;
@@ -96,6 +122,7 @@ void ZeroOptimizer::broadcast_from(int root) {
                 fmt::format("dist.shard broadcast of {} updated parameters from rank {}", bucket.size(), root));
     ++traffic_.broadcasts;
     (mine ? traffic_.bytes_as_root : traffic_.bytes_received) += bucket_bytes;
+    traffic_.broadcast_sent += gloo_broadcast_sends(group_.rank(), root, group_.world_size()) * bucket_bytes;
     if (!mine) {
       int64_t offset = 0;
       for (auto& p : bucket) {

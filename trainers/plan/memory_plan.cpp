@@ -86,16 +86,21 @@ int64_t tiles_per_sequence(const RunConfig& cfg, int64_t asked) {
 // adds its gradients (a 1/world share when they are sharded) and its working set, and frees what its
 // forward saved; after backward the optimizer step runs on the gradients (the activations and the
 // bf16 casts are gone) with its temporaries.
+// `transient_buckets` (dist.shard gradients): the reduction's two buckets exist only while backward sends them,
+// from the end of its first step (the loss and head) on, not at the forward's end nor in the optimizer step.
 int64_t peak_bytes(const RankMemory& r, const ActivationBytes& a, const Trainable& tr, int64_t grad_share,
-                   int64_t opt_temporaries) {
-  const int64_t base = r.params + r.compute_copies + r.optimizer + r.gathered + r.buckets + r.overhead;
+                   int64_t opt_temporaries, bool transient_buckets = false) {
+  const int64_t buckets = transient_buckets ? 0 : r.buckets;
+  const int64_t base = r.params + r.compute_copies + r.optimizer + r.gathered + buckets + r.overhead;
   int64_t acts = 0;
   for (const auto& st : a.steps) acts += st.saved;
   int64_t grads = 0, peak = base + acts;
-  for (const auto& st : a.steps) {
+  for (size_t i = 0; i < a.steps.size(); ++i) {
+    const auto& st = a.steps[i];
     const bool trains = st.component == 0 ? tr.llm : st.component == 1 ? tr.connector : tr.vision;
     const int64_t g = trains ? ceil_div(4 * st.grad_params, grad_share) : 0;
-    peak = std::max(peak, base + acts + grads + g + st.working);
+    const int64_t sending = transient_buckets && i > 0 ? r.buckets : 0;
+    peak = std::max(peak, base + sending + acts + grads + g + st.working);
     acts -= st.saved;
     grads += g;
   }
@@ -223,10 +228,11 @@ MemoryPlan plan_memory(const RunConfig& cfg, const PlanOptions& opt) {
           sharded_grads ? 2 * static_cast<int64_t>(cfg.dist.bucket_cap_mb * 1048576.0) : 4 * p.trainable;
     mp.plain = shard(a, mode, opt.world, gathered);
     mp.recompute = shard(b, mode, opt.world, gathered);
-    mp.plain.peak =
-        peak_bytes(mp.plain, p.act_plain, tr, share, ceil_div(opt_tmp, mode == ShardMode::none ? 1 : opt.world));
+    const bool transient = mode == ShardMode::gradients;
+    mp.plain.peak = peak_bytes(mp.plain, p.act_plain, tr, share,
+                               ceil_div(opt_tmp, mode == ShardMode::none ? 1 : opt.world), transient);
     mp.recompute.peak = peak_bytes(mp.recompute, p.act_recompute, tr, share,
-                                   ceil_div(opt_tmp, mode == ShardMode::none ? 1 : opt.world));
+                                   ceil_div(opt_tmp, mode == ShardMode::none ? 1 : opt.world), transient);
     p.modes.push_back(mp);
   }
   return p;

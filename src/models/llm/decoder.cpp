@@ -1,6 +1,7 @@
 #include "models/llm/decoder.h"
 
 #include "core/check.h"
+#include "models/layer_hooks.h"
 #include "models/recompute.h"
 
 namespace mm::llm {
@@ -38,7 +39,10 @@ void DecoderImpl::reset_parameters(double std) {
 }
 
 torch::Tensor DecoderImpl::embed(const torch::Tensor& ids) {
-  return embed_tokens(ids);  // (B, T, D)
+  auto out = run_unit(
+      "llm.embed_tokens", [&] { return std::vector<torch::Tensor>{embed_tokens->weight}; },
+      [&] { return std::vector<torch::Tensor>{embed_tokens(ids)}; });
+  return out[0];  // (B, T, D)
 }
 
 torch::Tensor DecoderImpl::lm_logits(const torch::Tensor& hidden) {
@@ -71,25 +75,37 @@ DecoderOutput DecoderImpl::forward_embeds(const torch::Tensor& embeds, const tor
   // Checkpointed blocks keep only their input; rope and mask are constants of the recompute.
   const bool recompute = activation_checkpointing && is_training() && cache == nullptr && torch::GradMode::is_enabled();
   for (int64_t i = 0; i < cfg.layers; ++i) {
-    LayerOutput out;
-    if (recompute) {
-      DecoderLayer layer = layer_list[i];
-      auto fn = [layer, rope, mask](const std::vector<torch::Tensor>& in) mutable {
-        auto o = layer->forward(in[0], rope, mask, nullptr);
-        return std::vector<torch::Tensor>{o.hidden, o.aux_loss, o.z_loss};
-      };
-      auto outs = mm::recomputed(fn, {x}, layer->parameters());
-      out = {outs[0], outs[1], outs[2]};
-    } else {
-      out = layer_list[i]->forward(x, rope, mask, cache ? &cache->layers[i] : nullptr);
-    }
-    x = out.hidden;
-    aux = aux + out.aux_loss;
-    z = z + out.z_loss;
+    // One unit of parameters (layer_hooks.h); the hooks stay outside the recompute.
+    const auto outs = run_unit(
+        "llm.layer", [&] { return layer_list[i]->parameters(); },
+        [&] {
+          if (recompute) {
+            DecoderLayer layer = layer_list[i];
+            auto fn = [layer, rope, mask](const std::vector<torch::Tensor>& in) mutable {
+              auto o = layer->forward(in[0], rope, mask, nullptr);
+              return std::vector<torch::Tensor>{o.hidden, o.aux_loss, o.z_loss};
+            };
+            return mm::recomputed(fn, {x}, layer->parameters());
+          }
+          auto o = layer_list[i]->forward(x, rope, mask, cache ? &cache->layers[i] : nullptr);
+          return std::vector<torch::Tensor>{o.hidden, o.aux_loss, o.z_loss};
+        });
+    x = outs[0];
+    aux = aux + outs[1];
+    z = z + outs[2];
   }
   DecoderOutput result;
-  result.hidden = norm(x);
-  if (compute_logits) result.logits = lm_logits(result.hidden);
+  auto head_params = [&] {
+    std::vector<torch::Tensor> p = norm->parameters();
+    p.push_back(cfg.tie_embeddings ? embed_tokens->weight : lm_head->weight);
+    return p;
+  };
+  const auto head = run_unit("llm.head", head_params, [&] {
+    auto h = norm(x);
+    return std::vector<torch::Tensor>{h, compute_logits ? lm_logits(h) : torch::Tensor()};
+  });
+  result.hidden = head[0];
+  if (compute_logits) result.logits = head[1];
   result.aux_loss = aux;
   result.z_loss = z;
   return result;

@@ -2,6 +2,7 @@
 #include "models/vision/vit.h"
 
 #include "core/check.h"
+#include "models/layer_hooks.h"
 #include "models/recompute.h"
 #include "models/vision/pos_embed.h"
 
@@ -67,16 +68,28 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionConfig& cfg, bool check
 }
 
 torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& pixels) {
-  auto x = embeddings(pixels);  // (N, T, D), T = [1 +] P
-  if (pre_layrnorm) x = pre_layrnorm(x);
+  // Units of parameters (layer_hooks.h): the embeddings with ln_pre, then each block (hooks outside the recompute).
+  auto embed_params = [&] {
+    std::vector<torch::Tensor> p = embeddings->parameters();
+    if (pre_layrnorm)
+      for (const auto& t : pre_layrnorm->parameters()) p.push_back(t);
+    return p;
+  };
+  auto x = run_unit("vision.embeddings", embed_params, [&] {
+    auto e = embeddings(pixels);  // (N, T, D), T = [1 +] P
+    return std::vector<torch::Tensor>{pre_layrnorm ? pre_layrnorm(e) : e};
+  })[0];
   const bool ckpt = checkpoint_blocks_ && is_training() && torch::GradMode::is_enabled();
   for (const auto& m : *layers) {
     auto block = m->as<VitBlockImpl>();
-    if (ckpt) {
-      x = recomputed([block](const torch::Tensor& y) { return block->forward(y); }, x, block->parameters());
-    } else {
-      x = block->forward(x);  // (N, T, D)
-    }
+    x = run_unit(
+        "vision.block", [&] { return block->parameters(); },
+        [&] {
+          if (ckpt)
+            return std::vector<torch::Tensor>{
+                recomputed([block](const torch::Tensor& y) { return block->forward(y); }, x, block->parameters())};
+          return std::vector<torch::Tensor>{block->forward(x)};  // (N, T, D)
+        })[0];
   }
   if (cfg_.class_token) x = x.slice(1, 1);  // (N, P, D)
   return x;
