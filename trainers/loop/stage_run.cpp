@@ -56,7 +56,7 @@ void build_model(StageRun& run, const std::optional<Checkpoint>& resume_from) {
     MM_CHECK(!from.empty(), "train.init_from: 'previous' but stage '{}' has no previous stage checkpoint", tc.stage);
     if (!resume_from) {
       init_ckpt = CheckpointManager::load(from, CheckpointManager::Part::kWeights);  // a new optimizer
-      check_carried_tokenizer(from, tok::Tokenizer::load(cfg.tokenizer), "train.init_from");
+      check_carried_tokenizer(from, *run.tokenizer, "train.init_from");
     }
   }
   if (tc.threads > 0) torch::set_num_threads(static_cast<int>(tc.threads));
@@ -132,7 +132,6 @@ void open_data(StageRun& run, const nlohmann::json* loader_state, const std::str
   const RunConfig& cfg = run.cfg;
   const TrainConfig& tc = cfg.train;
   MM_CHECK(!cfg.data.sources.empty(), "data.sources: stage '{}' lists no data sources", tc.stage);
-  run.tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(cfg.tokenizer));
   // Carried into every checkpoint as tokenizer.model: eval/generate/export and later stages use the
   // vocabulary this stage trained with (mmtrain's added tokens included) even when tokenizer.model_path
   // is regenerated.
@@ -212,9 +211,12 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
       run->result.completed = true;
       return run;
     }
-    // The vocabulary must be the one the checkpoint was trained with (it carries its tokenizer.model).
-    check_carried_tokenizer(resume_from->path, tok::Tokenizer::load(cfg.tokenizer), "--resume");
   }
+  // Loaded once for the stage (a hub tokenizer.json of 128k tokens takes a while): the hand-off and resume
+  // checks below and the data pipeline use it.
+  run->tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(cfg.tokenizer));
+  // The vocabulary must be the one the checkpoint was trained with (it carries its tokenizer.model).
+  if (resume_from) check_carried_tokenizer(resume_from->path, *run->tokenizer, "--resume");
 
   // ---- Model, optimizer, data parallelism ----
   build_model(*run, resume_from);
