@@ -196,3 +196,43 @@ TEST_CASE("memory plan: sizes parse and print", "[plan]") {
   CHECK(train::format_bytes(3 * (int64_t{1} << 30) / 2) == "1.50 GiB");
   CHECK(train::format_bytes(512 * (int64_t{1} << 20)) == "512.0 MiB");
 }
+
+TEST_CASE("memory plan: gradient accumulation holds the earlier micro-batches' gradients", "[plan]") {
+  train::PlanOptions four;
+  four.world = 4;
+  const auto one = train::plan_memory(tiny(), four);
+  const auto acc = train::plan_memory(tiny({"train.grad_accum=2"}), four);
+  CHECK(acc.grad_accum == 2);
+  const int64_t full_grads = 4 * acc.trainable;  // everything trains in the tiny config
+  const auto& steps = acc.act_plain.steps;
+  // The last micro-batch's backward, by hand: every saved activation and the held gradients at its start,
+  // then each step frees what its forward saved; the gradients accumulate in place (no new bytes).
+  auto walk = [&](const train::RankMemory& r, int64_t held, int64_t sending_buckets) {
+    const int64_t base = r.params + r.optimizer + r.gathered + r.buckets + r.overhead;
+    int64_t acts = 0, peak = 0;
+    for (const auto& st : steps) acts += st.saved;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      peak = std::max(peak, base + (i > 0 ? sending_buckets : 0) + acts + held + steps[i].working);
+      acts -= steps[i].saved;
+    }
+    return peak;
+  };
+  // none and optimizer reduce once (the Reducer, after the last micro-batch): full local gradients held.
+  for (ShardMode m : {ShardMode::none, ShardMode::optimizer}) {
+    const auto& r = mode(acc, m).plain;
+    CHECK(r.peak == std::max(walk(r, full_grads, 0), r.params + r.optimizer + r.buckets + r.overhead + full_grads +
+                                                         (m == ShardMode::none ? 4 : 1) * acc.trainable));
+    CHECK(r.peak > mode(one, m).plain.peak);
+  }
+  // gradients also reduces after the last micro-batch only: full local gradients, then the buckets in flight.
+  const auto& z2 = mode(acc, ShardMode::gradients).plain;
+  CHECK(z2.peak == walk({z2.params, 0, 0, z2.optimizer, 0, 0, 0, z2.overhead}, full_grads, z2.buckets));
+  CHECK(z2.peak > mode(one, ShardMode::gradients).plain.peak);
+  // parameters reduces every micro-batch into the owned shares: those are held, not the full gradients.
+  const auto& z3 = mode(acc, ShardMode::parameters).plain;
+  int64_t shares = 0;
+  for (const auto& st : steps) shares += (4 * st.grad_params + 3) / 4;
+  CHECK(z3.peak ==
+        std::max(walk(z3, shares, 0), z3.params + z3.optimizer + z3.gathered + z3.buckets + z3.overhead + shares +
+                                          (4 * std::min<int64_t>(int64_t{1} << 26, acc.trainable) + 3) / 4));
+}

@@ -88,23 +88,33 @@ int64_t tiles_per_sequence(const RunConfig& cfg, int64_t asked) {
 // bf16 casts are gone) with its temporaries.
 // `transient_buckets` (dist.shard gradients): the reduction's two buckets exist only while backward sends them,
 // from the end of its first step (the loss and head) on, not at the forward's end nor in the optimizer step.
+// `held_share` (train.grad_accum > 1; 0 without accumulation): the last micro-batch's backward starts with the
+// earlier micro-batches' gradients, 1/held_share of them, and accumulates into them in place: full local
+// gradients (held_share 1) where the step reduces once, after its last micro-batch (none, optimizer,
+// gradients); the owned shares (held_share world) under parameters, which reduces every micro-batch.
 int64_t peak_bytes(const RankMemory& r, const ActivationBytes& a, const Trainable& tr, int64_t grad_share,
-                   int64_t opt_temporaries, bool transient_buckets = false) {
+                   int64_t opt_temporaries, bool transient_buckets, int64_t held_share) {
   const int64_t buckets = transient_buckets ? 0 : r.buckets;
   const int64_t base = r.params + r.compute_copies + r.optimizer + r.gathered + buckets + r.overhead;
-  int64_t acts = 0;
-  for (const auto& st : a.steps) acts += st.saved;
-  int64_t grads = 0, peak = base + acts;
+  auto trains = [&tr](const BackwardStep& st) {
+    return st.component == 0 ? tr.llm : st.component == 1 ? tr.connector : tr.vision;
+  };
+  int64_t acts = 0, grads = 0, reduced = 0;  // reduced: what the optimizer step finds (a 1/grad_share share)
+  for (const auto& st : a.steps) {
+    acts += st.saved;
+    if (trains(st)) reduced += ceil_div(4 * st.grad_params, grad_share);
+    if (trains(st) && held_share > 0) grads += ceil_div(4 * st.grad_params, held_share);
+  }
+  int64_t peak = base + acts + grads;
   for (size_t i = 0; i < a.steps.size(); ++i) {
     const auto& st = a.steps[i];
-    const bool trains = st.component == 0 ? tr.llm : st.component == 1 ? tr.connector : tr.vision;
-    const int64_t g = trains ? ceil_div(4 * st.grad_params, grad_share) : 0;
+    const int64_t g = trains(st) && held_share == 0 ? ceil_div(4 * st.grad_params, grad_share) : 0;
     const int64_t sending = transient_buckets && i > 0 ? r.buckets : 0;
     peak = std::max(peak, base + sending + acts + grads + g + st.working);
     acts -= st.saved;
     grads += g;
   }
-  return std::max(peak, base - r.compute_copies + grads + opt_temporaries);
+  return std::max(peak, base - r.compute_copies + reduced + opt_temporaries);
 }
 
 RankMemory shard(RankMemory full, ShardMode mode, int64_t world, int64_t gathered) {
@@ -154,6 +164,7 @@ MemoryPlan plan_memory(const RunConfig& cfg, const PlanOptions& opt) {
   p.optimizer = cfg.optimizer.name;
   p.world = opt.world;
   p.micro_batch = cfg.loader.micro_batch;
+  p.grad_accum = std::max<int64_t>(1, cfg.train.grad_accum);
   p.seq_len = cfg.loader.seq_len;
   p.tiles_per_seq = tiles_per_sequence(cfg, opt.tiles_per_seq);
   p.tile_tokens = m.connector.num_tokens;
@@ -229,10 +240,10 @@ MemoryPlan plan_memory(const RunConfig& cfg, const PlanOptions& opt) {
     mp.plain = shard(a, mode, opt.world, gathered);
     mp.recompute = shard(b, mode, opt.world, gathered);
     const bool transient = mode == ShardMode::gradients;
-    mp.plain.peak = peak_bytes(mp.plain, p.act_plain, tr, share,
-                               ceil_div(opt_tmp, mode == ShardMode::none ? 1 : opt.world), transient);
-    mp.recompute.peak = peak_bytes(mp.recompute, p.act_recompute, tr, share,
-                                   ceil_div(opt_tmp, mode == ShardMode::none ? 1 : opt.world), transient);
+    const int64_t held = p.grad_accum == 1 ? 0 : mode == ShardMode::parameters ? opt.world : 1;
+    const int64_t tmp = ceil_div(opt_tmp, mode == ShardMode::none ? 1 : opt.world);
+    mp.plain.peak = peak_bytes(mp.plain, p.act_plain, tr, share, tmp, transient, held);
+    mp.recompute.peak = peak_bytes(mp.recompute, p.act_recompute, tr, share, tmp, transient, held);
     p.modes.push_back(mp);
   }
   return p;

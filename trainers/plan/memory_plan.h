@@ -79,7 +79,7 @@ struct ModePlan {
 
 struct MemoryPlan {
   std::string model, device, precision, optimizer;
-  int64_t world = 1, micro_batch = 0, seq_len = 0, tiles_per_seq = 0, tile_tokens = 0;
+  int64_t world = 1, micro_batch = 0, grad_accum = 1, seq_len = 0, tiles_per_seq = 0, tile_tokens = 0;
   int64_t params = 0, trainable = 0, largest_layer = 0;
   bool trainable_exact = true;    // false: a train.params rule selects less than a whole component (counted trainable)
   bool config_recompute = false;  // model.activation_checkpointing of the config
