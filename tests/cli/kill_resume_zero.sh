@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Exact resume of the sharded modes after a real crash: for dist.shard optimizer and gradients, the tiny two-stage
-# recipe on 2 Gloo ranks (`mmtrain launch`) runs uninterrupted (A), and again with every launched rank SIGKILLed
-# once a random number of steps has been logged (B; possibly in the middle of writing a checkpoint and its
-# optimizer shards), then continued with --resume auto. B's final weights and optimizer shards must equal A's bit
-# for bit.
+# Exact resume of the sharded modes after a real crash: for dist.shard optimizer, gradients and parameters,
+# the tiny two-stage recipe on 2 Gloo ranks (`mmtrain launch`) runs uninterrupted (A), and again with every
+# launched rank SIGKILLed once a random number of steps has been logged (B; possibly in the middle of writing a
+# checkpoint and its optimizer shards), then continued with --resume auto. B's final weights and optimizer shards
+# must equal A's bit for bit.
 set -euo pipefail
 MMTRAIN=$1
 SRC=$2
@@ -18,7 +18,7 @@ final() { echo "$1/sft/checkpoints/step_000012"; }
 logged() { cat "$1"/*/metrics.jsonl 2>/dev/null | wc -l; }
 
 status=0
-for mode in optimizer gradients; do
+for mode in optimizer gradients parameters; do
   a="$TMP/$mode-a" b="$TMP/$mode-b"
   (launch --set dist.shard=$mode --run-dir "$a") > "$a.log" 2>&1 || { cat "$a.log"; exit 1; }
 
@@ -43,5 +43,5 @@ for mode in optimizer gradients; do
     fi
   done
 done
-[ $status -eq 0 ] && echo "bitwise identical after SIGKILL of the ranks and --resume auto (optimizer, gradients)"
+[ $status -eq 0 ] && echo "bitwise identical after SIGKILL of the ranks and --resume auto (optimizer, gradients, parameters)"
 exit $status
