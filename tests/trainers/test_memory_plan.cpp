@@ -131,12 +131,14 @@ TEST_CASE("memory plan: shard modes divide what they shard by the world size", "
   const auto b = train::plan_memory(cfg, four);
   const auto& full = mode(a, ShardMode::none).plain;
   auto ceil4 = [](int64_t x) { return (x + 3) / 4; };
-  // More than one rank: the Reducer's buckets hold a copy of every gradient (none, optimizer) or
-  // two buckets of dist.bucket_cap_mb while gradients are reduce-scattered.
+  // More than one rank: the Reducer's buckets hold a copy of every gradient (none).
   CHECK(full.buckets == 0);
   CHECK(mode(b, ShardMode::none).plain.buckets == 4 * b.trainable);
   CHECK(mode(b, ShardMode::none).plain.total() == full.total() + 4 * b.trainable);
-  CHECK(mode(b, ShardMode::gradients).plain.buckets == 2 * 25 * (int64_t{1} << 20));
+  // The sharded modes' two buckets of dist.bucket_cap_mb (25 MiB), at most all the gradients each.
+  const int64_t two_buckets = 2 * std::min(25 * (int64_t{1} << 20), 4 * b.trainable);
+  CHECK(mode(b, ShardMode::optimizer).plain.buckets == two_buckets);
+  CHECK(mode(b, ShardMode::gradients).plain.buckets == two_buckets);
   const auto& z1 = mode(b, ShardMode::optimizer).plain;
   CHECK(z1.optimizer == ceil4(full.optimizer));
   CHECK(z1.grads == full.grads);
@@ -159,7 +161,7 @@ TEST_CASE("memory plan: the smallest world size that fits", "[plan]") {
   CHECK(train::smallest_world(cfg, {}, ShardMode::none, false, need - 1) == 0);  // more ranks do not help
   // Budget between the world-1 total and the optimizer-sharded floor: the first N that fits, N-1 not.
   const auto& full = mode(p, ShardMode::none).plain;
-  const int64_t budget = full.peak - full.optimizer / 4;  // sharding saves 8T (1 - 1/N), buckets cost 4T
+  const int64_t budget = full.peak - full.optimizer / 4;  // sharding saves 8T (1 - 1/N)
   const int64_t n = train::smallest_world(cfg, {}, ShardMode::optimizer, false, budget);
   REQUIRE(n >= 2);
   train::PlanOptions at;
@@ -167,8 +169,7 @@ TEST_CASE("memory plan: the smallest world size that fits", "[plan]") {
   CHECK(mode(train::plan_memory(cfg, at), ShardMode::optimizer).plain.peak <= budget);
   at.world = n - 1;
   CHECK(mode(train::plan_memory(cfg, at), ShardMode::optimizer).plain.peak > budget);
-  // The buckets of world > 1 cost a gradient copy: below the world-1 peak minus the whole optimizer
-  // state no world fits.
+  // Each rank keeps its 1/N of the optimizer state: at the world-1 peak minus all of it no world fits.
   CHECK(train::smallest_world(cfg, {}, ShardMode::optimizer, false, full.peak - full.optimizer) == 0);
 }
 
@@ -217,21 +218,25 @@ TEST_CASE("memory plan: gradient accumulation holds the earlier micro-batches' g
     }
     return peak;
   };
-  // none and optimizer reduce once (the Reducer, after the last micro-batch): full local gradients held.
-  for (ShardMode m : {ShardMode::none, ShardMode::optimizer}) {
-    const auto& r = mode(acc, m).plain;
-    CHECK(r.peak == std::max(walk(r, full_grads, 0), r.params + r.optimizer + r.buckets + r.overhead + full_grads +
-                                                         (m == ShardMode::none ? 4 : 1) * acc.trainable));
-    CHECK(r.peak > mode(one, m).plain.peak);
-  }
+  int64_t shares = 0;  // the owned shares of the reduced gradients
+  for (const auto& st : steps) shares += (4 * st.grad_params + 3) / 4;
+  // none reduces once (the Reducer, after the last micro-batch): full local gradients held.
+  const auto& dp = mode(acc, ShardMode::none).plain;
+  CHECK(dp.peak ==
+        std::max(walk(dp, full_grads, 0), dp.params + dp.optimizer + dp.buckets + dp.overhead + 2 * full_grads));
+  CHECK(dp.peak > mode(one, ShardMode::none).plain.peak);
+  // optimizer too, after backward, with its two buckets beside the full gradients; the step finds the shares.
+  const auto& z1 = mode(acc, ShardMode::optimizer).plain;
+  const int64_t z1_base = z1.params + z1.optimizer + z1.overhead;
+  CHECK(z1.peak == std::max({walk({z1.params, 0, 0, z1.optimizer, 0, 0, 0, z1.overhead}, full_grads, 0),
+                             z1_base + full_grads + z1.buckets, z1_base + shares + acc.trainable}));
+  CHECK(z1.peak > mode(one, ShardMode::optimizer).plain.peak);
   // gradients also reduces after the last micro-batch only: full local gradients, then the buckets in flight.
   const auto& z2 = mode(acc, ShardMode::gradients).plain;
   CHECK(z2.peak == walk({z2.params, 0, 0, z2.optimizer, 0, 0, 0, z2.overhead}, full_grads, z2.buckets));
   CHECK(z2.peak > mode(one, ShardMode::gradients).plain.peak);
   // parameters reduces every micro-batch into the owned shares: those are held, not the full gradients.
   const auto& z3 = mode(acc, ShardMode::parameters).plain;
-  int64_t shares = 0;
-  for (const auto& st : steps) shares += (4 * st.grad_params + 3) / 4;
   CHECK(z3.peak ==
         std::max(walk(z3, shares, 0), z3.params + z3.optimizer + z3.gathered + z3.buckets + z3.overhead + shares +
                                           (4 * std::min<int64_t>(int64_t{1} << 26, acc.trainable) + 3) / 4));

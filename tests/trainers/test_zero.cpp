@@ -176,6 +176,9 @@ TEST_CASE("ZeroOptimizer with sharded gradients on one process: nothing to reduc
   CHECK(zero.last_traffic().sent() == 0);
   zero.step();
   CHECK_FALSE(torch::equal(g.params[0].detach(), before));
+  // dist.shard optimizer reduces after backward (reduce_gradients), never during it.
   ZeroOptimizer plain(opt, single, 25);
-  CHECK_THROWS_WITH(plain.reduce_gradients(1.0), Catch::Contains("only under dist.shard gradients"));
+  CHECK_NOTHROW(plain.reduce_gradients(1.0));
+  CHECK_THROWS_WITH(plain.begin_reduction(1.0, g.params[0].sum()),
+                    Catch::Contains("during backward only under dist.shard gradients"));
 }

@@ -226,7 +226,7 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
     open_zero3(*run);  // no Reducer: the layer hooks gather, reduce and release (stage_zero3.cpp)
   } else if (group.distributed()) {
     const bool shard_grads = cfg.dist.shard == "gradients";
-    if (shard_grads) {
+    if (shard_grads || cfg.dist.shard == "optimizer") {
       // No Reducer (it all-reduces): the train step reduces the gradients to their owners. The same start as
       // DataParallel's: rank 0's trainable parameters and buffers everywhere.
       std::vector<torch::Tensor> start = run->step.trainable;
@@ -317,13 +317,11 @@ std::string save_checkpoint(StageRun& run, bool complete) {
         "dist.shard {}: rank {} holds {} bytes of optimizer state; its last step broadcast {} buckets, {} bytes as "
         "root, {} bytes received",
         run.cfg.dist.shard, run.group.rank(), run.zero->state_bytes(), t.broadcasts, t.bytes_as_root, t.bytes_received);
-    if (run.zero->shards_gradients())
-      log->info(
-          "dist.shard gradients: rank {} held {} bytes of gradients after its last step's reduction (of {}); it sent "
-          "{} bytes in {} gradient all-to-alls and {} in the broadcasts, {} in all ({} bytes of used-tensor flags "
-          "aside)",
-          run.group.rank(), t.grad_bytes_held, run.zero->total_param_bytes(), t.reduce_sent, t.reductions,
-          t.broadcast_sent, t.sent(), t.used_map_bytes);
+    log->info(
+        "dist.shard {}: rank {} held {} bytes of gradients after its last step's reduction (of {}); it sent {} bytes "
+        "in {} gradient all-to-alls and {} in the broadcasts, {} in all ({} bytes of used-tensor flags aside)",
+        run.cfg.dist.shard, run.group.rank(), t.grad_bytes_held, run.zero->total_param_bytes(), t.reduce_sent,
+        t.reductions, t.broadcast_sent, t.sent(), t.used_map_bytes);
   }
   // Every rank's loader state is needed for exact resume; rank 0 writes.
   const std::vector<std::string> states = dist::all_gather_strings(run.group, run.loader->state().dump());

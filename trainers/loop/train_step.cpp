@@ -54,7 +54,7 @@ StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& mi
   const double n_micro = static_cast<double>(micro.size());
   s.optimizer->set_lr(lr);
 
-  const bool sharded_grads = s.zero && s.zero->shards_gradients();
+  const bool overlapped = s.zero && s.zero->shards_gradients();  // dist.shard gradients
   PhaseClock clock(phases, s.device);
   if (s.zero3) s.zero3->begin_step();
   double loss_sum = 0;
@@ -72,7 +72,7 @@ StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& mi
     torch::Tensor loss = out.loss_sum * (world / global_targets) + extra;
     if (phases) clock.mark(&phases->forward);
     // dist.shard gradients: the last micro-batch's backward sends each gradient bucket to the owners as it fills.
-    if (sharded_grads && m + 1 == micro.size()) s.zero->begin_reduction(1.0 / world, loss);
+    if (overlapped && m + 1 == micro.size()) s.zero->begin_reduction(1.0 / world, loss);
     if (s.dp)
       s.dp->backward(loss);
     else
@@ -84,9 +84,13 @@ StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& mi
     if (on_micro) on_micro(out.logits.detach(), m);
   }
   r.loss = dist::all_reduce(group, loss_sum) / global_targets + r.aux;
-  // dist.shard gradients: no Reducer; the accumulated gradients went to their owners (the mean over ranks, as the
-  // Reducer's) during the last backward, and each rank keeps only its own tensors' gradients.
-  if (sharded_grads) s.zero->finish_reduction();
+  // dist.shard optimizer and gradients: no Reducer; the accumulated gradients go to their owners (the mean over
+  // ranks, as the Reducer's), during the last backward (gradients) or after it (optimizer), and each rank keeps
+  // only its own tensors' gradients.
+  if (overlapped)
+    s.zero->finish_reduction();
+  else if (s.zero)
+    s.zero->reduce_gradients(1.0 / world);
 
   // Every rank agrees: one rank's non-finite loss or gradient skips the update everywhere (under sharded
   // gradients each rank checks its own tensors' reduced gradients: together, all of them).
@@ -94,7 +98,7 @@ StepResult train_step(const StepSetup& s, const std::vector<MultimodalBatch>& mi
   if (!r.skipped) {
     if (s.zero3)  // the global norm over the owners' gradients
       r.grad_norm = s.zero3->clip_grad_norm(s.clip_grad_norm);
-    else if (sharded_grads)  // the global norm: each tensor's squared norm from its owner, summed in order
+    else if (s.zero)  // the global norm: each tensor's squared norm from its owner, summed in order
       r.grad_norm = clip_grad_norm(s.trainable, s.clip_grad_norm,
                                    [&group](std::vector<double> sq) { return dist::all_reduce(group, std::move(sq)); });
     else

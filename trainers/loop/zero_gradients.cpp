@@ -76,8 +76,9 @@ void ZeroOptimizer::build_buckets() {
   flush();
 }
 
-void ZeroOptimizer::install_hooks() {
+void ZeroOptimizer::open_reduction() {
   red_ = std::make_shared<Reduction>();
+  if (!shard_gradients_) return;  // dist.shard optimizer: reduce_gradients after backward, no hooks
   for (size_t k = 0; k < slots_.size(); ++k) {
     const torch::Tensor p = param_of(opt_, slots_[k].group, slots_[k].index);
     std::shared_ptr<torch::autograd::Node> acc = torch::autograd::impl::grad_accumulator(p);
@@ -99,7 +100,8 @@ ZeroOptimizer::~ZeroOptimizer() {
 }
 
 void ZeroOptimizer::begin_reduction(double scale, const torch::Tensor& loss) {
-  MM_CHECK(shard_gradients_, "ZeroOptimizer: reducing gradients only under dist.shard gradients");
+  MM_CHECK(shard_gradients_ || !loss.defined(),
+           "ZeroOptimizer: reducing gradients during backward only under dist.shard gradients");
   traffic_ = {};
   reduced_ = true;
   if (!group_.distributed()) return;
@@ -191,7 +193,6 @@ void ZeroOptimizer::launch_ready_buckets() {
 }
 
 void ZeroOptimizer::finish_reduction() {
-  MM_CHECK(shard_gradients_, "ZeroOptimizer: reducing gradients only under dist.shard gradients");
   if (!group_.distributed()) return;
   std::lock_guard<std::mutex> lock(red_->mu);
   Reduction& r = *red_;
@@ -206,7 +207,7 @@ void ZeroOptimizer::finish_reduction() {
   std::vector<torch::Tensor> t{used};
   c10d::AllreduceOptions o;
   o.reduceOp = c10d::ReduceOp::MAX;
-  group_.wait(group_.c10d_group()->allreduce(t, o), "dist.shard gradients: all_reduce of the used-tensor flags");
+  group_.wait(group_.c10d_group()->allreduce(t, o), "dist.shard: all_reduce of the used-tensor flags");
   traffic_.used_map_bytes = used.numel() * 4;
   auto acc = used.accessor<int32_t, 1>();
   for (size_t k = 0; k < slots_.size(); ++k) {

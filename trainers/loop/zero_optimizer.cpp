@@ -72,7 +72,7 @@ ZeroOptimizer::ZeroOptimizer(Optimizer& opt, const dist::Group& group, double bu
     if (owner[k] == group_.rank()) owned_bytes_ += bytes[k], ++owned_count_;
   }
   build_buckets();
-  if (shard_gradients_ && group_.distributed()) install_hooks();
+  if (group_.distributed()) open_reduction();
 }
 
 int ZeroOptimizer::owner_of(const std::string& name) const {

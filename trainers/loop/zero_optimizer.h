@@ -1,11 +1,13 @@
 // dist.shard: optimizer (ZeRO-1) and gradients (ZeRO-2) over c10d. The optimizer's parameters are partitioned over
 // the ranks by whole tensors (so Adafactor's factored row/column statistics stay whole), balanced by the bytes of
 // their optimizer state; each rank keeps optimizer state for and updates only the tensors it owns, and the updated
-// tensors go back to every rank as bucketed broadcasts from their owner. `optimizer`: gradients are all-reduced as
-// under plain data parallel (the Reducer), so the result is bitwise that of data parallel. `gradients`: after the
-// last micro-batch's backward the gradients are reduce-scattered to their owners (reduce_gradients: one
-// all-to-all per bucket, each rank sums the copies of its own tensors), the other ranks drop theirs; the reduction
-// plus the broadcasts send what one ring all-reduce sends. docs/distributed.md "Sharding".
+// tensors go back to every rank as bucketed broadcasts from their owner. No Reducer: the gradients are
+// reduce-scattered to their owners (one all-to-all per bucket, each rank sums the copies of its own tensors in rank
+// order) and the other ranks drop theirs. `optimizer`: after the last micro-batch's backward (reduce_gradients),
+// so every rank holds its full local gradients until then; `gradients`: during that backward, each bucket as soon
+// as its gradients are final (begin_reduction / finish_reduction). The reduction plus the broadcasts send what one
+// ring all-reduce sends, in both modes; on 2 ranks the sums are the all-reduce's bit for bit (addition commutes).
+// docs/distributed.md "Sharding".
 #pragma once
 #include <cstdint>
 #include <map>
@@ -51,18 +53,19 @@ struct ZeroTraffic {
 class ZeroOptimizer {
  public:
   // `opt` and `group` must outlive this object; `bucket_cap_mb` bounds one collective's flat buffer.
-  // `shard_gradients`: dist.shard gradients (the train step calls reduce_gradients instead of the Reducer).
+  // `shard_gradients`: dist.shard gradients (the reduction overlaps backward: begin_reduction, finish_reduction);
+  // otherwise dist.shard optimizer (reduce_gradients after backward).
   ZeroOptimizer(Optimizer& opt, const dist::Group& group, double bucket_cap_mb, bool shard_gradients = false);
 
   bool shards_gradients() const { return shard_gradients_; }
 
-  // dist.shard gradients: the tensors' gradients multiplied by `scale` (1/world: the mean over ranks, as the
+  // The tensors' gradients multiplied by `scale` (1/world: the mean over ranks, as the
   // Reducer) and summed over the ranks into their owner, bucket by bucket (one all-to-all each, in the same order
   // on every rank). A tensor without a gradient on a rank counts as zeros there; one without a gradient on every
   // rank keeps none, as under data parallel. Afterwards a rank holds only its own tensors' reduced gradients.
-  // begin_reduction, before the backward of the last micro-batch (the one that reduces): each bucket is sent as
-  // soon as its gradients are final while that backward runs (hooks on the gradient accumulators; the tensors
-  // `loss` does not reach are final at once), and a rank drops the gradients it does not own once sent.
+  // begin_reduction (dist.shard gradients), before the backward of the last micro-batch (the one that reduces): each
+  // bucket is sent as soon as its gradients are final while that backward runs (hooks on the gradient accumulators; the
+  // tensors `loss` does not reach are final at once), and a rank drops the gradients it does not own once sent.
   // finish_reduction, after it: sends what is left, waits, sums the copies of its own tensors.
   void begin_reduction(double scale, const torch::Tensor& loss);
   void finish_reduction();
@@ -109,7 +112,7 @@ class ZeroOptimizer {
   struct Reduction;
   void broadcast_from(int root);
   void build_buckets();
-  void install_hooks();
+  void open_reduction();        // the reduction's state; under dist.shard gradients its hooks
   void on_final(size_t slot);   // under the reduction's lock
   void launch_ready_buckets();  // under the reduction's lock
 

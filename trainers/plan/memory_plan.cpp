@@ -82,38 +82,43 @@ int64_t tiles_per_sequence(const RunConfig& cfg, int64_t asked) {
   return std::max<int64_t>(0, std::min(tiles, (cfg.loader.seq_len - 1) / cfg.model.connector.num_tokens));
 }
 
+// When a mode's reduction buffers (RankMemory::buckets) are live: the Reducer's flat buckets and ZeRO-3's
+// reduction buffers all the time (none, parameters); the reduce-scatter's two buckets while backward sends them,
+// from the end of its first step (the loss and head) on (gradients), or after backward, beside the full
+// gradients, before the optimizer step (optimizer).
+enum class BucketLife { always, during_backward, after_backward };
+
 // The walk through one step: the forward's saved bytes all live at its end; each backward step then
-// adds its gradients (a 1/world share when they are sharded) and its working set, and frees what its
-// forward saved; after backward the optimizer step runs on the gradients (the activations and the
-// bf16 casts are gone) with its temporaries.
-// `transient_buckets` (dist.shard gradients): the reduction's two buckets exist only while backward sends them,
-// from the end of its first step (the loss and head) on, not at the forward's end nor in the optimizer step.
+// adds its gradients (a 1/grad_share share: 1/world when they are sharded as backward creates them) and its
+// working set, and frees what its forward saved; after backward the optimizer step runs on the reduced gradients
+// (a 1/reduced_share share; the activations and the bf16 casts are gone) with its temporaries.
 // `held_share` (train.grad_accum > 1; 0 without accumulation): the last micro-batch's backward starts with the
 // earlier micro-batches' gradients, 1/held_share of them, and accumulates into them in place: full local
 // gradients (held_share 1) where the step reduces once, after its last micro-batch (none, optimizer,
 // gradients); the owned shares (held_share world) under parameters, which reduces every micro-batch.
 int64_t peak_bytes(const RankMemory& r, const ActivationBytes& a, const Trainable& tr, int64_t grad_share,
-                   int64_t opt_temporaries, bool transient_buckets, int64_t held_share) {
-  const int64_t buckets = transient_buckets ? 0 : r.buckets;
+                   int64_t reduced_share, int64_t opt_temporaries, BucketLife life, int64_t held_share) {
+  const int64_t buckets = life == BucketLife::always ? r.buckets : 0;
   const int64_t base = r.params + r.compute_copies + r.optimizer + r.gathered + buckets + r.overhead;
   auto trains = [&tr](const BackwardStep& st) {
     return st.component == 0 ? tr.llm : st.component == 1 ? tr.connector : tr.vision;
   };
-  int64_t acts = 0, grads = 0, reduced = 0;  // reduced: what the optimizer step finds (a 1/grad_share share)
+  int64_t acts = 0, grads = 0, reduced = 0;
   for (const auto& st : a.steps) {
     acts += st.saved;
-    if (trains(st)) reduced += ceil_div(4 * st.grad_params, grad_share);
+    if (trains(st)) reduced += ceil_div(4 * st.grad_params, reduced_share);
     if (trains(st) && held_share > 0) grads += ceil_div(4 * st.grad_params, held_share);
   }
   int64_t peak = base + acts + grads;
   for (size_t i = 0; i < a.steps.size(); ++i) {
     const auto& st = a.steps[i];
     const int64_t g = trains(st) && held_share == 0 ? ceil_div(4 * st.grad_params, grad_share) : 0;
-    const int64_t sending = transient_buckets && i > 0 ? r.buckets : 0;
+    const int64_t sending = life == BucketLife::during_backward && i > 0 ? r.buckets : 0;
     peak = std::max(peak, base + sending + acts + grads + g + st.working);
     acts -= st.saved;
     grads += g;
   }
+  if (life == BucketLife::after_backward) peak = std::max(peak, base - r.compute_copies + grads + r.buckets);
   return std::max(peak, base - r.compute_copies + reduced + opt_temporaries);
 }
 
@@ -227,23 +232,25 @@ MemoryPlan plan_memory(const RunConfig& cfg, const PlanOptions& opt) {
     mp.mode = mode;
     const bool sharded_grads = mode == ShardMode::gradients || mode == ShardMode::parameters;
     const int64_t share = sharded_grads ? opt.world : 1;
+    const int64_t reduced_share = mode == ShardMode::none ? 1 : opt.world;
     const int64_t opt_tmp =
         cfg.optimizer.name == "adafactor" ? 3 * 4 * biggest : 4 * std::min<int64_t>(int64_t{1} << 26, p.trainable);
     RankMemory a = full, b = full;
     a.activations = p.act_plain.total();
     b.activations = p.act_recompute.total();
-    // The Reducer (gradient_as_bucket_view off) keeps flat buckets holding a copy of every gradient;
-    // sharded gradients are reduce-scattered bucket by bucket (two buckets of dist.bucket_cap_mb).
-    if (opt.world > 1)
-      a.buckets = b.buckets =
-          sharded_grads ? 2 * static_cast<int64_t>(cfg.dist.bucket_cap_mb * 1048576.0) : 4 * p.trainable;
+    // The Reducer (none; gradient_as_bucket_view off) keeps flat buckets holding a copy of every gradient; the
+    // sharded modes reduce bucket by bucket: two buckets of dist.bucket_cap_mb (at most all the gradients).
+    const int64_t cap = std::min(static_cast<int64_t>(cfg.dist.bucket_cap_mb * 1048576.0), 4 * p.trainable);
+    if (opt.world > 1) a.buckets = b.buckets = mode == ShardMode::none ? 4 * p.trainable : 2 * cap;
     mp.plain = shard(a, mode, opt.world, gathered);
     mp.recompute = shard(b, mode, opt.world, gathered);
-    const bool transient = mode == ShardMode::gradients;
+    const BucketLife life = mode == ShardMode::gradients   ? BucketLife::during_backward
+                            : mode == ShardMode::optimizer ? BucketLife::after_backward
+                                                           : BucketLife::always;
     const int64_t held = p.grad_accum == 1 ? 0 : mode == ShardMode::parameters ? opt.world : 1;
     const int64_t tmp = ceil_div(opt_tmp, mode == ShardMode::none ? 1 : opt.world);
-    mp.plain.peak = peak_bytes(mp.plain, p.act_plain, tr, share, tmp, transient, held);
-    mp.recompute.peak = peak_bytes(mp.recompute, p.act_recompute, tr, share, tmp, transient, held);
+    mp.plain.peak = peak_bytes(mp.plain, p.act_plain, tr, share, reduced_share, tmp, life, held);
+    mp.recompute.peak = peak_bytes(mp.recompute, p.act_recompute, tr, share, reduced_share, tmp, life, held);
     p.modes.push_back(mp);
   }
   return p;

@@ -63,7 +63,8 @@ struct RankMemory {
   int64_t optimizer = 0;       // AdamW: 2 fp32 slots; Adafactor: factored second moment (+ first moment)
   int64_t activations = 0;     // ActivationBytes::total()
   int64_t gathered = 0;        // parameters mode: the largest layer gathered whole, with its gradient
-  int64_t buckets = 0;         // world > 1: the Reducer's flat gradient buckets (a copy of every gradient)
+  int64_t buckets = 0;         // world > 1: the Reducer's flat buckets (none: a copy of every gradient), else two
+                               // buckets of dist.bucket_cap_mb for the reduce-scatter
   int64_t overhead = 0;        // measured runtime baseline (LibTorch, allocator, CUDA context)
   int64_t peak = 0;            // the walk through backward and the optimizer step (memory_plan.cpp)
   int64_t total() const {
