@@ -35,6 +35,7 @@ struct InfoArgs {
   int64_t world = 1;
   std::string gpu_memory = "80GiB";
   int64_t tiles = -1;
+  int64_t batch_tiles = -1;
   std::string plan_device = "auto";
 };
 
@@ -46,6 +47,7 @@ void print_plan(const InfoArgs& a, const train::Recipe& recipe) {
   train::PlanOptions opt;
   opt.world = a.world;
   opt.tiles_per_seq = a.tiles;
+  opt.batch_tiles = a.batch_tiles;
   opt.device = a.plan_device;
   cfg::Json stages = cfg::Json::array();
   for (size_t i = 0; i < recipe.stages.size(); ++i) {
@@ -178,6 +180,10 @@ void add_info(CLI::App& app) {
   cmd->add_option("--gpu-memory", args->gpu_memory, "--plan: memory per rank, e.g. 80GiB, 80GB, 81920MiB")
       ->capture_default_str();
   cmd->add_option("--tiles", args->tiles, "--plan: image tiles per sequence (-1: one image split as image: says)")
+      ->capture_default_str();
+  cmd->add_option("--batch-tiles", args->batch_tiles,
+                  "--plan: image tiles of a whole micro-batch, overriding --tiles (e.g. max_batch_tiles of a run's "
+                  "metrics.jsonl)")
       ->capture_default_str();
   cmd->add_option("--plan-device", args->plan_device,
                   "--plan: whose saved tensors to count: cuda (LibTorch 2.x, bf16 autocast) | cpu (LibTorch 1.13, "

@@ -148,6 +148,7 @@ TEST_CASE("memory plan: shard modes divide what they shard by the world size", "
   const auto& z3 = mode(b, ShardMode::parameters).plain;
   CHECK(z3.params == ceil4(full.params));
   CHECK(z3.gathered == 8 * b.largest_layer);  // fp32 weights + their gradient
+  CHECK(z3.buckets == 8 * b.largest_layer);   // the flat buffers of one layer's gather and reduction
   CHECK(z3.activations == full.activations);
   // One rank: nothing is gathered.
   CHECK(mode(a, ShardMode::parameters).plain.gathered == 0);
@@ -240,4 +241,18 @@ TEST_CASE("memory plan: gradient accumulation holds the earlier micro-batches' g
   CHECK(z3.peak ==
         std::max(walk(z3, shares, 0), z3.params + z3.optimizer + z3.gathered + z3.buckets + z3.overhead + shares +
                                           (4 * std::min<int64_t>(int64_t{1} << 26, acc.trainable) + 3) / 4));
+}
+
+TEST_CASE("memory plan: a measured batch's tile count overrides the tiles per sequence", "[plan]") {
+  train::PlanOptions per_seq, per_batch, fewer;
+  per_seq.tiles_per_seq = 2;  // micro-batch 2: 4 tiles
+  per_batch.batch_tiles = 4;
+  fewer.batch_tiles = 3;
+  const auto a = train::plan_memory(tiny(), per_seq), b = train::plan_memory(tiny(), per_batch),
+             c = train::plan_memory(tiny(), fewer);
+  CHECK(b.batch_tiles == 4);
+  CHECK(b.act_plain.total() == a.act_plain.total());
+  CHECK(b.act_recompute.total() == a.act_recompute.total());
+  CHECK(c.act_plain.vision < b.act_plain.vision);
+  CHECK(c.act_plain.vision > 0);
 }

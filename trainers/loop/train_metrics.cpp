@@ -82,8 +82,9 @@ MicroBatchHook TrainMetrics::source_losses(const std::vector<data::Batch>& batch
   };
 }
 
-void TrainMetrics::add_step(const StepResult& r, double seconds, double data_wait) {
+void TrainMetrics::add_step(const StepResult& r, double seconds, double data_wait, int64_t batch_tiles) {
   loss_ += r.loss, time_ += seconds, wait_ += data_wait;
+  max_batch_tiles_ = std::max(max_batch_tiles_, batch_tiles);
   tokens_ += static_cast<int64_t>(r.global.tokens);
   ++steps_;
 }
@@ -115,6 +116,7 @@ void TrainMetrics::log_interval(int64_t step, double lr, const StepResult& last,
                           {"tokens_per_s", tokens_per_s},
                           {"step_time_s", time_ / steps_},
                           {"data_wait_frac", wait_frac},
+                          {"max_batch_tiles", max_batch_tiles_},
                           {"skipped", last.skipped}};
     if (last.aux != 0) rec["moe_aux_loss"] = last.aux;
     nlohmann::json by_src = nlohmann::json::object();
@@ -135,7 +137,7 @@ void TrainMetrics::log_interval(int64_t step, double lr, const StepResult& last,
                                                                    lr, tokens_per_s, wait_frac, time_ / steps_}));
   }
   loss_ = time_ = wait_ = 0;
-  steps_ = tokens_ = 0;
+  steps_ = tokens_ = max_batch_tiles_ = 0;
   src_sum_.clear(), src_count_.clear();
 }
 

@@ -36,8 +36,9 @@ class TrainMetrics {
 
   // A hook for train_step that adds each micro-batch's per-source losses (of `batches`) to the interval.
   MicroBatchHook source_losses(const std::vector<data::Batch>& batches);
-  // One step into the interval: its result, wall seconds and seconds spent waiting for data.
-  void add_step(const StepResult& r, double seconds, double data_wait);
+  // One step into the interval: its result, wall seconds, seconds spent waiting for data and the most image
+  // tiles one of its micro-batches held on this rank.
+  void add_step(const StepResult& r, double seconds, double data_wait, int64_t batch_tiles = 0);
   // Closes the interval at `step`: per-source losses summed over ranks (every rank calls this),
   // then rank 0 writes the record and the progress line. `last` is the interval's last step.
   void log_interval(int64_t step, double lr, const StepResult& last, int64_t tokens_seen, int64_t samples_seen,
@@ -54,7 +55,7 @@ class TrainMetrics {
   std::unique_ptr<MetricsJsonl> jsonl_;
   std::unique_ptr<TensorBoardWriter> tb_;
   double loss_ = 0, time_ = 0, wait_ = 0;
-  int64_t steps_ = 0, tokens_ = 0;
+  int64_t steps_ = 0, tokens_ = 0, max_batch_tiles_ = 0;
   std::map<std::string, double> src_sum_;
   std::map<std::string, int64_t> src_count_;
   double first_loss_ = 0, last_loss_ = 0;

@@ -45,7 +45,9 @@ StageResult train_stage(const RunConfig& cfg, const dist::Group& group, const Tr
     ++st.step;
     st.tokens_seen += static_cast<int64_t>(r.global.tokens);
     st.samples_seen += static_cast<int64_t>(r.global.samples);
-    run->metrics->add_step(r, step_time.seconds(), mb.data_wait);
+    int64_t batch_tiles = 0;  // the most image tiles of one micro-batch (metrics: max_batch_tiles)
+    for (const auto& b : mb.batches) batch_tiles = std::max(batch_tiles, b.num_tiles());
+    run->metrics->add_step(r, step_time.seconds(), mb.data_wait, batch_tiles);
     if (log_now) {
       run->metrics->log_interval(st.step, lr, r, st.tokens_seen, st.samples_seen, group);
       check_data_quality(*run);

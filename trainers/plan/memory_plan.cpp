@@ -213,7 +213,8 @@ MemoryPlan plan_memory(const RunConfig& cfg, const PlanOptions& opt) {
   ActivationShape s;
   s.batch = cfg.loader.micro_batch;
   s.seq_len = cfg.loader.seq_len;
-  s.tiles = s.batch * p.tiles_per_seq;
+  s.tiles = opt.batch_tiles >= 0 ? opt.batch_tiles : s.batch * p.tiles_per_seq;
+  p.batch_tiles = s.tiles;
   s.tile_side = cfg.image.tile_size;
   s.cuda = cuda;
   s.c = bf16 ? 2 : 4;
@@ -238,10 +239,14 @@ MemoryPlan plan_memory(const RunConfig& cfg, const PlanOptions& opt) {
     RankMemory a = full, b = full;
     a.activations = p.act_plain.total();
     b.activations = p.act_recompute.total();
-    // The Reducer (none; gradient_as_bucket_view off) keeps flat buckets holding a copy of every gradient; the
-    // sharded modes reduce bucket by bucket: two buckets of dist.bucket_cap_mb (at most all the gradients).
+    // The Reducer (none; gradient_as_bucket_view off) keeps flat buckets holding a copy of every gradient;
+    // optimizer and gradients reduce bucket by bucket: two buckets of dist.bucket_cap_mb (at most all the
+    // gradients); parameters gathers and reduces one layer at a time through flat buffers of its size.
     const int64_t cap = std::min(static_cast<int64_t>(cfg.dist.bucket_cap_mb * 1048576.0), 4 * p.trainable);
-    if (opt.world > 1) a.buckets = b.buckets = mode == ShardMode::none ? 4 * p.trainable : 2 * cap;
+    if (opt.world > 1)
+      a.buckets = b.buckets = mode == ShardMode::none         ? 4 * p.trainable
+                              : mode == ShardMode::parameters ? 8 * p.largest_layer
+                                                              : 2 * cap;
     mp.plain = shard(a, mode, opt.world, gathered);
     mp.recompute = shard(b, mode, opt.world, gathered);
     const BucketLife life = mode == ShardMode::gradients   ? BucketLife::during_backward

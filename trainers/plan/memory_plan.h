@@ -30,6 +30,9 @@ struct PlanOptions {
   // Image tiles per sequence; -1: one image split as the image config says (single 1, static 5,
   // dynamic nmax [+ overview]), capped at what the sequence holds, as the packer's tile budget does.
   int64_t tiles_per_seq = -1;
+  // Image tiles of the whole micro-batch, when >= 0 (overrides tiles_per_seq): a measured batch's count, e.g. the
+  // max_batch_tiles of a run's metrics.jsonl (packed sequences carry several images each).
+  int64_t batch_tiles = -1;
 };
 
 // One step of backward, in the order backward runs (loss and head, decoder layers top down, token
@@ -80,7 +83,7 @@ struct ModePlan {
 
 struct MemoryPlan {
   std::string model, device, precision, optimizer;
-  int64_t world = 1, micro_batch = 0, grad_accum = 1, seq_len = 0, tiles_per_seq = 0, tile_tokens = 0;
+  int64_t world = 1, micro_batch = 0, grad_accum = 1, seq_len = 0, tiles_per_seq = 0, batch_tiles = 0, tile_tokens = 0;
   int64_t params = 0, trainable = 0, largest_layer = 0;
   bool trainable_exact = true;    // false: a train.params rule selects less than a whole component (counted trainable)
   bool config_recompute = false;  // model.activation_checkpointing of the config

@@ -65,11 +65,12 @@ std::string plan_text(const RunConfig& cfg, const MemoryPlan& p, const PlanOptio
   std::string out;
   out += fmt::format(
       "# memory plan of model {} ({:.3g}B parameters, {:.3g}B trainable{}), {} path, {}, {}; micro-batch {} x {} "
-      "tokens{}, {} image tile(s) of {}x{} px per sequence; world {}\n",
+      "tokens{}, {} image tile(s) of {}x{} px per {}; world {}\n",
       p.model, p.params / 1e9, p.trainable / 1e9, p.trainable_exact ? "" : ": a train.params rule is not resolved",
       p.device, p.precision, p.optimizer, p.micro_batch, p.seq_len,
-      p.grad_accum > 1 ? fmt::format(" (grad_accum {})", p.grad_accum) : "", p.tiles_per_seq, cfg.image.tile_size,
-      cfg.image.tile_size, p.world);
+      p.grad_accum > 1 ? fmt::format(" (grad_accum {})", p.grad_accum) : "",
+      opt.batch_tiles >= 0 ? p.batch_tiles : p.tiles_per_seq, cfg.image.tile_size, cfg.image.tile_size,
+      opt.batch_tiles >= 0 ? "micro-batch" : "sequence", p.world);
   out += fmt::format(
       "# bytes per rank, recomputation off | on (the config: {}); peak: the most live at once (backward creates "
       "the gradients as it frees the activations)\n",
@@ -115,6 +116,7 @@ nlohmann::ordered_json plan_json(const RunConfig& cfg, const MemoryPlan& p, cons
   j["grad_accum"] = p.grad_accum;
   j["seq_len"] = p.seq_len;
   j["tiles_per_seq"] = p.tiles_per_seq;
+  j["batch_tiles"] = p.batch_tiles;
   j["params"] = p.params;
   j["trainable"] = p.trainable;
   j["trainable_exact"] = p.trainable_exact;
