@@ -8,6 +8,8 @@ bash scripts/install_deps.sh
 bash scripts/build.sh
 BUILD_DIR=${MM_BUILD_DIR:-build}
 cd "$BUILD_DIR"
+# Before OMP_NUM_THREADS is set: GNU nproc honours it (with it at 1 the suite ran one test at a time).
+JOBS=${MM_JOBS:-$(nproc)}
 # OpenBLAS threads would fight ctest's parallel jobs on a small machine.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-ctest --output-on-failure -j "${MM_JOBS:-$(nproc)}" ${MM_CTEST_ARGS:-}
+ctest --output-on-failure -j "$JOBS" ${MM_CTEST_ARGS:-}
