@@ -5,9 +5,12 @@
 #     + 1 timed step) of the debug and small presets at several micro-batches, recomputation off and
 #     on: the planner's peak (cpu path) beside the VmHWM with glibc's default malloc and with a fixed
 #     64 KiB mmap threshold (every tensor its own mapping, so freed memory leaves the resident set).
-#  2. Two Gloo ranks (RANK/WORLD_SIZE set by hand, each under /usr/bin/time) training the debug recipe's
-#     pretrain stage with the small preset's model for a few steps, dist.shard none vs optimizer: each
-#     rank's peak resident memory, and the difference against the planner's.
+#  2. Two Gloo ranks (RANK/WORLD_SIZE set by hand, each under /usr/bin/time, fixed mmap threshold) training
+#     the debug recipe's pretrain stage for 3 steps, with the debug preset's model and with the small
+#     preset's, in every dist.shard mode and in gradients with train.grad_accum 2: each rank's peak
+#     resident memory beside the planner's peak for the same config (world 2, cpu path) at rank 0's
+#     measured image tiles (metrics.jsonl's max_batch_tiles: packed sequences carry several images), and
+#     what each mode saves against none on rank 0, measured and planned.
 # Usage: scripts/memory_plan_check.sh [--two-ranks] [MMTRAIN]   (default build/src/cli/mmtrain; --two-ranks:
 # part 2 only; part 2 needs runs/world from `mmtrain data synth --out runs/world`, skipped without it).
 # About 15 minutes on 2 cores. Copy MMTRAIN elsewhere first if a build may replace it meanwhile.
@@ -52,41 +55,49 @@ done
 fi
 
 [ -f runs/world/common.yaml ] || { echo "(runs/world missing: the two-rank part is skipped)"; exit 0; }
+# The small preset's model in the debug recipe (its own config file is a model preset, without stages).
 SMALL=(--set model.vision.image_size=112 --set model.vision.patch_size=14 --set model.vision.width=256
   --set model.vision.layers=6 --set model.vision.mlp_dim=1024 --set model.connector.hidden=256
   --set model.connector.depth=2 --set model.llm.vocab_size=4096 --set model.llm.dim=512 --set model.llm.layers=8
   --set model.llm.heads=8 --set model.llm.kv_heads=4 --set model.llm.ffn_hidden=1408 --set image.tile_size=112)
-two_ranks() {  # shard -> "rss0 rss1" in KiB
-  local dir port=$((29000 + RANDOM % 1000))
+two_ranks() {  # shard accum [--set ...] -> "rss0 rss1 tiles": peak RSS in KiB, rank 0's most tiles in a micro-batch
+  local dir shard=$1 accum=$2 port=$((29000 + RANDOM % 1000))
+  shift 2
   dir=$(mktemp -d)
   for r in 0 1; do
     MALLOC_MMAP_THRESHOLD_=65536 RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 \
       MASTER_PORT=$port /usr/bin/time -f "%M" -o "$dir/rss$r" "$M" train --config configs/recipes/debug.yaml \
-      --stage pretrain --run-dir "$dir/run" --set train.steps=3 --set schedule.warmup_steps=1 --set train.threads=1 --set dist.shard="$1" \
-      --set train.checkpoint_interval=0 --set eval.sets=[] "${SMALL[@]}" >"$dir/log$r" 2>&1 &
+      --stage pretrain --run-dir "$dir/run" --set train.steps=3 --set schedule.warmup_steps=1 --set train.threads=1 \
+      --set dist.shard="$shard" --set train.grad_accum="$accum" --set train.checkpoint_interval=0 \
+      --set eval.sets=[] "$@" >"$dir/log$r" 2>&1 &
   done
   wait
-  echo "$(cat "$dir/rss0") $(cat "$dir/rss1")"
+  echo "$(cat "$dir/rss0") $(cat "$dir/rss1") $(grep -o '"max_batch_tiles":[0-9]*' "$dir/run/pretrain/metrics.jsonl" |
+    grep -o '[0-9]*$' | sort -n | tail -1)"
   rm -rf "$dir"
 }
-echo
-echo "| dist.shard (2 Gloo ranks, small model, debug pretrain, 3 steps) | rank 0 RSS (MiB) | rank 1 RSS (MiB) |"
-echo "|---|---:|---:|"
-declare -A RSS
-for shard in none optimizer gradients; do
-  read -r a b < <(two_ranks $shard)
-  RSS[$shard]=$(((a + b) / 2))
-  echo "| $shard | $((a / 1024)) | $((b / 1024)) |"
+# The plan's peak (recomputation off) of a mode at world 2: modes none, optimizer, gradients, parameters,
+# each with "plain" then "recompute".
+declare -A MODE_INDEX=([none]=0 [optimizer]=1 [gradients]=2 [parameters]=3)
+two_rank_plan() {  # shard accum batch_tiles [--set ...] -> bytes
+  local shard=$1 accum=$2 tiles=$3
+  shift 3
+  "$M" info --config configs/recipes/debug.yaml --stage pretrain --plan --json --plan-device cpu --world 2 \
+    --batch-tiles "$tiles" --set train.grad_accum="$accum" "$@" | grep -o '"peak": [0-9]*' | sed -n "$((2 * MODE_INDEX[$shard] + 1))p" |
+    grep -o '[0-9]*$'
+}
+for preset in debug small; do
+  sets=()
+  [ $preset = small ] && sets=("${SMALL[@]}")
+  echo
+  echo "| $preset model, dist.shard (2 Gloo ranks, debug pretrain, 3 steps) | grad_accum | rank 0 RSS (MiB) | rank 1 RSS (MiB) | rank 0's most tiles in a micro-batch | plan at those tiles (MiB) | plan vs rank 0 | saved vs none, rank 0 (MiB) | saved, planned (MiB) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for row in "none 1" "optimizer 1" "gradients 1" "parameters 1" "none 2" "gradients 2"; do
+    set -- $row
+    read -r a b tiles < <(two_ranks "$1" "$2" "${sets[@]}")
+    plan=$(two_rank_plan "$1" "$2" "$tiles" "${sets[@]}")
+    if [ "$1" = none ]; then base_rss=$((a * 1024)) base_plan=$plan; fi
+    echo "| $1 | $2 | $((a / 1024)) | $((b / 1024)) | $tiles | $(mib "$plan") | $(ratio "$plan" $((a * 1024))) |" \
+      "$(mib $((base_rss - a * 1024))) | $(mib $((base_plan - plan))) |"
+  done
 done
-planned=$("$M" info --config configs/recipes/debug.yaml --stage pretrain --plan --json --plan-device cpu --world 2 \
-  "${SMALL[@]}" | grep -o '"optimizer": [0-9][0-9]*' | sed -n '1p;3p' | grep -o '[0-9]*$' | paste -sd' ')
-read -r opt_full opt_half <<<"$planned"
-echo
-echo "measured: optimizer sharding lowers the mean rank peak by $(((RSS[none] - RSS[optimizer]) / 1024)) MiB;" \
-  "planned: $(mib $((opt_full - opt_half))) MiB (optimizer state $(mib "$opt_full") -> $(mib "$opt_half") MiB per rank)"
-# The plan's peaks (recomputation off): none is the first "peak", gradients the fifth (none, optimizer, gradients).
-read -r peak_none peak_grad < <("$M" info --config configs/recipes/debug.yaml --stage pretrain --plan --json \
-  --plan-device cpu --world 2 "${SMALL[@]}" | grep -o '"peak": [0-9]*' | sed -n '1p;5p' | grep -o '[0-9]*$' |
-  paste -sd' ')
-echo "measured: gradient sharding lowers the mean rank peak by $(((RSS[none] - RSS[gradients]) / 1024)) MiB;" \
-  "planned: $(mib $((peak_none - peak_grad))) MiB (peak $(mib "$peak_none") -> $(mib "$peak_grad") MiB per rank)"
