@@ -163,6 +163,10 @@ std::vector<std::string> verify_sets(const VerifyArgs& a) {
 void run_verify(const VerifyArgs& a) {
   const Stopwatch planning;
   const std::string state_file = (fs::path(a.dir) / ablation::kSweepStateFile).string();
+  MM_CHECK(!fs::is_regular_file(a.dir),
+           "ablate verify: {} is a file; give the sweep's out_dir, the folder `ablate run` trained into (it holds "
+           "sweep.json and fit.json; by default runs/sweeps/<name>)",
+           a.dir);
   MM_CHECK(fs::is_regular_file(state_file),
            "ablate verify: {} does not exist (train the sweep with `mmtrain ablate run FILE` first)", state_file);
   cfg::Json j;

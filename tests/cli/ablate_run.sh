@@ -101,7 +101,12 @@ grep -q "^sweep tiny-sweep: 2 of 3 run(s) done, 1 failed; [0-9.]* s training, [0
 bash -n "$TMP/sweep.sh" || fail "the Slurm script is not valid bash"
 grep -q -- "--prefixes-only" "$TMP/sweep.sh" || fail "slurm: no prefixes job"
 grep -q -- "--dependency=afterok:\$prefixes --array=0-2 " "$TMP/sweep.sh" || fail "slurm: no array after the prefixes"
-# 5. ablate verify: one more variant from the same prefix; the failed run is neither retried nor reported.
+# 5. ablate verify: one more variant from the same prefix; the failed run is neither retried nor reported. The sweep
+# file instead of its out_dir is one line of error.
+if "$MMTRAIN" ablate verify "$TMP/sweep.yaml" > "$TMP/verify_file.log" 2>&1 ||
+  ! grep -q "sweep.yaml is a file; give the sweep's out_dir" "$TMP/verify_file.log"; then
+  fail "ablate verify of the sweep file: no one-line error"
+fi
 "$MMTRAIN" ablate verify "$OUT" --set stages.sft.optimizer.lr=0.0015 > "$TMP/verify.log" 2>&1 ||
   fail "ablate verify failed"
 grep -q "^verify seed 0: done (eval $OUT/runs/verify-seed0/sft/eval/step_000009.json)" "$TMP/verify.log" ||
