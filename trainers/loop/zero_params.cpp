@@ -63,13 +63,6 @@ struct GatherNode : public torch::autograd::Function<GatherNode> {
   }
 };
 
-c10d::ReduceOptions reduce_to(int root) {
-  c10d::ReduceOptions o;
-  o.rootRank = root;
-  o.reduceOp = c10d::ReduceOp::SUM;
-  return o;
-}
-
 }  // namespace
 
 ZeroParams::ZeroParams(torch::nn::Module& model, const dist::Group& group) : group_(group), scope_(this) {
@@ -164,112 +157,6 @@ std::vector<size_t> ZeroParams::slots_of(const std::vector<torch::Tensor>& param
   return out;
 }
 
-void ZeroParams::gather_slots(const std::vector<size_t>& slots) {
-  torch::NoGradGuard no_grad;
-  for (int root = 0; root < group_.world_size(); ++root) {
-    std::vector<size_t> part;
-    bool resident = true;  // every rank counts the same references: all of them skip the broadcast together
-    int64_t numel = 0, b = 0;
-    for (size_t i : slots)
-      if (slots_[i].owner == root) {
-        part.push_back(i);
-        resident = resident && slots_[i].refs > 0;
-        numel += slots_[i].param.numel();
-        b += slots_[i].bytes;
-      }
-    if (part.empty()) continue;
-    for (size_t i : part) ++slots_[i].refs;
-    if (resident) continue;
-    const bool as_root = root == group_.rank();
-    const torch::Tensor& first = slots_[part.front()].param;
-    std::vector<torch::Tensor> flat;
-    if (as_root) {
-      std::vector<torch::Tensor> views;
-      for (size_t i : part) views.push_back(slots_[i].param.reshape({-1}).to(first.scalar_type()));
-      flat.push_back(torch::cat(views));
-    } else {
-      flat.push_back(torch::empty({numel}, first.options()));
-    }
-    c10d::BroadcastOptions o;
-    o.rootRank = root;
-    group_.wait(group_.c10d_group()->broadcast(flat, o),
-                fmt::format("dist.shard parameters: gather of {} tensors from rank {}", part.size(), root));
-    ++traffic_.gathers;
-    (as_root ? traffic_.gather_bytes_sent : traffic_.gather_bytes_received) += b;
-    if (as_root) continue;
-    int64_t offset = 0;
-    for (size_t i : part) {
-      Slot& s = slots_[i];
-      allocate(s);
-      // Through a new alias: the parameter's version counter stays (autograd saved it in forward).
-      s.param.variable_data().copy_(flat[0].narrow(0, offset, s.param.numel()).view(s.param.sizes()));
-      offset += s.param.numel();
-    }
-  }
-}
-
-void ZeroParams::release(const std::vector<size_t>& slots) {
-  for (size_t i : slots) {
-    Slot& s = slots_[i];
-    MM_CHECK(s.refs > 0, "dist.shard parameters: '{}' released more often than gathered", s.name);
-    if (--s.refs == 0 && !mine(s) && sharded_) free(s);
-  }
-}
-
-void ZeroParams::reduce_and_release(const std::vector<size_t>& slots, bool dummy) {
-  torch::NoGradGuard no_grad;
-  for (int root = 0; root < group_.world_size(); ++root) {
-    std::vector<size_t> part;
-    int64_t numel = 0, b = 0;
-    for (size_t i : slots)
-      if (slots_[i].owner == root && slots_[i].param.requires_grad()) {
-        part.push_back(i);
-        numel += slots_[i].param.numel();
-        b += slots_[i].bytes;
-      }
-    if (part.empty()) continue;
-    const bool as_root = root == group_.rank();
-    // [gradients / world..., one used flag per tensor]: every rank contributes its own gradient of this pass
-    // (zeros without one), scaled as the Reducer scales it (the loss carries the factor world); the owner adds
-    // the sum to what the step's earlier micro-batches reduced (begin_micro_batch set it aside). A tensor no
-    // rank used keeps no gradient, as under data parallel's find_unused_parameters.
-    const torch::Tensor& first = slots_[part.front()].param;
-    torch::Tensor flat = torch::zeros({numel + static_cast<int64_t>(part.size())}, first.options());
-    int64_t offset = 0;
-    for (size_t k = 0; k < part.size(); ++k) {
-      Slot& s = slots_[part[k]];
-      const torch::Tensor& g = s.param.grad();
-      if (g.defined()) flat.narrow(0, offset, s.param.numel()).copy_(g.reshape({-1}));
-      const bool used = !dummy && g.defined();
-      flat[numel + static_cast<int64_t>(k)] = used ? 1.0 : 0.0;
-      offset += s.param.numel();
-    }
-    flat.narrow(0, 0, numel).mul_(1.0 / group_.world_size());
-    std::vector<torch::Tensor> buf{flat};
-    group_.wait(group_.c10d_group()->reduce(buf, reduce_to(root)),
-                fmt::format("dist.shard parameters: reduce of {} gradients to rank {}", part.size(), root));
-    ++traffic_.reduces;
-    (as_root ? traffic_.reduce_bytes_received : traffic_.reduce_bytes_sent) += b;
-    traffic_.flag_bytes += static_cast<int64_t>(part.size()) * static_cast<int64_t>(first.element_size());
-    offset = 0;
-    for (size_t k = 0; k < part.size(); ++k) {
-      Slot& s = slots_[part[k]];
-      if (!as_root) {
-        s.param.mutable_grad() = torch::Tensor();
-      } else if (buf[0][numel + static_cast<int64_t>(k)].item<double>() > 0) {
-        torch::Tensor sum = buf[0].narrow(0, offset, s.param.numel()).view(s.param.sizes());
-        s.param.mutable_grad() = s.earlier.defined() ? s.earlier + sum : sum.clone();
-      } else {
-        s.param.mutable_grad() = s.earlier;
-      }
-      s.earlier = torch::Tensor();
-      offset += s.param.numel();
-    }
-  }
-  release(slots);
-  --open_backward_;
-}
-
 void ZeroParams::before_unit(const char*, const std::vector<torch::Tensor>& params) {
   if (!sharded_ || all_gathered_ > 0) return;
   Open o;
@@ -283,7 +170,12 @@ void ZeroParams::before_unit(const char*, const std::vector<torch::Tensor>& para
   int64_t unit = 0;
   for (size_t i : o.slots) unit += slots_[i].bytes;
   largest_unit_ = std::max(largest_unit_, unit);
-  gather_slots(o.slots);
+  // Prefetched during the previous unit's forward; else (nothing prefetched, or the sequence changed, on every
+  // rank alike) gathered now.
+  if (!take_prefetch(o.slots)) gather_slots(o.slots);
+  // The next unit of the previous forward travels while this unit computes.
+  this_forward_.push_back(o.slots);
+  if (this_forward_.size() < last_forward_.size()) prefetch(last_forward_[this_forward_.size()]);
   if (torch::GradMode::is_enabled()) {
     auto pass = c10::make_intrusive<PassState>();
     pass->zp = this;
@@ -319,6 +211,7 @@ std::vector<torch::Tensor> ZeroParams::after_unit(const char* unit, const std::v
 
 void ZeroParams::gather_all() {
   if (!sharded_) return;
+  drop_prefetch();
   std::vector<size_t> all(slots_.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   const int64_t peak = peak_;  // the step's peak and traffic stay the training ones
@@ -345,6 +238,9 @@ void ZeroParams::begin_step() {
 
 void ZeroParams::begin_micro_batch() {
   if (!sharded_) return;
+  drop_prefetch();  // a forward shorter than the one before left its prefetch unused
+  if (!this_forward_.empty()) last_forward_ = std::move(this_forward_);
+  this_forward_.clear();
   for (Slot& s : slots_)
     if (mine(s)) {
       s.earlier = s.param.grad();
@@ -361,29 +257,7 @@ void ZeroParams::end_backward() {
   for (const Slot& s : slots_)
     MM_CHECK(mine(s) || !s.param.grad().defined(), "dist.shard parameters: rank {} kept a gradient of '{}' (rank {})",
              group_.rank(), s.name, s.owner);
-}
-
-double ZeroParams::clip_grad_norm(double max_norm) {
-  torch::NoGradGuard no_grad;
-  // Each tensor's squared norm from its owner (0 elsewhere), summed over the ranks, then added in the tensors'
-  // order: the norm of the whole gradients, as clip_grad_norm over unsharded gradients.
-  std::vector<double> terms(slots_.size(), 0.0);
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    const auto& g = slots_[i].param.grad();
-    if (!mine(slots_[i]) || !g.defined()) continue;
-    const double n = g.to(torch::kDouble).norm(2).item<double>();
-    terms[i] = n * n;
-  }
-  terms = dist::all_reduce(group_, std::move(terms));
-  double sq = 0.0;
-  for (double t : terms) sq += t;
-  const double norm = std::sqrt(sq);
-  if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) {
-    const double scale = max_norm / (norm + 1e-6);
-    for (Slot& s : slots_)
-      if (s.param.grad().defined()) s.param.grad().mul_(scale);
-  }
-  return norm;
+  drop_prefetch();  // nothing stays gathered into the optimizer step
 }
 
 }  // namespace mm::train

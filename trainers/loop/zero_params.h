@@ -6,13 +6,18 @@
 // (one broadcast per owner) just before the unit's forward and releases them after; two autograd nodes around the
 // unit gather them again before the unit's backward and, after it, reduce the unit's gradients to their owners
 // (c10d reduce, one per owner) and release the parameters and the other ranks' gradients. The optimizer then
-// updates only owned tensors; nothing is broadcast after the step (the next forward gathers).
+// updates only owned tensors; nothing is broadcast after the step (the next forward gathers). In forward the next
+// unit's gather is started (asynchronous broadcasts) as soon as the current unit's is done, so that it travels
+// while the current unit computes: the next unit is the one that came next in the previous micro-batch's forward
+// (the same sequence on every rank, since every rank runs every unit); a unit that is not the one prefetched is
+// gathered as usual, after the prefetched one is completed and released.
 // docs/distributed.md "Sharding".
 #pragma once
 #include <torch/types.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +42,7 @@ struct ZeroParamsTraffic {
   int64_t reduce_bytes_sent = 0;      // gradient bytes contributed to the other ranks' tensors
   int64_t reduce_bytes_received = 0;  // gradient bytes reduced into this rank's own tensors
   int64_t flag_bytes = 0;             // the used-tensor flags sent along with the gradients
+  int64_t prefetched = 0;             // forward unit gathers started during the previous unit's forward
 };
 
 class ZeroParams : public LayerHooks {
@@ -56,7 +62,8 @@ class ZeroParams : public LayerHooks {
   // Resets the step's traffic and peak counters (the train step calls it first).
   void begin_step();
   // Before each micro-batch's forward: an owned tensor's gradient (the earlier micro-batches' reduced sum) is
-  // set aside, so that backward accumulates this micro-batch's own gradient alone.
+  // set aside, so that backward accumulates this micro-batch's own gradient alone; the units of the forward
+  // before become the sequence the next forward prefetches.
   void begin_micro_batch();
   // After a micro-batch's backward: every unit pass was reduced and no other rank's gradient is left here.
   void end_backward();
@@ -96,6 +103,14 @@ class ZeroParams : public LayerHooks {
   void reduce_and_release(const std::vector<size_t>& slots, bool dummy);
 
  private:
+  struct Gather;  // broadcasts in flight (zero_params_collectives.cpp)
+  std::shared_ptr<Gather> start_gather(const std::vector<size_t>& slots);
+  void finish_gather(Gather& g);
+  // Forward prefetch: take_prefetch completes the prefetched gather and returns true when it is of `slots`
+  // (else completes and releases it: drop_prefetch); prefetch starts the gather of `slots`.
+  bool take_prefetch(const std::vector<size_t>& slots);
+  void drop_prefetch();
+  void prefetch(const std::vector<size_t>& slots);
   struct Slot {
     std::string name;
     torch::Tensor param;
@@ -120,8 +135,12 @@ class ZeroParams : public LayerHooks {
     c10::intrusive_ptr<torch::CustomClassHolder> pass;  // the pass's state (zero_params.cpp), with grad only
     torch::Tensor anchor_out;                           // the reduce node's output
   };
-  std::vector<Open> open_;     // units between before_unit and after_unit
-  int64_t open_backward_ = 0;  // unit passes whose reduce node has not run yet
+  std::vector<Open> open_;  // units between before_unit and after_unit
+  // Forward prefetch: the units (their slots) of the last complete forward and of the current one, in order, and
+  // the next unit's gather in flight.
+  std::vector<std::vector<size_t>> last_forward_, this_forward_;
+  std::shared_ptr<Gather> prefetch_;  // shared_ptr: Gather is incomplete here
+  int64_t open_backward_ = 0;         // unit passes whose reduce node has not run yet
   bool sharded_ = false, dummy_ = false;
   int all_gathered_ = 0;
   int64_t dummy_encoder_runs_ = 0;

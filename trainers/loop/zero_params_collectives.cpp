@@ -33,9 +33,9 @@ struct ZeroParams::Gather {
   std::vector<Part> parts;
 };
 
-std::unique_ptr<ZeroParams::Gather> ZeroParams::start_gather(const std::vector<size_t>& slots) {
+std::shared_ptr<ZeroParams::Gather> ZeroParams::start_gather(const std::vector<size_t>& slots) {
   torch::NoGradGuard no_grad;
-  auto g = std::make_unique<Gather>();
+  auto g = std::make_shared<Gather>();
   g->slots = slots;
   for (int root = 0; root < group_.world_size(); ++root) {
     Gather::Part part;
@@ -91,6 +91,21 @@ void ZeroParams::finish_gather(Gather& g) {
 }
 
 void ZeroParams::gather_slots(const std::vector<size_t>& slots) { finish_gather(*start_gather(slots)); }
+
+bool ZeroParams::take_prefetch(const std::vector<size_t>& slots) {
+  if (!prefetch_ || prefetch_->slots != slots) {
+    drop_prefetch();
+    return false;
+  }
+  finish_gather(*prefetch_);
+  prefetch_.reset();
+  return true;
+}
+
+void ZeroParams::prefetch(const std::vector<size_t>& slots) {
+  prefetch_ = start_gather(slots);
+  ++traffic_.prefetched;
+}
 
 void ZeroParams::drop_prefetch() {
   if (!prefetch_) return;
