@@ -1,4 +1,4 @@
-// Helpers of the dist.shard end-to-end tests (test_cli_zero, test_cli_zero_grad, test_cli_zero3): `mmtrain launch
+// Helpers of the dist.shard end-to-end tests (test_cli_zero, test_cli_zero3): `mmtrain launch
 // --nproc N -- train` on the tiny two-stage recipe (tests/cli/tiny_world.sh) in a world removed at exit, and
 // comparisons of the checkpoints' tensors.
 #pragma once
