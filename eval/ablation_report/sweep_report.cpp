@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/io.h"
+#include "eval/ablation_report/fit_verify.h"
 #include "eval/run_report/report_blocks.h"
 
 namespace fs = std::filesystem;
@@ -207,7 +208,11 @@ WrittenSweepReport write_sweep_report(const SweepResults& r, const std::string& 
     io::write_file_atomic((d / c.file).string(), c.svg);
     w.charts.push_back((d / c.file).string());
   }
-  const auto blocks = report_blocks(r, out_dir, axis_charts, pc ? &*pc : nullptr, pair, pair_default);
+  auto blocks = report_blocks(r, out_dir, axis_charts, pc ? &*pc : nullptr, pair, pair_default);
+  if (const auto verified = load_verify_check(r)) {  // `ablate fit` then `ablate verify` ran
+    const auto vb = verify_blocks(*verified);
+    blocks.insert(blocks.end(), vb.begin(), vb.end());
+  }
   w.markdown = (d / "report.md").string(), w.html = (d / "report.html").string();
   w.ratios = (d / "ratios.csv").string(), w.metrics = (d / "metrics.csv").string();
   io::write_file_atomic(w.markdown, rep::blocks_markdown(blocks));

@@ -19,6 +19,7 @@
 #include "core/check.h"
 #include "core/io.h"
 #include "core/timer.h"
+#include "eval/ablation_report/fit_verify.h"
 #include "trainers/ablation/run_sweep.h"
 #include "trainers/ablation/sweep.h"
 #include "trainers/ablation/sweep_state.h"
@@ -205,9 +206,13 @@ void run_verify(const VerifyArgs& a) {
     if (run.value("variant", "") == "verify")
       std::cout << fmt::format("verify seed {}: {}{}\n", run.value("seed", int64_t{0}), run.value("status", ""),
                                run.value("eval", "").empty() ? "" : " (eval " + run.value("eval", "") + ")");
-  if (r.failed.empty()) return;
-  for (const auto& f : r.failed) std::cerr << "mmtrain: error: failed: " << f << "\n";
-  throw CLI::RuntimeError(1);
+  if (!r.failed.empty()) {
+    for (const auto& f : r.failed) std::cerr << "mmtrain: error: failed: " << f << "\n";
+    throw CLI::RuntimeError(1);
+  }
+  // fit.json's weights trained: its predictions against what the verify seeds measured.
+  if (const auto check = eval::ablation::load_verify_check(eval::ablation::load_sweep_results(a.dir)))
+    std::cout << "\n" << eval::ablation::verify_markdown(*check);
 }
 
 }  // namespace

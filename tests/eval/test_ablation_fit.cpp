@@ -8,6 +8,7 @@
 
 #include "ablation_support.h"
 #include "core/io.h"
+#include "eval/ablation_report/fit_verify.h"
 #include "eval/ablation_report/mixture_fit.h"
 #include "support/error_of.h"
 
@@ -174,4 +175,56 @@ TEST_CASE("mmtrain ablate report and ablate fit write their files and fail in on
   CHECK(std::count(err.begin(), err.end(), '\n') == 1);
   CHECK(std::system((m + " ablate report " + d + "/nothing 2> " + d + "/err2.txt").c_str()) != 0);
   CHECK(mm::io::read_file(dir / "err2.txt").find("nothing: no such directory") != std::string::npos);
+}
+
+// ablate verify's question: fit.json's predictions against the verify runs, in the report; verify runs that did not
+// train fit.json's weights are not compared.
+TEST_CASE("the report compares fit.json's predictions with the verify runs", "[ablation][fit]") {
+  mm::test::TempDir dir("mm_fit");
+  std::vector<FakeRun> runs = simplex_runs();
+  write_sweep(dir, runs, "");
+  FitOptions o;
+  o.objective = "general";
+  const auto f = fit_mixture(load_sweep_results(dir.path().string()), o);
+  dir.write("fit.json", f.to_json().dump(1));
+  // Two verify seeds at the fitted weights: seed 0 scores the law exactly, seed 1 0.05 above it on general.
+  const double g = f.predicted.at("general").mean, k = f.predicted.at("knowledge").mean;
+  for (int s = 0; s < 2; ++s) {
+    FakeRun v;
+    v.variant = mm::eval::ablation::kVerifyVariant, v.seed = s;
+    v.axes = {{kA, f.weights[0]}, {kB, f.weights[1]}, {kC, f.weights[2]}};
+    const double gs = g + (s ? 0.05 : 0.0);
+    v.scores = {{"general", gs}, {"knowledge", k}, {"MMBase", (gs + k) / 2}};
+    runs.push_back(v);
+  }
+  write_sweep(dir, runs, "");
+  const auto check = mm::eval::ablation::load_verify_check(load_sweep_results(dir.path().string()));
+  REQUIRE(check);
+  CHECK(check->mismatch.empty());
+  CHECK(check->objective == "general");
+  CHECK(check->seeds == 2);
+  REQUIRE(check->rows.size() == 3);  // general, knowledge, MMBase
+  const auto& row = check->rows[0];
+  CHECK(row.metric == "general");
+  CHECK(row.predicted.mean == Approx(g));
+  REQUIRE(row.measured.size() == 2);
+  CHECK(row.mean == Approx(g + 0.025));
+  CHECK(row.inside == 1);  // an exact law: the interval is the point; seed 1 lies outside
+  CHECK(check->rows[1].inside == 2);
+  const std::string md = mm::eval::ablation::verify_markdown(*check);
+  CHECK(md.find("| general (objective) |") != std::string::npos);
+  CHECK(md.find("| 1 of 2 |") != std::string::npos);
+  // ablate report shows the section.
+  const std::string d = dir.path().string();
+  CHECK(std::system((std::string(MM_MMTRAIN) + " ablate report " + d + " > /dev/null 2>&1").c_str()) == 0);
+  CHECK(mm::io::read_file(dir / "report.md").find("## The fitted mixture: predicted against measured (%)") !=
+        std::string::npos);
+  // Verify runs with other weights (ablate verify --set): no comparison, a note saying why.
+  for (auto& r : runs)
+    if (r.variant == mm::eval::ablation::kVerifyVariant) r.axes[kA] = 0.9;
+  write_sweep(dir, runs, "");
+  const auto other = mm::eval::ablation::load_verify_check(load_sweep_results(d));
+  REQUIRE(other);
+  CHECK(other->rows.empty());
+  CHECK(other->mismatch.find("they are not the fitted mixture") != std::string::npos);
 }
