@@ -15,9 +15,10 @@ namespace {
 using svg::detail::Canvas;
 using svg::detail::color;
 
-// The interval shown around a cell's mean: the t-interval over seeds, else the Wilson interval.
+// The interval shown around a cell's mean: the t-interval over seeds (cut to the scores' range [0, 1]: with two
+// seeds it spans 12.7 standard errors and would squeeze the axis), else the Wilson interval.
 std::pair<double, double> interval_of(const Cell& c) {
-  if (c.summary.lo) return {*c.summary.lo, *c.summary.hi};
+  if (c.summary.lo) return {std::max(0.0, *c.summary.lo), std::min(1.0, *c.summary.hi)};
   if (c.wilson_lo) return {*c.wilson_lo, *c.wilson_hi};
   return {c.summary.mean, c.summary.mean};
 }
