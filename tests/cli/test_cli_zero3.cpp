@@ -50,7 +50,7 @@ double max_relative_difference(const fs::path& a, const fs::path& b) {
 struct RankLog {
   int64_t resident = -1, owned = -1, total = -1, peak = -1, largest_unit = -1, blank_tiles = -1;
   int64_t gathers = -1, gather_received = -1, gather_sent = -1, reduces = -1, reduce_sent = -1, reduce_received = -1;
-  int64_t prefetched = -1;
+  int64_t prefetched = -1, prefetched_backward = -1;
 };
 
 std::vector<RankLog> rank_logs(const fs::path& log, const std::string& stage, int n) {
@@ -68,12 +68,12 @@ std::vector<RankLog> rank_logs(const fs::path& log, const std::string& stage, in
   const std::regex traffic(
       "stage '" + stage +
       R"(': rank (\d+) last step: (\d+) gathers received (\d+) bytes and sent (\d+); (\d+) reduces sent (\d+) bytes )"
-      R"(and received (\d+) \(\d+ flag bytes\); (\d+) gathers prefetched in forward)");
+      R"(and received (\d+) \(\d+ flag bytes\); (\d+) gathers prefetched in forward and (\d+) in backward)");
   for (std::sregex_iterator it(text.begin(), text.end(), traffic), end; it != end; ++it) {
     RankLog& r = out.at(std::stoul((*it)[1]));
     r.gathers = std::stoll((*it)[2]), r.gather_received = std::stoll((*it)[3]), r.gather_sent = std::stoll((*it)[4]);
     r.reduces = std::stoll((*it)[5]), r.reduce_sent = std::stoll((*it)[6]), r.reduce_received = std::stoll((*it)[7]);
-    r.prefetched = std::stoll((*it)[8]);
+    r.prefetched = std::stoll((*it)[8]), r.prefetched_backward = std::stoll((*it)[9]);
   }
   for (int r = 0; r < n; ++r) {
     INFO("rank " << r);
@@ -121,10 +121,12 @@ int64_t check_memory_and_traffic(const fs::path& run, const std::string& stage, 
     CHECK(l.gather_received == 2 * a * (l.total - l.owned));
     CHECK(l.gather_sent == 2 * a * l.owned);
     CHECK(l.reduce_sent == a * (l.total - l.owned));
-    // Every forward unit but a micro-batch's first was prefetched during the unit before it (the last step's
-    // micro-batches all follow a forward): some, and at most the forward's half of the gathers.
+    // Every unit pass but a micro-batch's first in each direction was prefetched during the pass before it (the
+    // last step's micro-batches all follow one): some in each direction, and at most its half of the gathers.
     CHECK(l.prefetched > 0);
+    CHECK(l.prefetched_backward > 0);
     CHECK(2 * l.prefetched <= l.gathers);
+    CHECK(2 * l.prefetched_backward <= l.gathers);
     const double dp = 2.0 * (n - 1) / n * static_cast<double>(l.total);
     const double ratio = static_cast<double>(l.gather_received + l.reduce_sent) / a / dp;
     INFO("traffic per micro-batch / data parallel's per synchronisation: " << ratio);

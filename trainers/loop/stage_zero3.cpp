@@ -36,9 +36,9 @@ std::vector<std::string> write_zero3_shard(StageRun& run) {
   log->info(
       "dist.shard parameters, stage '{}': rank {} last step: {} gathers received {} bytes and sent {}; {} reduces sent "
       "{} bytes "
-      "and received {} ({} flag bytes); {} gathers prefetched in forward",
+      "and received {} ({} flag bytes); {} gathers prefetched in forward and {} in backward",
       run.cfg.train.stage, run.group.rank(), t.gathers, t.gather_bytes_received, t.gather_bytes_sent, t.reduces,
-      t.reduce_bytes_sent, t.reduce_bytes_received, t.flag_bytes, t.prefetched);
+      t.reduce_bytes_sent, t.reduce_bytes_received, t.flag_bytes, t.prefetched, t.prefetched_backward);
   // Every rank writes its own optimizer shard (in parallel), as under dist.shard optimizer.
   const fs::path staging = run.checkpoints.shard_staging_dir(run.state.step);
   fs::create_directories(staging);

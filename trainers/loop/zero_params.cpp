@@ -53,7 +53,7 @@ struct GatherNode : public torch::autograd::Function<GatherNode> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto pass = state_of(ctx);
-    pass->zp->gather_slots(pass->slots);
+    pass->zp->gather_for_backward(pass->slots);
     variable_list out;
     out.push_back(torch::Tensor());  // the pass state
     for (auto& g : grads) out.push_back(g);
@@ -169,12 +169,9 @@ void ZeroParams::before_unit(const char*, const std::vector<torch::Tensor>& para
   int64_t unit = 0;
   for (size_t i : o.slots) unit += slots_[i].bytes;
   largest_unit_ = std::max(largest_unit_, unit);
-  // Prefetched during the previous unit's forward; else (nothing prefetched, or the sequence changed, on every
-  // rank alike) gathered now.
-  if (!take_prefetch(o.slots)) gather_slots(o.slots);
-  // The next unit of the previous forward travels while this unit computes.
-  this_forward_.push_back(o.slots);
-  if (this_forward_.size() < last_forward_.size()) prefetch(last_forward_[this_forward_.size()]);
+  // Prefetched during the previous unit's forward, else (nothing prefetched, or the sequence changed, on every
+  // rank alike) gathered now; the next unit of the previous forward then travels while this unit computes.
+  gather_in_sequence(forward_, o.slots, traffic_.prefetched);
   if (torch::GradMode::is_enabled()) {
     auto pass = c10::make_intrusive<PassState>();
     pass->zp = this;
@@ -238,8 +235,10 @@ void ZeroParams::begin_step() {
 void ZeroParams::begin_micro_batch() {
   if (!sharded_) return;
   drop_prefetch();  // a forward shorter than the one before left its prefetch unused
-  if (!this_forward_.empty()) last_forward_ = std::move(this_forward_);
-  this_forward_.clear();
+  for (Sequence* seq : {&forward_, &backward_}) {
+    if (!seq->now.empty()) seq->last = std::move(seq->now);
+    seq->now.clear();
+  }
   for (Slot& s : slots_)
     if (mine(s)) {
       s.earlier = s.param.grad();

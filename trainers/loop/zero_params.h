@@ -10,7 +10,9 @@
 // unit's gather is started (asynchronous broadcasts) as soon as the current unit's is done, so that it travels
 // while the current unit computes: the next unit is the one that came next in the previous micro-batch's forward
 // (the same sequence on every rank, since every rank runs every unit); a unit that is not the one prefetched is
-// gathered as usual, after the prefetched one is completed and released.
+// gathered as usual, after the prefetched one is completed and released. Backward does the same with the gather
+// nodes' sequence: while a unit's backward computes, the gather of the unit whose backward came next in the
+// previous micro-batch travels.
 // docs/distributed.md "Sharding".
 #pragma once
 #include <torch/types.h>
@@ -43,6 +45,7 @@ struct ZeroParamsTraffic {
   int64_t reduce_bytes_received = 0;  // gradient bytes reduced into this rank's own tensors
   int64_t flag_bytes = 0;             // the used-tensor flags sent along with the gradients
   int64_t prefetched = 0;             // forward unit gathers started during the previous unit's forward
+  int64_t prefetched_backward = 0;    // backward unit gathers started during the previous unit's backward
 };
 
 class ZeroParams : public LayerHooks {
@@ -97,20 +100,26 @@ class ZeroParams : public LayerHooks {
   // Batches on which this rank ran the image encoder on a blank tile (no images), since construction.
   int64_t dummy_encoder_runs() const { return dummy_encoder_runs_; }
 
-  // Called by the backward nodes (zero_params.cpp): gather a unit pass's parameters again; reduce its gradients
-  // to their owners and release.
-  void gather_slots(const std::vector<size_t>& slots);
+  // Called by the backward nodes (zero_params.cpp): gather a unit pass's parameters again (prefetched when it is
+  // the backward sequence's next) and start the next one's; reduce its gradients to their owners and release.
+  void gather_for_backward(const std::vector<size_t>& slots);
   void reduce_and_release(const std::vector<size_t>& slots, bool dummy);
 
  private:
   struct Gather;  // broadcasts in flight (zero_params_collectives.cpp)
   std::shared_ptr<Gather> start_gather(const std::vector<size_t>& slots);
   void finish_gather(Gather& g);
-  // Forward prefetch: take_prefetch completes the prefetched gather and returns true when it is of `slots`
-  // (else completes and releases it: drop_prefetch); prefetch starts the gather of `slots`.
-  bool take_prefetch(const std::vector<size_t>& slots);
+  void gather_slots(const std::vector<size_t>& slots);
+  // The units (their slots) gathered in one direction, in order: in the last complete micro-batch and in the
+  // current one.
+  struct Sequence {
+    std::vector<std::vector<size_t>> last, now;
+  };
+  // Gathers `slots` (completing the prefetch when it is of them; else it is completed and released first:
+  // drop_prefetch), appends them to `seq` and starts the gather of the unit that came next in seq.last;
+  // `prefetched` counts those starts.
+  void gather_in_sequence(Sequence& seq, const std::vector<size_t>& slots, int64_t& prefetched);
   void drop_prefetch();
-  void prefetch(const std::vector<size_t>& slots);
   struct Slot {
     std::string name;
     torch::Tensor param;
@@ -120,6 +129,8 @@ class ZeroParams : public LayerHooks {
     torch::Tensor earlier;  // owner: the reduced gradient of the step's earlier micro-batches, during backward
   };
   std::vector<size_t> slots_of(const std::vector<torch::Tensor>& params) const;
+  // `slots` grouped by owner (index: rank), in order; with_grad_only keeps those that require grad.
+  std::vector<std::vector<size_t>> by_owner(const std::vector<size_t>& slots, bool with_grad_only) const;
   void release(const std::vector<size_t>& slots);
   void allocate(Slot& s);
   void free(Slot& s);
@@ -136,9 +147,8 @@ class ZeroParams : public LayerHooks {
     torch::Tensor anchor_out;                           // the reduce node's output
   };
   std::vector<Open> open_;  // units between before_unit and after_unit
-  // Forward prefetch: the units (their slots) of the last complete forward and of the current one, in order, and
-  // the next unit's gather in flight.
-  std::vector<std::vector<size_t>> last_forward_, this_forward_;
+  // Prefetch: the forward's and the backward's unit sequences, and the next unit's gather in flight.
+  Sequence forward_, backward_;
   std::shared_ptr<Gather> prefetch_;  // shared_ptr: Gather is incomplete here
   int64_t open_backward_ = 0;         // unit passes whose reduce node has not run yet
   bool sharded_ = false, dummy_ = false;

@@ -1,4 +1,4 @@
-// ZeRO-3 over c10d (zero_params.h): the collectives -- the gathers (with the forward prefetch), the reductions
+// ZeRO-3 over c10d (zero_params.h): the collectives -- the gathers (with the prefetch), the reductions
 // of a unit pass's gradients and the global gradient norm.
 #include <torch/torch.h>
 
@@ -21,6 +21,13 @@ c10d::ReduceOptions reduce_to(int root) {
 
 }  // namespace
 
+std::vector<std::vector<size_t>> ZeroParams::by_owner(const std::vector<size_t>& slots, bool with_grad_only) const {
+  std::vector<std::vector<size_t>> out(static_cast<size_t>(group_.world_size()));
+  for (size_t i : slots)
+    if (!with_grad_only || slots_[i].param.requires_grad()) out[static_cast<size_t>(slots_[i].owner)].push_back(i);
+  return out;
+}
+
 // One broadcast per owner of a unit's tensors, issued at once and completed in owner order.
 struct ZeroParams::Gather {
   struct Part {
@@ -37,19 +44,19 @@ std::shared_ptr<ZeroParams::Gather> ZeroParams::start_gather(const std::vector<s
   torch::NoGradGuard no_grad;
   auto g = std::make_shared<Gather>();
   g->slots = slots;
+  std::vector<std::vector<size_t>> owners = by_owner(slots, /*with_grad_only=*/false);
   for (int root = 0; root < group_.world_size(); ++root) {
     Gather::Part part;
     part.root = root;
+    part.slots = std::move(owners[static_cast<size_t>(root)]);
+    if (part.slots.empty()) continue;
     bool resident = true;  // every rank counts the same references: all of them skip the broadcast together
     int64_t numel = 0, b = 0;
-    for (size_t i : slots)
-      if (slots_[i].owner == root) {
-        part.slots.push_back(i);
-        resident = resident && slots_[i].refs > 0;
-        numel += slots_[i].param.numel();
-        b += slots_[i].bytes;
-      }
-    if (part.slots.empty()) continue;
+    for (size_t i : part.slots) {
+      resident = resident && slots_[i].refs > 0;
+      numel += slots_[i].param.numel();
+      b += slots_[i].bytes;
+    }
     for (size_t i : part.slots) ++slots_[i].refs;
     if (resident) continue;
     const bool as_root = root == group_.rank();
@@ -92,19 +99,23 @@ void ZeroParams::finish_gather(Gather& g) {
 
 void ZeroParams::gather_slots(const std::vector<size_t>& slots) { finish_gather(*start_gather(slots)); }
 
-bool ZeroParams::take_prefetch(const std::vector<size_t>& slots) {
-  if (!prefetch_ || prefetch_->slots != slots) {
+void ZeroParams::gather_in_sequence(Sequence& seq, const std::vector<size_t>& slots, int64_t& prefetched) {
+  if (prefetch_ && prefetch_->slots == slots) {
+    finish_gather(*prefetch_);
+    prefetch_.reset();
+  } else {
     drop_prefetch();
-    return false;
+    gather_slots(slots);
   }
-  finish_gather(*prefetch_);
-  prefetch_.reset();
-  return true;
+  seq.now.push_back(slots);
+  if (seq.now.size() < seq.last.size()) {
+    prefetch_ = start_gather(seq.last[seq.now.size()]);
+    ++prefetched;
+  }
 }
 
-void ZeroParams::prefetch(const std::vector<size_t>& slots) {
-  prefetch_ = start_gather(slots);
-  ++traffic_.prefetched;
+void ZeroParams::gather_for_backward(const std::vector<size_t>& slots) {
+  gather_in_sequence(backward_, slots, traffic_.prefetched_backward);
 }
 
 void ZeroParams::drop_prefetch() {
@@ -124,16 +135,15 @@ void ZeroParams::release(const std::vector<size_t>& slots) {
 
 void ZeroParams::reduce_and_release(const std::vector<size_t>& slots, bool dummy) {
   torch::NoGradGuard no_grad;
+  const std::vector<std::vector<size_t>> owners = by_owner(slots, /*with_grad_only=*/true);
   for (int root = 0; root < group_.world_size(); ++root) {
-    std::vector<size_t> part;
-    int64_t numel = 0, b = 0;
-    for (size_t i : slots)
-      if (slots_[i].owner == root && slots_[i].param.requires_grad()) {
-        part.push_back(i);
-        numel += slots_[i].param.numel();
-        b += slots_[i].bytes;
-      }
+    const std::vector<size_t>& part = owners[static_cast<size_t>(root)];
     if (part.empty()) continue;
+    int64_t numel = 0, b = 0;
+    for (size_t i : part) {
+      numel += slots_[i].param.numel();
+      b += slots_[i].bytes;
+    }
     const bool as_root = root == group_.rank();
     // [gradients / world..., one used flag per tensor]: every rank contributes its own gradient of this pass
     // (zeros without one), scaled as the Reducer scales it (the loss carries the factor world); the owner adds
