@@ -224,26 +224,22 @@ std::unique_ptr<StageRun> open_stage(const RunConfig& cfg, const dist::Group& gr
   if (run->schedule.total_steps == 0) run->schedule.total_steps = tc.steps;
   if (group.distributed() && cfg.dist.shard == "parameters") {
     open_zero3(*run);  // no Reducer: the layer hooks gather, reduce and release (stage_zero3.cpp)
+  } else if (group.distributed() && cfg.dist.shard != "none") {  // optimizer, gradients
+    // No Reducer (it all-reduces): the train step reduces the gradients to their owners. The same start as
+    // DataParallel's: rank 0's trainable parameters and buffers everywhere.
+    std::vector<torch::Tensor> start = run->step.trainable;
+    for (const auto& b : run->model->buffers(/*recurse=*/true)) start.push_back(b);
+    dist::broadcast_tensors(group, start, 0);
+    run->zero = std::make_unique<ZeroOptimizer>(*run->optimizer, group, cfg.dist.bucket_cap_mb,
+                                                /*shard_gradients=*/cfg.dist.shard == "gradients");
+    log->info("stage '{}': dist.shard {}: rank {} owns {} of {} parameter tensors ({:.2f} of {:.2f} MiB)", tc.stage,
+              cfg.dist.shard, group.rank(), run->zero->owned_tensors(), run->zero->total_tensors(),
+              run->zero->owned_param_bytes() / 1048576.0, run->zero->total_param_bytes() / 1048576.0);
   } else if (group.distributed()) {
-    const bool shard_grads = cfg.dist.shard == "gradients";
-    if (shard_grads || cfg.dist.shard == "optimizer") {
-      // No Reducer (it all-reduces): the train step reduces the gradients to their owners. The same start as
-      // DataParallel's: rank 0's trainable parameters and buffers everywhere.
-      std::vector<torch::Tensor> start = run->step.trainable;
-      for (const auto& b : run->model->buffers(/*recurse=*/true)) start.push_back(b);
-      dist::broadcast_tensors(group, start, 0);
-    } else {
-      dist::DataParallelOptions o;
-      o.bucket_cap_mb = cfg.dist.bucket_cap_mb;
-      o.find_unused_parameters = true;  // text-only batches leave the vision tower without gradients
-      run->dp = std::make_unique<dist::DataParallel>(*run->model, group, o);
-    }
-    if (cfg.dist.shard == "optimizer" || shard_grads) {
-      run->zero = std::make_unique<ZeroOptimizer>(*run->optimizer, group, cfg.dist.bucket_cap_mb, shard_grads);
-      log->info("stage '{}': dist.shard {}: rank {} owns {} of {} parameter tensors ({:.2f} of {:.2f} MiB)", tc.stage,
-                cfg.dist.shard, group.rank(), run->zero->owned_tensors(), run->zero->total_tensors(),
-                run->zero->owned_param_bytes() / 1048576.0, run->zero->total_param_bytes() / 1048576.0);
-    }
+    dist::DataParallelOptions o;
+    o.bucket_cap_mb = cfg.dist.bucket_cap_mb;
+    o.find_unused_parameters = true;  // text-only batches leave the vision tower without gradients
+    run->dp = std::make_unique<dist::DataParallel>(*run->model, group, o);
   }
   StepSetup& step = run->step;
   step.forward = [model = run->model](const MultimodalBatch& b) mutable { return model->forward(b); };
