@@ -201,17 +201,17 @@ void run_verify(const VerifyArgs& a) {
     std::cout << "ablate verify stopped; continue with: " << o.command << "\n";
     return;
   }
-  const cfg::Json done = cfg::Json::parse(io::read_file(state_file));
-  for (const auto& run : done["runs"])
-    if (run.value("variant", "") == "verify")
-      std::cout << fmt::format("verify seed {}: {}{}\n", run.value("seed", int64_t{0}), run.value("status", ""),
-                               run.value("eval", "").empty() ? "" : " (eval " + run.value("eval", "") + ")");
+  const eval::ablation::SweepResults done = eval::ablation::load_sweep_results(a.dir);
+  for (const auto& run : done.runs)
+    if (run.variant == "verify")
+      std::cout << fmt::format("verify seed {}: {}{}\n", run.seed, run.status,
+                               run.eval_path.empty() ? "" : " (eval " + run.eval_path + ")");
   if (!r.failed.empty()) {
     for (const auto& f : r.failed) std::cerr << "mmtrain: error: failed: " << f << "\n";
     throw CLI::RuntimeError(1);
   }
   // fit.json's weights trained: its predictions against what the verify seeds measured.
-  if (const auto check = eval::ablation::load_verify_check(eval::ablation::load_sweep_results(a.dir)))
+  if (const auto check = eval::ablation::load_verify_check(done))
     std::cout << "\n" << eval::ablation::verify_markdown(*check);
 }
 
