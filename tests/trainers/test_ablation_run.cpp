@@ -12,6 +12,7 @@
 #include "support/error_of.h"
 #include "support/text_run.h"
 #include "trainers/ablation/run_sweep.h"
+#include "trainers/ablation/sweep_runner.h"  // kChildStatusFile
 #include "trainers/ablation/sweep_state.h"
 #include "trainers/loop/run_recipe.h"
 
@@ -271,4 +272,41 @@ TEST_CASE("ablate run --parallel on a GPU machine gives each child slot its own 
   CHECK(ab::device_for_slot(1, 2, "4,6") == "6");
   CHECK(ab::device_for_slot(2, 2, "4,6") == "4");
   CHECK(ab::device_for_slot(1, 1, "GPU-abc,GPU-def") == "GPU-abc");  // the count torch sees wins
+}
+
+TEST_CASE("a run trained by ablate run --only keeps its time when a later plain run records it",
+          "[ablation][ablation_run]") {
+  SweepRun s;
+  std::ofstream(s.sweep_file) << "recipe: recipe.yaml\nout_dir: " << (s.dir / "out").string() << "\n"
+                              << "variants:\n"
+                              << "  - {name: lo, set: {stages.b.optimizer.lr: 0.001}}\n"
+                              << "  - {name: hi, set: {stages.b.optimizer.lr: 0.002}}\n";
+  const ab::SweepPlan plan = s.plan();
+  std::ostringstream console;
+  ab::SweepRunOptions o;
+  o.out = &console;
+  o.prefixes_only = true;  // the Slurm script's first job
+  ab::run_sweep(plan, o);
+  o.prefixes_only = false;
+  o.only = 0;  // an array task: trains run 0 and leaves sweep.json alone
+  CHECK(ab::run_sweep(plan, o).failed.empty());
+  const double only_s =
+      Json::parse(mm::io::read_file((fs::path(plan.runs[0].run_dir) / ab::detail::kChildStatusFile).string()))
+          .at("wall_s")
+          .get<double>();
+  CHECK(only_s > 0);
+  CHECK(s.state()["runs"][0]["status"] == "pending");
+  const double before = s.state()["train_s"].get<double>();
+
+  o.only = -1;  // the plain run finds run 0 done: its time is the --only run's, and the sweep's total counts it
+  ab::run_sweep(plan, o);
+  Json j = s.state();
+  CHECK(j["runs"][0]["status"] == "done");
+  CHECK(j["runs"][0]["wall_s"].get<double>() == only_s);
+  CHECK(j["train_s"].get<double>() >= before + only_s);
+  const double total = j["train_s"].get<double>();
+  ab::run_sweep(plan, o);  // counted once: this run trains nothing
+  j = s.state();
+  CHECK(j["runs"][0]["wall_s"].get<double>() == only_s);
+  CHECK(j["train_s"].get<double>() == total);
 }

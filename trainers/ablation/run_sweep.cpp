@@ -33,6 +33,17 @@ std::string duration_text(double s) {
   return fmt::format("{:.0f} s", s);
 }
 
+// The training time `ablate run --only` recorded in a run's folder (kChildStatusFile), 0 without one.
+double only_run_wall_s(const std::string& run_dir) {
+  try {
+    const fs::path file = fs::path(run_dir) / detail::kChildStatusFile;
+    if (!fs::is_regular_file(file)) return 0;
+    return nlohmann::json::parse(io::read_file(file.string())).value("wall_s", 0.0);
+  } catch (const std::exception&) {
+    return 0;  // unreadable: the time is unknown, as before
+  }
+}
+
 // Caps every stage's torch threads at `threads` (0: leaves them).
 void cap_threads(train::Recipe& r, int threads) {
   if (threads <= 0) return;
@@ -209,11 +220,13 @@ SweepOutcome Sweeper::run() {
   const SweepState before = read_state(plan_);
   state_ = before;
   state_.sweep_sets = opts_.sweep_sets;
+  double adopted_s = 0;  // runs trained by `ablate run --only` (which leaves sweep.json alone): their times
   for (const auto& [is_prefix, i] : training_order(plan_)) {  // what the disk says
     EntryState& e = entry({is_prefix, i});
     std::string eval;
     if (done({is_prefix, i}, &eval)) {
       e.status = "done", e.error.clear(), e.eval = eval;
+      if (!is_prefix && e.wall_s == 0) adopted_s += e.wall_s = only_run_wall_s(plan_.runs[i].run_dir);
     } else if (e.status != "failed") {
       e.status = "pending", e.eval.clear();
     }
@@ -250,7 +263,7 @@ SweepOutcome Sweeper::run() {
   out.stopped = stopped_;
   out.train_s = busy_s_;
   out.overhead_s = opts_.planning_s + wall_.seconds() - busy_s_;
-  state_.train_s = before.train_s + out.train_s;
+  state_.train_s = before.train_s + adopted_s + out.train_s;
   state_.overhead_s = before.overhead_s + out.overhead_s;
   for (size_t p = 0; p < plan_.prefixes.size(); ++p)
     if (state_.prefixes[p].status == "failed" && (opts_.only_variant.empty() || used_by({true, p}, opts_.only_variant)))
