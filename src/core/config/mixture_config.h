@@ -43,9 +43,9 @@ struct MixtureGroupConfig {
   }
 };
 
-// The mixture. With no groups, every source's share is its weight over the sum of all weights.
+// The mixture. With no groups, every source's share is its weight over the sum of all weights. The sampling's
+// seed is loader.seed (mixed with the run's seed: trainers/loop/stage_run.h).
 struct MixtureConfig {
-  uint64_t seed = 1234;
   std::string sampling = "random";  // random: each position draws a source by its share;
                                     // per_batch: every global batch holds each source's share
                                     // (largest remainder), e.g. equal OCR sources
@@ -54,7 +54,6 @@ struct MixtureConfig {
 
   template <class V>
   void visit(V& v) {
-    v("seed", seed, "seed of the sampling and of the per-epoch shuffles");
     v("sampling", sampling, "random | per_batch (every global batch holds each source's share)",
       cfg::one_of({"random", "per_batch"}));
     v("batch_size", batch_size, "global batch size for per_batch sampling (0 = the stage's)", cfg::non_negative());
