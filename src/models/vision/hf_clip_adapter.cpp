@@ -98,11 +98,12 @@ TensorMap vision_state_from_clip(const TensorMap& clip, const VisionConfig& c) {
   return out;
 }
 
-nlohmann::json clip_vision_config(const VisionConfig& c, const std::string& torch_dtype) {
+nlohmann::json hf_vision_config_common(const VisionConfig& c, const std::string& architecture,
+                                       const std::string& model_type, const std::string& torch_dtype) {
   using json = nlohmann::json;
   json j;
-  j["architectures"] = json::array({"CLIPVisionModel"});
-  j["model_type"] = "clip_vision_model";
+  j["architectures"] = json::array({architecture});
+  j["model_type"] = model_type;
   j["hidden_size"] = c.width;
   j["intermediate_size"] = c.mlp_dim;
   j["num_hidden_layers"] = vit_blocks_used(c);
@@ -110,13 +111,19 @@ nlohmann::json clip_vision_config(const VisionConfig& c, const std::string& torc
   j["num_channels"] = 3;
   j["image_size"] = c.image_size;
   j["patch_size"] = c.patch_size;
-  j["hidden_act"] = hf_act_name(c.act);  // HF ACT2FN: "gelu" (erf), "quick_gelu", "gelu_pytorch_tanh" are ours
+  // HF ACT2FN: "gelu" (erf), "quick_gelu", "gelu_pytorch_tanh" are ours.
+  j["hidden_act"] = c.act == "gelu_tanh" ? "gelu_pytorch_tanh" : c.act;
   j["layer_norm_eps"] = c.norm_eps;
   j["attention_dropout"] = 0.0;
+  j["torch_dtype"] = torch_dtype;
+  return j;
+}
+
+nlohmann::json clip_vision_config(const VisionConfig& c, const std::string& torch_dtype) {
+  nlohmann::json j = hf_vision_config_common(c, "CLIPVisionModel", "clip_vision_model", torch_dtype);
   j["initializer_range"] = 0.02;
   j["initializer_factor"] = 1.0;
   j["projection_dim"] = c.width;
-  j["torch_dtype"] = torch_dtype;
   // Ours vs CLIP (docs/export.md "Deviations"); HF ignores these keys.
   j["mm_class_token"] = c.class_token;
   j["mm_pre_norm"] = c.pre_norm;
@@ -131,7 +138,5 @@ nlohmann::json clip_vision_config(const VisionConfig& c, const std::string& torc
         "stock HF CLIPVisionModel prepends a class token, so its patch features differ from ours";
   return j;
 }
-
-std::string hf_act_name(const std::string& act) { return act == "gelu_tanh" ? "gelu_pytorch_tanh" : act; }
 
 }  // namespace mm::vision

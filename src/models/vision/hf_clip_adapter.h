@@ -31,7 +31,9 @@ nlohmann::json clip_vision_config(const VisionConfig& cfg, const std::string& to
 // under patch_bias), pre_layrnorm (pre_norm), the blocks up to feature_layer.
 std::vector<hf::NamePair> vision_pairs(const VisionConfig& cfg);
 
-// Our vision.act as HF's hidden_act: gelu_tanh -> gelu_pytorch_tanh, gelu and quick_gelu as they are.
-std::string hf_act_name(const std::string& act);
+// The keys CLIPVisionConfig and SiglipVisionConfig share (sizes, layers written, heads, the image and patch
+// sizes, hidden_act: our gelu_tanh as gelu_pytorch_tanh, gelu and quick_gelu as they are, ...).
+nlohmann::json hf_vision_config_common(const VisionConfig& cfg, const std::string& architecture,
+                                       const std::string& model_type, const std::string& torch_dtype);
 
 }  // namespace mm::vision

@@ -3,7 +3,6 @@
 #include "models/vision/hf_siglip_adapter.h"
 
 #include "core/check.h"
-#include "models/vision/vit.h"
 
 namespace mm::vision {
 
@@ -48,22 +47,8 @@ TensorMap vision_state_from_siglip(const TensorMap& siglip, const VisionConfig& 
 }
 
 nlohmann::json siglip_vision_config(const VisionConfig& c, const std::string& torch_dtype) {
-  using json = nlohmann::json;
-  json j;
-  j["architectures"] = json::array({"SiglipVisionModel"});
-  j["model_type"] = "siglip_vision_model";
-  j["hidden_size"] = c.width;
-  j["intermediate_size"] = c.mlp_dim;
-  j["num_hidden_layers"] = vit_blocks_used(c);
-  j["num_attention_heads"] = c.heads;
-  j["num_channels"] = 3;
-  j["image_size"] = c.image_size;
-  j["patch_size"] = c.patch_size;
-  j["hidden_act"] = hf_act_name(c.act);
-  j["layer_norm_eps"] = c.norm_eps;
-  j["attention_dropout"] = 0.0;
+  nlohmann::json j = hf_vision_config_common(c, "SiglipVisionModel", "siglip_vision_model", torch_dtype);
   j["vision_use_head"] = false;  // the attention-pooling head: never trained by mmtrain, not written
-  j["torch_dtype"] = torch_dtype;
   j["mm_layers"] = c.layers;
   j["mm_feature_layer"] = c.feature_layer;
   j["mm_features"] =
