@@ -11,17 +11,35 @@
 #     resident memory beside the planner's peak for the same config (world 2, cpu path) at rank 0's
 #     measured image tiles (metrics.jsonl's max_batch_tiles: packed sequences carry several images), and
 #     what each mode saves against none on rank 0, measured and planned.
-# Usage: scripts/memory_plan_check.sh [--two-ranks] [MMTRAIN]   (default build/src/cli/mmtrain; --two-ranks:
-# part 2 only; part 2 needs runs/world from `mmtrain data synth --out runs/world`, skipped without it).
-# About 15 minutes on 2 cores. Copy MMTRAIN elsewhere first if a build may replace it meanwhile.
+# Usage: scripts/memory_plan_check.sh [--two-ranks] [--presets "debug small"] [--recipe FILE] [--set KEY=VALUE]...
+#        [--tolerance PCT] [MMTRAIN]
+#   MMTRAIN      default build/src/cli/mmtrain (copy it elsewhere first if a build may replace it meanwhile)
+#   --two-ranks  part 2 only
+#   --presets    the models of part 2 (default both)
+#   --recipe     the debug recipe of part 2 (default configs/recipes/debug.yaml, which reads runs/world: make it
+#                with `mmtrain data synth --out runs/world`; part 2 is skipped without it)
+#   --set        a recipe key for every run of part 2 and its plan (e.g. loader.micro_batch=4, train.steps=2)
+#   --tolerance  exit 1 when a plan of part 2 is off rank 0's measured peak by more than PCT % (the ctest
+#                cli_memory_plan_two_ranks runs part 2 so, on a world of its own: tests/cli/memory_plan_two_ranks.sh)
+# About 15 minutes on 2 cores (part 2 alone: about 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PART1=1
-if [ "${1:-}" = "--two-ranks" ]; then
-  PART1=0
+PART1=1 PRESETS="debug small" RECIPE=configs/recipes/debug.yaml TOLERANCE=""
+EXTRA=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --two-ranks) PART1=0 ;;
+    --presets) PRESETS=$2 && shift ;;
+    --recipe) RECIPE=$2 && shift ;;
+    --set) EXTRA+=(--set "$2") && shift ;;
+    --tolerance) TOLERANCE=$2 && shift ;;
+    -*) echo "memory_plan_check.sh: unknown option $1" >&2 && exit 2 ;;
+    *) break ;;
+  esac
   shift
-fi
+done
 M=${1:-build/src/cli/mmtrain}
+FAILED=0
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f %%", (a / b - 1) * 100 }'; }
 # The first "peak" of the JSON plan is mode none without recomputation, the second with it.
@@ -54,7 +72,7 @@ for run in "debug 1" "debug 4" "debug 8" "debug 16" "small 1" "small 2" "small 4
 done
 fi
 
-[ -f runs/world/common.yaml ] || { echo "(runs/world missing: the two-rank part is skipped)"; exit 0; }
+[ -f "$(dirname "$RECIPE")/../../runs/world/common.yaml" ] || { echo "(no runs/world beside $RECIPE: the two-rank part is skipped)"; exit 0; }
 # The small preset's model in the debug recipe (its own config file is a model preset, without stages).
 SMALL=(--set model.vision.image_size=112 --set model.vision.patch_size=14 --set model.vision.width=256
   --set model.vision.layers=6 --set model.vision.mlp_dim=1024 --set model.connector.hidden=256
@@ -64,14 +82,18 @@ two_ranks() {  # shard accum [--set ...] -> "rss0 rss1 tiles": peak RSS in KiB, 
   local dir shard=$1 accum=$2 port=$((29000 + RANDOM % 1000))
   shift 2
   dir=$(mktemp -d)
+  local pids=()
   for r in 0 1; do
     MALLOC_MMAP_THRESHOLD_=65536 RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 \
-      MASTER_PORT=$port /usr/bin/time -f "%M" -o "$dir/rss$r" "$M" train --config configs/recipes/debug.yaml \
+      MASTER_PORT=$port /usr/bin/time -f "%M" -o "$dir/rss$r" "$M" train --config "$RECIPE" \
       --stage pretrain --run-dir "$dir/run" --set train.steps=3 --set schedule.warmup_steps=1 --set train.threads=1 \
       --set dist.shard="$shard" --set train.grad_accum="$accum" --set train.checkpoint_interval=0 \
       --set eval.sets=[] "$@" >"$dir/log$r" 2>&1 &
+    pids+=($!)
   done
-  wait
+  for r in 0 1; do
+    wait "${pids[$r]}" || { echo "rank $r of dist.shard $shard failed:" >&2 && tail -20 "$dir/log$r" >&2 && exit 1; }
+  done
   echo "$(cat "$dir/rss0") $(cat "$dir/rss1") $(grep -o '"max_batch_tiles":[0-9]*' "$dir/run/pretrain/metrics.jsonl" |
     grep -o '[0-9]*$' | sort -n | tail -1)"
   rm -rf "$dir"
@@ -82,15 +104,19 @@ declare -A MODE_INDEX=([none]=0 [optimizer]=1 [gradients]=2 [parameters]=3)
 two_rank_plan() {  # shard accum batch_tiles [--set ...] -> bytes
   local shard=$1 accum=$2 tiles=$3
   shift 3
-  "$M" info --config configs/recipes/debug.yaml --stage pretrain --plan --json --plan-device cpu --world 2 \
+  "$M" info --config "$RECIPE" --stage pretrain --plan --json --plan-device cpu --world 2 \
     --batch-tiles "$tiles" --set train.grad_accum="$accum" "$@" | grep -o '"peak": [0-9]*' | sed -n "$((2 * MODE_INDEX[$shard] + 1))p" |
     grep -o '[0-9]*$'
 }
-for preset in debug small; do
+echo
+echo "2 Gloo ranks train the debug recipe's pretrain stage for 3 steps$([ ${#EXTRA[@]} -eq 0 ] ||
+  printf '; every run and its plan with%s' "$(printf ' %s' "${EXTRA[@]}" | sed 's/ --set / /g')"):"
+for preset in $PRESETS; do
   sets=()
   [ $preset = small ] && sets=("${SMALL[@]}")
+  sets+=("${EXTRA[@]}")
   echo
-  echo "| $preset model, dist.shard (2 Gloo ranks, debug pretrain, 3 steps) | grad_accum | rank 0 RSS (MiB) | rank 1 RSS (MiB) | rank 0's most tiles in a micro-batch | plan at those tiles (MiB) | plan vs rank 0 | saved vs none, rank 0 (MiB) | saved, planned (MiB) |"
+  echo "| $preset model, dist.shard | grad_accum | rank 0 RSS (MiB) | rank 1 RSS (MiB) | rank 0's most tiles in a micro-batch | plan at those tiles (MiB) | plan vs rank 0 | saved vs none, rank 0 (MiB) | saved, planned (MiB) |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for row in "none 1" "optimizer 1" "gradients 1" "parameters 1" "none 2" "gradients 2"; do
     set -- $row
@@ -99,5 +125,11 @@ for preset in debug small; do
     if [ "$1" = none ]; then base_rss=$((a * 1024)) base_plan=$plan; fi
     echo "| $1 | $2 | $((a / 1024)) | $((b / 1024)) | $tiles | $(mib "$plan") | $(ratio "$plan" $((a * 1024))) |" \
       "$(mib $((base_rss - a * 1024))) | $(mib $((base_plan - plan))) |"
+    if [ -n "$TOLERANCE" ] && ! awk -v p="$plan" -v m=$((a * 1024)) -v t="$TOLERANCE" \
+      'BEGIN { d = (p / m - 1) * 100; exit !(d <= t && d >= -t) }'; then
+      echo "FAILED: the $preset model's plan in dist.shard $1 (grad_accum $2) is off rank 0's peak by more than $TOLERANCE %"
+      FAILED=1
+    fi
   done
 done
+exit $FAILED
