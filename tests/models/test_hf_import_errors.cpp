@@ -13,30 +13,16 @@
 #include "models/llm/decoder.h"
 #include "models/llm/hf_import.h"
 #include "tests/support/error_of.h"
+#include "tests/support/hf_golden_folder.h"
 #include "tests/support/temp_dir.h"
 #include "trainers/loop/recipe.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace mm;
-using mm::test::error_of;
+using namespace mm::test;  // error_of, hf_golden_folder.h
 
 namespace {
-
-std::string hf_dir(const std::string& name) { return std::string(MM_SOURCE_DIR) + "/tests/data/golden/hf/" + name; }
-
-// A copy of a good folder as tmp/name.
-std::string copy_folder(const mm::test::TempDir& tmp, const std::string& name) {
-  const std::string dst = tmp / name;
-  fs::copy(hf_dir(name), dst, fs::copy_options::recursive);
-  return dst;
-}
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
-void write_json(const std::string& path, const json& j) { std::ofstream(path) << j.dump(2); }
 
 // Loads everything `mmtrain train` would: config.json, the files, the weights into a decoder.
 void load_all(const std::string& dir) {
@@ -45,19 +31,12 @@ void load_all(const std::string& dir) {
   llm::load_hf_decoder(*model);
 }
 
-void check_one_line(const std::string& err, const std::vector<std::string>& parts) {
-  INFO(err);
-  CHECK(err.find('\n') == std::string::npos);
-  CHECK(err != "<no error>");
-  for (const auto& p : parts) CHECK(err.find(p) != std::string::npos);
-}
-
 }  // namespace
 
 TEST_CASE("Bad tensors of a pretrained folder are one line naming the folder or file and the tensor",
           "[hf_import][errors]") {
   mm::test::TempDir tmp("mm_hf_bad");
-  const std::string dir = copy_folder(tmp, "qwen2_tied_fp32");
+  const std::string dir = copy_hf_golden(tmp.path(), "qwen2_tied_fp32");
   const std::string file = dir + "/model.safetensors";
   const TensorMap good = safetensors::load(file).tensors;
   auto rewrite = [&](TensorMap m) {
@@ -92,7 +71,7 @@ TEST_CASE("Bad tensors of a pretrained folder are one line naming the folder or 
 
 TEST_CASE("Bad shards and indexes are one line naming the file and the tensor", "[hf_import][errors]") {
   mm::test::TempDir tmp("mm_hf_bad");
-  const std::string dir = copy_folder(tmp, "llama3_bf16_sharded");
+  const std::string dir = copy_hf_golden(tmp.path(), "llama3_bf16_sharded");
   const std::string index = dir + "/model.safetensors.index.json", shard2 = dir + "/model-00002-of-00002.safetensors";
   SECTION("truncated shard") {
     fs::resize_file(shard2, fs::file_size(shard2) - 100);
@@ -123,7 +102,7 @@ TEST_CASE("Bad shards and indexes are one line naming the file and the tensor", 
 
 TEST_CASE("Bad config.json keys are one line naming config.json and the key", "[hf_import][errors]") {
   mm::test::TempDir tmp("mm_hf_bad");
-  const std::string dir = copy_folder(tmp, "llama3_bf16_sharded");
+  const std::string dir = copy_hf_golden(tmp.path(), "llama3_bf16_sharded");
   const std::string config = dir + "/config.json";
   const json good = read_json(config);
   auto with = [&](const std::function<void(json&)>& edit) {
@@ -160,7 +139,7 @@ TEST_CASE("Bad config.json keys are one line naming config.json and the key", "[
 
 TEST_CASE("Mistral's sliding window shorter than the context cuts max_seq_len, said in a note", "[hf_import]") {
   mm::test::TempDir tmp("mm_hf_mistral");
-  const std::string dir = copy_folder(tmp, "mistral_fp16");
+  const std::string dir = copy_hf_golden(tmp.path(), "mistral_fp16");
   json j = read_json(dir + "/config.json");
   j["sliding_window"] = 16;
   write_json(dir + "/config.json", j);
@@ -172,7 +151,7 @@ TEST_CASE("Mistral's sliding window shorter than the context cuts max_seq_len, s
 
 TEST_CASE("A recipe with model.llm.from takes the decoder from config.json", "[hf_import][recipe]") {
   mm::test::TempDir tmp("mm_hf_recipe");
-  copy_folder(tmp, "qwen2_tied_fp32");
+  copy_hf_golden(tmp.path(), "qwen2_tied_fp32");
   const std::string preset = std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml";
   SECTION("the preset's sizes are replaced, hf:DIR is relative to the recipe") {
     const std::string recipe =

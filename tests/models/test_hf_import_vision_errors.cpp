@@ -16,6 +16,7 @@
 #include "models/vision/vit.h"
 #include "support/text_run.h"
 #include "tests/support/error_of.h"
+#include "tests/support/hf_golden_folder.h"
 #include "tests/support/temp_dir.h"
 #include "trainers/loop/recipe.h"
 #include "trainers/loop/run_recipe.h"
@@ -23,23 +24,9 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace mm;
-using mm::test::error_of;
+using namespace mm::test;  // error_of, hf_golden_folder.h
 
 namespace {
-
-std::string hf_dir(const std::string& name) { return std::string(MM_SOURCE_DIR) + "/tests/data/golden/hf/" + name; }
-
-std::string copy_folder(const fs::path& to, const std::string& name) {
-  const std::string dst = (to / name).string();
-  fs::copy(hf_dir(name), dst, fs::copy_options::recursive);
-  return dst;
-}
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
-void write_json(const std::string& path, const json& j) { std::ofstream(path) << j.dump(2); }
 
 // Loads everything `mmtrain train` would: config.json, the files, the weights into a ViT.
 void load_all(const std::string& dir, int64_t feature_layer = -1) {
@@ -49,19 +36,12 @@ void load_all(const std::string& dir, int64_t feature_layer = -1) {
   vision::load_hf_vision(*vit);
 }
 
-void check_one_line(const std::string& err, const std::vector<std::string>& parts) {
-  INFO(err);
-  CHECK(err.find('\n') == std::string::npos);
-  CHECK(err != "<no error>");
-  for (const auto& p : parts) CHECK(err.find(p) != std::string::npos);
-}
-
 }  // namespace
 
 TEST_CASE("A folder that is not CLIP or SigLIP, or a bad key, is one line naming config.json and the key",
           "[hf_import_vision][errors]") {
   mm::test::TempDir tmp("mm_hf_vision_bad");
-  const std::string dir = copy_folder(tmp.path(), "siglip_bf16");
+  const std::string dir = copy_hf_golden(tmp.path(), "siglip_bf16");
   const std::string config = dir + "/config.json";
   const json good = read_json(config);
   auto with = [&](const std::function<void(json&)>& edit) {
@@ -96,7 +76,7 @@ TEST_CASE("A folder that is not CLIP or SigLIP, or a bad key, is one line naming
 TEST_CASE("Bad tensors of a CLIP or SigLIP folder are one line naming the folder or file and the tensor",
           "[hf_import_vision][errors]") {
   mm::test::TempDir tmp("mm_hf_vision_bad");
-  const std::string dir = copy_folder(tmp.path(), "clip_vision_gelu_fp16");
+  const std::string dir = copy_hf_golden(tmp.path(), "clip_vision_gelu_fp16");
   const std::string shard1 = dir + "/model-00001-of-00002.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
   // (a CLIPVisionModel folder: its two shards' tensors rewritten as one file)
@@ -152,7 +132,7 @@ TEST_CASE("Bad tensors of a CLIP or SigLIP folder are one line naming the folder
 
 TEST_CASE("A recipe with model.vision.from takes the image encoder from config.json", "[hf_import_vision][recipe]") {
   mm::test::TempDir tmp("mm_hf_vision_recipe");
-  copy_folder(tmp.path(), "siglip_bf16");
+  copy_hf_golden(tmp.path(), "siglip_bf16");
   const std::string preset = std::string(MM_SOURCE_DIR) + "/configs/models/debug.yaml";
   const std::string head =
       "inherit: [" + preset + "]\nimage: {tile_size: 48}\nmodel:\n  vision:\n    from: hf:siglip_bf16\n";
@@ -188,7 +168,7 @@ TEST_CASE("A recipe with model.vision.from takes the image encoder from config.j
 
 TEST_CASE("A fresh stage starts its image encoder from the pretrained folder", "[hf_import_vision][recipe_runner]") {
   mm::test::TextRun w("mm_hf_vision_run");
-  copy_folder(w.dir, "clip_fp32");
+  copy_hf_golden(w.dir, "clip_fp32");
   std::string yaml = w.model_yaml("run");
   const std::string vision_line = "  vision: {image_size: 32, width: 64, layers: 1, mlp_dim: 128}\n";
   REQUIRE(yaml.find(vision_line) != std::string::npos);
