@@ -7,7 +7,8 @@
 #   3 build      mmtrain, test_gpu and test_dist with all cores
 #   4 tests      ctest -L 'gpu|bf16|dist' (tests/gpu/test_gpu.cpp; the 2-rank Gloo and DDP tests)
 #   5 smoke      `mmtrain launch --nproc 1` of the debug recipe's pretrain stage on CUDA, bf16, nccl
-#   6 bench      `mmtrain bench` of the 1b preset, train.precision=bf16, train.device=cuda
+#   6 bench      `mmtrain bench` of the 1b preset, train.precision=bf16, train.device=cuda, and the memory
+#                planner's peak for it (`mmtrain info --plan`)
 # then a summary (tokens/s, MFU vs the H100 dense bf16 peak of 989 TFLOP/s, peak memory), also
 # written to $OUT/gpu_summary.txt (and every phase's log to $OUT/gpu_logs.tgz) when OUT is set. Each phase runs under a timeout cut from one
 # 8-minute budget (MM_GPU_BUDGET_S); a failing phase prints one line "PHASE <name> FAILED: ...".
@@ -342,4 +343,11 @@ print(f"bench 1b bf16: {j['tokens_per_s']:.0f} tokens/s, step {j['step_s']['tota
       + f", precision {j.get('precision', 'not reported')}")
 PYEOF
 note "$(tail -1 "$WORK/bench_summary.txt")"
+# The memory planner for the same run (docs/distributed.md "The 1b data point on the H100"): its peak beside the
+# CUDA peak above (dist.shard none, no recomputation: the first "peak" of the JSON plan).
+PLAN_PEAK=$("$MM" info --config configs/models/1b.yaml --plan --json --tiles 1 --set image.tile_size=378 \
+  --set loader.micro_batch=4 --set loader.seq_len=2048 --set train.precision=bf16 --set train.device=cuda 2>/dev/null |
+  grep -o '"peak": [0-9]*' | head -1 | grep -o '[0-9]*$')
+[ -n "$PLAN_PEAK" ] && note "planner: peak $(awk -v b="$PLAN_PEAK" 'BEGIN { printf "%.2f", b / 2^30 }') GiB planned for the bench above" \
+  "(its 2.4 GiB CUDA context and allocator overhead included)"
 finish "$SOFT_FAILED"
