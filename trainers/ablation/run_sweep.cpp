@@ -33,17 +33,6 @@ std::string duration_text(double s) {
   return fmt::format("{:.0f} s", s);
 }
 
-// The training time `ablate run --only` recorded in a run's folder (kChildStatusFile), 0 without one.
-double only_run_wall_s(const std::string& run_dir) {
-  try {
-    const fs::path file = fs::path(run_dir) / detail::kChildStatusFile;
-    if (!fs::is_regular_file(file)) return 0;
-    return nlohmann::json::parse(io::read_file(file.string())).value("wall_s", 0.0);
-  } catch (const std::exception&) {
-    return 0;  // unreadable: the time is unknown, as before
-  }
-}
-
 // Caps every stage's torch threads at `threads` (0: leaves them).
 void cap_threads(train::Recipe& r, int threads) {
   if (threads <= 0) return;
@@ -226,7 +215,11 @@ SweepOutcome Sweeper::run() {
     std::string eval;
     if (done({is_prefix, i}, &eval)) {
       e.status = "done", e.error.clear(), e.eval = eval;
-      if (!is_prefix && e.wall_s == 0) adopted_s += e.wall_s = only_run_wall_s(plan_.runs[i].run_dir);
+      if (!is_prefix && e.wall_s == 0) {  // trained by --only: its time from its status file (0 when unknown)
+        const auto status = read_child_status(plan_.runs[i].run_dir);
+        e.wall_s = status ? status->value("wall_s", 0.0) : 0.0;
+        adopted_s += e.wall_s;
+      }
     } else if (e.status != "failed") {
       e.status = "pending", e.eval.clear();
     }

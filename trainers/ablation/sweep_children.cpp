@@ -55,17 +55,12 @@ pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const 
 
 // What a finished child left: its status file, or a failure naming how it ended.
 EntryState child_result(const std::string& run_dir, int wstatus) {
-  const fs::path file = fs::path(run_dir) / kChildStatusFile;
   const std::string log = (fs::path(run_dir) / kChildLogFile).string();
   EntryState e;
-  if (fs::is_regular_file(file)) {
-    try {
-      const auto j = nlohmann::json::parse(io::read_file(file.string()));
-      e.status = j.value("status", std::string("failed"));
-      e.error = j.value("error", std::string());
-      return e;
-    } catch (const std::exception&) {
-    }
+  if (const auto j = read_child_status(run_dir)) {
+    e.status = j->value("status", std::string("failed"));
+    e.error = j->value("error", std::string());
+    return e;
   }
   e.status = "failed";
   if (WIFSIGNALED(wstatus))
@@ -77,6 +72,16 @@ EntryState child_result(const std::string& run_dir, int wstatus) {
 }
 
 }  // namespace
+
+std::optional<nlohmann::json> read_child_status(const std::string& run_dir) {
+  const fs::path file = fs::path(run_dir) / kChildStatusFile;
+  if (!fs::is_regular_file(file)) return std::nullopt;
+  try {
+    return nlohmann::json::parse(io::read_file(file.string()));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 }  // namespace mm::ablation::detail
 

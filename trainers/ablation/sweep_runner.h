@@ -1,5 +1,7 @@
 // Internals of run_sweep (run_sweep.cpp, sweep_children.cpp): one invocation of `ablate run`.
 #pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -13,6 +15,9 @@ namespace mm::ablation::detail {
 
 // What a child (`ablate run FILE --only I`) leaves in the run directory for its parent.
 inline constexpr const char* kChildStatusFile = "ablate_status.json";
+// The kChildStatusFile a run left in `run_dir` ({"status", "error", "wall_s"}); nullopt when there is none or it
+// does not parse.
+std::optional<nlohmann::json> read_child_status(const std::string& run_dir);
 // Where a child's console output goes (its run directory).
 inline constexpr const char* kChildLogFile = "ablate.log";
 
