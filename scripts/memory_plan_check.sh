@@ -73,11 +73,7 @@ done
 fi
 
 [ -f "$(dirname "$RECIPE")/../../runs/world/common.yaml" ] || { echo "(no runs/world beside $RECIPE: the two-rank part is skipped)"; exit 0; }
-# The small preset's model in the debug recipe (its own config file is a model preset, without stages).
-SMALL=(--set model.vision.image_size=112 --set model.vision.patch_size=14 --set model.vision.width=256
-  --set model.vision.layers=6 --set model.vision.mlp_dim=1024 --set model.connector.hidden=256
-  --set model.connector.depth=2 --set model.llm.vocab_size=4096 --set model.llm.dim=512 --set model.llm.layers=8
-  --set model.llm.heads=8 --set model.llm.kv_heads=4 --set model.llm.ffn_hidden=1408 --set image.tile_size=112)
+source scripts/small_model_sets.sh  # SMALL_MODEL_SETS: the small preset's model in the debug recipe
 two_ranks() {  # shard accum [--set ...] -> "rss0 rss1 tiles": peak RSS in KiB, rank 0's most tiles in a micro-batch
   local dir shard=$1 accum=$2 port=$((29000 + RANDOM % 1000))
   shift 2
@@ -113,7 +109,7 @@ echo "2 Gloo ranks train the debug recipe's pretrain stage for 3 steps$([ ${#EXT
   printf '; every run and its plan with%s' "$(printf ' %s' "${EXTRA[@]}" | sed 's/ --set / /g')"):"
 for preset in $PRESETS; do
   sets=()
-  [ $preset = small ] && sets=("${SMALL[@]}")
+  [ $preset = small ] && sets=("${SMALL_MODEL_SETS[@]}")
   sets+=("${EXTRA[@]}")
   echo
   echo "| $preset model, dist.shard | grad_accum | rank 0 RSS (MiB) | rank 1 RSS (MiB) | rank 0's most tiles in a micro-batch | plan at those tiles (MiB) | plan vs rank 0 | saved vs none, rank 0 (MiB) | saved, planned (MiB) |"

@@ -13,11 +13,8 @@ STEPS=12 ROUNDS=3 SETS=() MODEL=debug
 while [ $# -gt 0 ]; do
   case "$1" in
     --small) MODEL=small
-      SETS=(--set model.vision.image_size=112 --set model.vision.patch_size=14 --set model.vision.width=256
-        --set model.vision.layers=6 --set model.vision.mlp_dim=1024 --set model.connector.hidden=256
-        --set model.connector.depth=2 --set model.llm.vocab_size=4096 --set model.llm.dim=512
-        --set model.llm.layers=8 --set model.llm.heads=8 --set model.llm.kv_heads=4 --set model.llm.ffn_hidden=1408
-        --set image.tile_size=112) ;;
+      source scripts/small_model_sets.sh
+      SETS=("${SMALL_MODEL_SETS[@]}") ;;
     --steps) STEPS=$2 && shift ;;
     --rounds) ROUNDS=$2 && shift ;;
     -*) echo "shard_step_time.sh: unknown option $1" >&2 && exit 2 ;;
